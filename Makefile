@@ -1,0 +1,32 @@
+# Set-up and entry points. `make demo` and `make test` work on a fresh machine.
+VENV ?= .venv
+PYTHON ?= python3
+# CPU wheel pinned for tests/CI: an unpinned torch resolves to a multi-GB CUDA build.
+# Users with a GPU: `make demo TORCH=torch` (pyproject keeps a range).
+TORCH ?= torch==2.13.0
+CORES ?= all
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+
+.PHONY: install demo test lint schema clean-demo
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[test,demo,slurm]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	snakemake --profile profiles/default --configfile config/demo.yaml --cores $(CORES) all
+
+test: install
+	pytest
+
+lint: install
+	snakemake --lint --configfile config/demo.yaml
+
+schema: install
+	semmol schema --out workflow/schemas/config.schema.json

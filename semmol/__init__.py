@@ -1,0 +1,3 @@
+"""semmol: multimodal molecular representation learning as a cached, resumable pipeline."""
+
+__version__ = "0.1.0"

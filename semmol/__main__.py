@@ -1,0 +1,4 @@
+from semmol.cli.main import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Command-line interface: ``semmol <stage> ...``; one module per subcommand."""

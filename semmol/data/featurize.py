@@ -1,0 +1,112 @@
+"""Atom and bond featurization: small categorical indices, one column per feature.
+
+Every feature is an index into a fixed vocabulary (sizes in ``ATOM_FEATURE_SIZES`` and
+``BOND_FEATURE_SIZES``); the last index of each vocabulary means "other". Encoders embed each
+column and sum the embeddings (as OGB's AtomEncoder does), so the stored arrays stay int16.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from rdkit import Chem
+from rdkit.Chem import rdFingerprintGenerator
+
+_CHIRALITY = [
+    Chem.ChiralType.CHI_UNSPECIFIED,
+    Chem.ChiralType.CHI_TETRAHEDRAL_CW,
+    Chem.ChiralType.CHI_TETRAHEDRAL_CCW,
+]
+_HYBRIDIZATION = [
+    Chem.HybridizationType.S,
+    Chem.HybridizationType.SP,
+    Chem.HybridizationType.SP2,
+    Chem.HybridizationType.SP3,
+    Chem.HybridizationType.SP3D,
+    Chem.HybridizationType.SP3D2,
+]
+_BOND_TYPES = [Chem.BondType.SINGLE, Chem.BondType.DOUBLE, Chem.BondType.TRIPLE, Chem.BondType.AROMATIC]
+_BOND_STEREO = [
+    Chem.BondStereo.STEREONONE,
+    Chem.BondStereo.STEREOANY,
+    Chem.BondStereo.STEREOZ,
+    Chem.BondStereo.STEREOE,
+    Chem.BondStereo.STEREOCIS,
+    Chem.BondStereo.STEREOTRANS,
+]
+
+#: (name, vocabulary size) of each atom feature column, in storage order.
+ATOM_FEATURES: list[tuple[str, int]] = [
+    ("atomic_num", 120),  # 1..118, 119 = other
+    ("chirality", len(_CHIRALITY) + 1),
+    ("degree", 7),  # 0..5, 6 = other
+    ("formal_charge", 8),  # -3..+3 shifted to 0..6, 7 = other
+    ("num_hs", 6),  # 0..4, 5 = other
+    ("hybridization", len(_HYBRIDIZATION) + 1),
+    ("aromatic", 2),
+    ("in_ring", 2),
+]
+#: (name, vocabulary size) of each bond feature column, in storage order.
+BOND_FEATURES: list[tuple[str, int]] = [
+    ("bond_type", len(_BOND_TYPES) + 1),
+    ("stereo", len(_BOND_STEREO) + 1),
+    ("conjugated", 2),
+    ("in_ring", 2),
+]
+ATOM_FEATURE_SIZES = [size for _, size in ATOM_FEATURES]
+BOND_FEATURE_SIZES = [size for _, size in BOND_FEATURES]
+
+
+def _index(value, choices: list) -> int:
+    """Position of ``value`` in ``choices``; ``len(choices)`` (the "other" slot) if absent."""
+    try:
+        return choices.index(value)
+    except ValueError:
+        return len(choices)
+
+
+def _bounded(value: int, low: int, high: int) -> int:
+    """``value - low`` if ``low <= value <= high``, else the "other" slot ``high - low + 1``."""
+    return value - low if low <= value <= high else high - low + 1
+
+
+def atom_features(mol: Chem.Mol) -> np.ndarray:
+    """Categorical atom features, shape ``[num_atoms, len(ATOM_FEATURES)]``, int16."""
+    rows = [
+        (
+            _bounded(atom.GetAtomicNum(), 0, 118) if atom.GetAtomicNum() > 0 else 119,
+            _index(atom.GetChiralTag(), _CHIRALITY),
+            _bounded(atom.GetDegree(), 0, 5),
+            _bounded(atom.GetFormalCharge(), -3, 3),
+            _bounded(atom.GetTotalNumHs(), 0, 4),
+            _index(atom.GetHybridization(), _HYBRIDIZATION),
+            int(atom.GetIsAromatic()),
+            int(atom.IsInRing()),
+        )
+        for atom in mol.GetAtoms()
+    ]
+    return np.asarray(rows, dtype=np.int16).reshape(-1, len(ATOM_FEATURES))
+
+
+def bond_features(mol: Chem.Mol) -> tuple[np.ndarray, np.ndarray]:
+    """Bonds (each once, ``[num_bonds, 2]`` int32 atom indices) and their features (int16)."""
+    pairs, feats = [], []
+    for bond in mol.GetBonds():
+        pairs.append((bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()))
+        feats.append(
+            (
+                _index(bond.GetBondType(), _BOND_TYPES),
+                _index(bond.GetStereo(), _BOND_STEREO),
+                int(bond.GetIsConjugated()),
+                int(bond.IsInRing()),
+            )
+        )
+    return (
+        np.asarray(pairs, dtype=np.int32).reshape(-1, 2),
+        np.asarray(feats, dtype=np.int16).reshape(-1, len(BOND_FEATURES)),
+    )
+
+
+def ecfp_bits(mol: Chem.Mol, *, radius: int = 2, n_bits: int = 2048) -> np.ndarray:
+    """Morgan (ECFP) bit vector as a ``uint8`` array of 0/1, length ``n_bits``."""
+    generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
+    return generator.GetFingerprintAsNumPy(mol).astype(np.uint8)

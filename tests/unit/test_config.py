@@ -1,0 +1,55 @@
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from semmol.config import load_config, resolve_run, schema_text
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_committed_schema_matches_typed_config():
+    committed = (ROOT / "workflow/schemas/config.schema.json").read_text()
+    assert committed == schema_text(), "schema drifted: run `make schema` (semmol schema --out ...)"
+
+
+@pytest.mark.parametrize("preset", sorted(p.name for p in (ROOT / "config").glob("*.yaml")))
+def test_presets_validate(preset):
+    config = load_config(ROOT / "config" / preset)
+    for run in config.runs:
+        resolve_run(config, run)
+
+
+def _demo() -> dict:
+    return yaml.safe_load((ROOT / "config/demo.yaml").read_text())
+
+
+def test_unknown_option_is_rejected():
+    raw = _demo()
+    raw["pretrain"]["stepz"] = 3
+    with pytest.raises(ValidationError, match="stepz"):
+        load_config(raw)
+
+
+def test_benchmark_must_be_a_dataset_with_task():
+    raw = _demo()
+    raw["benchmarks"].append("nope")
+    with pytest.raises(ValidationError, match="benchmark 'nope'"):
+        load_config(raw)
+
+
+def test_run_overrides_are_validated():
+    raw = _demo()
+    raw["runs"]["bad"] = {"overrides": {"pretrain.no_such_option": 1}}
+    with pytest.raises(ValidationError, match="names no option"):
+        load_config(raw)
+    raw["runs"]["bad"] = {"overrides": {"pretrain.method": "magic"}}
+    with pytest.raises(ValidationError):
+        load_config(raw)
+
+
+def test_run_override_applies_only_to_that_run():
+    config = load_config(_demo())
+    assert resolve_run(config, "infonce").pretrain.method == "infonce"
+    assert resolve_run(config, "semmol").pretrain.method == "semmol"
