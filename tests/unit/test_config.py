@@ -4,14 +4,19 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from semmol.config import load_config, resolve_run, schema_text
+from semmol.config import load_config, options_doc, resolve_run, schema_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_committed_schema_matches_typed_config():
     committed = (ROOT / "workflow/schemas/config.schema.json").read_text()
-    assert committed == schema_text(), "schema drifted: run `make schema` (semmol schema --out ...)"
+    assert committed == schema_text(), "schema drifted: run `make schema`"
+
+
+def test_config_readme_documents_every_option():
+    readme = (ROOT / "config/README.md").read_text()
+    assert readme == options_doc(readme), "config/README.md options drifted: run `make schema`"
 
 
 @pytest.mark.parametrize("preset", sorted(p.name for p in (ROOT / "config").glob("*.yaml")))

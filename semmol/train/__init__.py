@@ -1,0 +1,1 @@
+"""Training loops: DDP pretraining, fine-tuning, and their checkpoints."""

@@ -1,0 +1,90 @@
+# Config loading and validation, wildcard constraints, and the helpers every rule uses.
+import json
+
+from snakemake.utils import validate
+
+from semmol.config import load_config, resolve_run
+
+validate(config, "../schemas/config.schema.json")
+CFG = load_config(config)
+RUNS = {name: resolve_run(CFG, name) for name in CFG.runs}
+
+# Bump a stage's version when the meaning of its output changes: Snakemake does not notice
+# edits to the semmol package, but it re-runs a rule whose params changed.
+STAGE_VERSION = {
+    "download": 1,
+    "standardize": 1,
+    "conformers": 1,
+    "split": 1,
+    "pretrain": 1,
+    "centers": 1,
+    "finetune": 1,
+    "baseline": 1,
+    "aggregate": 1,
+}
+
+
+wildcard_constraints:
+    dataset=r"[A-Za-z0-9_.-]+",
+    bench=r"[A-Za-z0-9_.-]+",
+    run=r"[A-Za-z0-9_.-]+",
+    shard=r"\d+",
+    seed=r"\d+",
+    split=r"scaffold|random|balanced_scaffold",
+
+
+def as_json(model):
+    """A config section as compact JSON: passed to the CLI and, as a param, a re-run trigger."""
+    return model.model_dump_json()
+
+
+def dataset_json(wildcards):
+    name = getattr(wildcards, "dataset", None) or wildcards.bench
+    return as_json(CFG.datasets[name])
+
+
+def shard_files(wildcards):
+    return expand(
+        "results/data/{dataset}/shards/{shard}.parquet",
+        dataset=wildcards.dataset,
+        shard=range(CFG.conformers.shards),
+    )
+
+
+def pretrained_inputs(wildcards):
+    """The pretrained model a fine-tuning run starts from; none for a from-scratch run."""
+    if RUNS[wildcards.run].finetune.init == "scratch":
+        return []
+    return [f"results/pretrain/{wildcards.run}/model.pt"]
+
+
+def pretrained_runs():
+    return [name for name, run in RUNS.items() if run.finetune.init == "pretrained"]
+
+
+def finetune_metrics():
+    return expand(
+        "results/finetune/{run}/{bench}/{split}-{seed}/metrics.json",
+        run=list(RUNS),
+        bench=CFG.benchmarks,
+        split=CFG.split.kind,
+        seed=CFG.seeds,
+    )
+
+
+def baseline_metrics():
+    if not CFG.baseline.enabled:
+        return []
+    return expand(
+        "results/baseline/rf_ecfp4/{bench}/{split}-{seed}/metrics.json",
+        bench=CFG.benchmarks,
+        split=CFG.split.kind,
+        seed=CFG.seeds,
+    )
+
+
+def all_targets():
+    return [
+        "results/report/summary.md",
+        *expand("results/pretrain/{run}/centers/library.json", run=pretrained_runs()),
+    ]

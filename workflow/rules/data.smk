@@ -1,0 +1,87 @@
+# The data half: download -> standardize -> conformers (scattered over shards) -> gather; splits.
+
+
+# Compute nodes often have no internet: downloads run on the submitting host.
+localrules:
+    download,
+    gather_shards,
+
+
+rule download:
+    output:
+        "resources/datasets/{dataset}/manifest.json",
+    params:
+        dataset=dataset_json,
+        version=STAGE_VERSION["download"],
+    log:
+        "logs/download/{dataset}.log",
+    shell:
+        "semmol download --name {wildcards.dataset} --dataset {params.dataset:q}"
+        " --out-dir resources/datasets/{wildcards.dataset} 2> {log}"
+
+
+rule standardize:
+    input:
+        "resources/datasets/{dataset}/manifest.json",
+    output:
+        molecules="results/data/{dataset}/molecules.parquet",
+        rejected="results/data/{dataset}/rejected.parquet",
+        report="results/data/{dataset}/standardize.json",
+    params:
+        dataset=dataset_json,
+        options=as_json(CFG.standardize),
+        benchmark=lambda wildcards: "--benchmark" if wildcards.dataset in CFG.benchmarks else "",
+        version=STAGE_VERSION["standardize"],
+    log:
+        "logs/standardize/{dataset}.log",
+    shell:
+        "semmol standardize --manifest {input} --dataset {params.dataset:q} --options {params.options:q}"
+        " {params.benchmark} --out-dir results/data/{wildcards.dataset} 2> {log}"
+
+
+rule conformers:
+    input:
+        "results/data/{dataset}/molecules.parquet",
+    output:
+        "results/data/{dataset}/shards/{shard}.parquet",
+    params:
+        n_shards=CFG.conformers.shards,
+        options=as_json(CFG.conformers),
+        version=STAGE_VERSION["conformers"],
+    threads: 16
+    resources:
+        runtime=240,
+    log:
+        "logs/conformers/{dataset}/{shard}.log",
+    benchmark:
+        "benchmarks/conformers/{dataset}/{shard}.tsv"
+    shell:
+        "semmol conformers --molecules {input} --shard {wildcards.shard} --n-shards {params.n_shards}"
+        " --options {params.options:q} --out {output} --threads {threads} 2> {log}"
+
+
+rule gather_shards:
+    input:
+        shard_files,
+    output:
+        "results/data/{dataset}/shards/manifest.json",
+    log:
+        "logs/conformers/{dataset}/gather.log",
+    shell:
+        "semmol gather --out {output} {input} 2> {log}"
+
+
+rule split:
+    input:
+        "resources/datasets/{bench}/manifest.json",
+    output:
+        "results/benchmarks/{bench}/splits/{split}-{seed}.json",
+    params:
+        dataset=dataset_json,
+        split=lambda wildcards: CFG.split.model_copy(update={"kind": wildcards.split}).model_dump_json(),
+        version=STAGE_VERSION["split"],
+    log:
+        "logs/split/{bench}/{split}-{seed}.log",
+    shell:
+        "semmol split --manifest {input} --dataset {params.dataset:q} --split {params.split:q}"
+        " --seed {wildcards.seed} --out {output} 2> {log}"

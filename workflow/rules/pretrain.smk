@@ -1,0 +1,57 @@
+# Pretraining (torchrun DDP) on the corpus shards, then the center library of each run.
+
+
+def pretrain_json(wildcards):
+    run = RUNS[wildcards.run]
+    return json.dumps(
+        {
+            "model": run.model.model_dump(mode="json"),
+            "pretrain": run.pretrain.model_dump(mode="json"),
+            "semantic": run.semantic.model_dump(mode="json"),
+        },
+        separators=(",", ":"),
+    )
+
+
+rule pretrain:
+    input:
+        manifest=f"results/data/{CFG.corpus}/shards/manifest.json",
+    output:
+        model="results/pretrain/{run}/model.pt",
+        metrics="results/pretrain/{run}/metrics.jsonl",
+    params:
+        job=pretrain_json,
+        nproc=lambda wildcards: RUNS[wildcards.run].pretrain.nproc,
+        version=STAGE_VERSION["pretrain"],
+    threads: 8
+    resources:
+        runtime=1440,
+    log:
+        "logs/pretrain/{run}.log",
+    benchmark:
+        "benchmarks/pretrain/{run}.tsv"
+    # Checkpoints go to results/pretrain/{run}/_ckpt/ (not declared), so a killed or
+    # re-queued job resumes from its last checkpoint.
+    shell:
+        "OMP_NUM_THREADS=$(( {threads} / {params.nproc} > 0 ? {threads} / {params.nproc} : 1 ))"
+        " torchrun --standalone --nproc-per-node {params.nproc} -m semmol pretrain"
+        " --job {params.job:q} --shards-manifest {input.manifest}"
+        " --out-dir results/pretrain/{wildcards.run} 2> {log}"
+
+
+rule centers:
+    input:
+        model="results/pretrain/{run}/model.pt",
+        manifest=f"results/data/{CFG.corpus}/shards/manifest.json",
+    output:
+        "results/pretrain/{run}/centers/library.json",
+    params:
+        n_centers=lambda wildcards: RUNS[wildcards.run].semantic.n_centers,
+        version=STAGE_VERSION["centers"],
+    threads: 4
+    log:
+        "logs/centers/{run}.log",
+    shell:
+        "semmol centers --model {input.model} --shards-manifest {input.manifest}"
+        " --n-centers {params.n_centers} --out-dir results/pretrain/{wildcards.run}/centers"
+        " --threads {threads} 2> {log}"

@@ -1,0 +1,25 @@
+# The results table and plots over every run, benchmark and seed; `snakemake --report` embeds them.
+
+
+rule aggregate:
+    input:
+        metrics=finetune_metrics(),
+        baseline=baseline_metrics(),
+        pretrain=expand("results/pretrain/{run}/metrics.jsonl", run=pretrained_runs()),
+    output:
+        csv="results/report/summary.csv",
+        md=report("results/report/summary.md", category="Results"),
+        metrics_plot=report("results/report/plots/metrics.png", category="Results"),
+        finetune_plot=report("results/report/plots/finetune_curves.png", category="Training curves"),
+        pretrain_plot=report("results/report/plots/pretrain_curves.png", category="Training curves"),
+    params:
+        pretrain=lambda wildcards, input: " ".join(
+            f"--pretrain-metrics {path.split('/')[2]}={path}" for path in input.pretrain
+        ),
+        published="" if CFG.report.published else "--no-published",
+        version=STAGE_VERSION["aggregate"],
+    log:
+        "logs/report/aggregate.log",
+    shell:
+        "semmol aggregate --out-dir results/report {params.pretrain} {params.published}"
+        " {input.metrics} {input.baseline} 2> {log}"
