@@ -107,10 +107,14 @@ class DatasetConfig(_Section):
 # Data stages
 # --------------------------------------------------------------------------------------
 class StandardizeConfig(_Section):
-    largest_fragment: bool = Field(True, description="Keep the largest organic fragment (strip salts/solvents).")
+    largest_fragment: bool = Field(
+        True, description="Keep the largest organic fragment (strip salts/solvents)."
+    )
     neutralize: bool = Field(False, description="Neutralise charges with RDKit's Uncharger.")
     min_heavy_atoms: int = Field(2, ge=1, description="Corpus molecules with fewer heavy atoms are rejected.")
-    max_heavy_atoms: int = Field(100, ge=1, description="Corpus molecules with more heavy atoms are rejected.")
+    max_heavy_atoms: int = Field(
+        100, ge=1, description="Corpus molecules with more heavy atoms are rejected."
+    )
     deduplicate: bool = Field(
         True,
         description="Drop repeated canonical SMILES from the corpus. Benchmarks keep duplicates "
@@ -120,20 +124,30 @@ class StandardizeConfig(_Section):
 
 class ConformerConfig(_Section):
     shards: int = Field(4, ge=1, description="Number of Parquet shards per dataset (scatter count).")
-    n_conformers: int = Field(1, ge=1, description="Conformers embedded per molecule (pooled by the 3D encoder).")
+    n_conformers: int = Field(
+        1, ge=1, description="Conformers embedded per molecule (pooled by the 3D encoder)."
+    )
     mmff: bool = Field(True, description="MMFF94 optimisation after ETKDGv3 embedding.")
     mmff_max_iters: int = Field(200, ge=0, description="MMFF optimisation iterations per conformer.")
     timeout_s: float = Field(10.0, gt=0, description="Wall-clock limit per molecule.")
-    max_embed_attempts: int = Field(2, ge=1, description="Retries with random coordinates after a failed embedding.")
+    max_embed_attempts: int = Field(
+        2, ge=1, description="Retries with random coordinates after a failed embedding."
+    )
     seed: int = Field(42, description="Base seed; each molecule's seed is derived from it and its SMILES.")
     ecfp_radius: int = Field(2, ge=1, description="Morgan radius of the stored fingerprint (2 = ECFP4).")
     ecfp_bits: int = Field(2048, ge=64, description="Length of the stored fingerprint; a multiple of 8.")
 
 
 class SplitConfig(_Section):
-    kind: SplitKind = Field("scaffold", description="Deterministic Bemis-Murcko scaffold split (as in the published MoleculeNet tables), random, or seeded balanced scaffold.")
+    kind: SplitKind = Field(
+        "scaffold",
+        description="Deterministic Bemis-Murcko scaffold split (as in the published MoleculeNet tables), random, or seeded balanced scaffold.",
+    )
     fractions: list[float] = Field(
-        default_factory=lambda: [0.8, 0.1, 0.1], min_length=3, max_length=3, description="Train, valid, test fractions."
+        default_factory=lambda: [0.8, 0.1, 0.1],
+        min_length=3,
+        max_length=3,
+        description="Train, valid, test fractions.",
     )
 
     @model_validator(mode="after")
@@ -185,8 +199,12 @@ class ModelConfig(_Section):
 
     proj_dim: int = Field(128, description="Dimension of the shared, L2-normalised embedding space.")
     smiles: SmilesEncoderConfig = Field(default_factory=SmilesEncoderConfig, description="SMILES encoder.")
-    graph2d: Graph2DEncoderConfig = Field(default_factory=Graph2DEncoderConfig, description="2D graph encoder.")
-    geom3d: Geom3DEncoderConfig = Field(default_factory=Geom3DEncoderConfig, description="3D conformer encoder.")
+    graph2d: Graph2DEncoderConfig = Field(
+        default_factory=Graph2DEncoderConfig, description="2D graph encoder."
+    )
+    geom3d: Geom3DEncoderConfig = Field(
+        default_factory=Geom3DEncoderConfig, description="3D conformer encoder."
+    )
     fingerprint: FingerprintEncoderConfig = Field(
         default_factory=FingerprintEncoderConfig, description="Fingerprint encoder."
     )
@@ -202,7 +220,9 @@ class PretrainConfig(_Section):
         "semmol", description="'semmol' adds the center library and soft matching to the InfoNCE objective."
     )
     anchor: Modality = Field("smiles", description="Anchor view of the contrastive and matching terms.")
-    targets: list[Modality] = Field(default_factory=lambda: ["graph2d", "geom3d"], description="Target views.")
+    targets: list[Modality] = Field(
+        default_factory=lambda: ["graph2d", "geom3d"], description="Target views."
+    )
     steps: int = Field(1000, ge=1, description="Optimizer steps.")
     batch_size: int = Field(64, ge=2, description="Global batch size, split evenly over the ranks.")
     nproc: int = Field(1, ge=1, description="Processes launched by torchrun.")
@@ -241,13 +261,26 @@ class SemanticConfig(_Section):
     max_negatives: int = Field(10, ge=0, description="0 disables hard negatives.")
     beta: float = Field(0.9, ge=0, le=1, description="EMA momentum of the center update.")
     init_cache: int = Field(4096, ge=2, description="Cap on features cached for k-means++ initialisation.")
+    init_min: int | None = Field(
+        None,
+        ge=2,
+        description="Features cached before the first clustering (<= init_cache); null = n_centers.",
+    )
     init_iters: int = Field(10, ge=0, description="Spherical Lloyd iterations after k-means++.")
-    reseed_after: int | None = Field(200, description="Re-seed centers empty for this many updates; null = never.")
-    faiss_min_size: int = Field(1 << 16, description="Use FAISS when batch x K reaches this; torch otherwise.")
-    tau: TemperatureConfig = Field(default_factory=TemperatureConfig, description="Soft-positive temperature.")
+    reseed_after: int | None = Field(
+        200, description="Re-seed centers empty for this many updates; null = never."
+    )
+    faiss_min_size: int = Field(
+        1 << 16, description="Use FAISS when batch x K reaches this; torch otherwise."
+    )
+    tau: TemperatureConfig = Field(
+        default_factory=TemperatureConfig, description="Soft-positive temperature."
+    )
     tau_loss: float = Field(0.1, gt=0, description="Temperature tau_L of the pseudo-pair loss.")
     memory_bank_size: int = Field(1024, ge=0, description="0 disables the memory bank.")
-    w_pseudo: float = Field(1.0, description="Weight of the pseudo-pair (soft positive vs hard negatives) loss.")
+    w_pseudo: float = Field(
+        1.0, description="Weight of the pseudo-pair (soft positive vs hard negatives) loss."
+    )
     w_align: float = Field(1.0, description="Weight of the anchor-to-soft-positive alignment (MSE) loss.")
     ramp_steps: int = Field(500, ge=0, description="Linear ramp of w_pseudo after matching starts.")
     warmup_updates: int = Field(50, ge=0, description="Library updates before matching starts.")
@@ -270,13 +303,16 @@ class FinetuneConfig(_Section):
     """Supervised fine-tuning on each benchmark."""
 
     modalities: list[Modality] = Field(
-        default_factory=lambda: ["smiles", "graph2d", "geom3d", "fingerprint"], description="Views fused by the head."
+        default_factory=lambda: ["smiles", "graph2d", "geom3d", "fingerprint"],
+        description="Views fused by the head.",
     )
     init: Literal["pretrained", "scratch"] = Field(
-        "pretrained", description="Start from the run's pretrained encoders, or from random weights (ablation)."
+        "pretrained",
+        description="Start from the run's pretrained encoders, or from random weights (ablation).",
     )
     mode: Literal["encoder", "semmol"] = Field(
-        "encoder", description="'semmol' feeds the head [anchor || fused positive] against the frozen centers."
+        "encoder",
+        description="'semmol' feeds the head [anchor || fused positive] against the frozen centers.",
     )
     epochs: int = Field(50, ge=1, description="Maximum epochs.")
     batch_size: int = Field(32, ge=2, description="Molecules per batch.")
@@ -298,7 +334,8 @@ class RunSpec(_Section):
     """A named run: dotted-path overrides applied to the experiment's defaults."""
 
     overrides: dict[str, Any] = Field(
-        default_factory=dict, description="Dotted option paths and values, e.g. {'pretrain.method': 'infonce'}."
+        default_factory=dict,
+        description="Dotted option paths and values, e.g. {'pretrain.method': 'infonce'}.",
     )
     description: str = Field("", description="Shown in logs and the report.")
 
@@ -307,13 +344,22 @@ class ExperimentConfig(_Section):
     datasets: dict[str, DatasetConfig] = Field(description="Every table the experiment uses, by name.")
     corpus: str = Field(description="Name of the pretraining dataset (a key of 'datasets').")
     benchmarks: list[str] = Field(description="Names of the fine-tuning datasets.")
-    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], description="Fine-tuning seeds; each gives one row of the mean +- std.")
+    seeds: list[int] = Field(
+        default_factory=lambda: [0, 1, 2],
+        description="Fine-tuning seeds; each gives one row of the mean +- std.",
+    )
     split: SplitConfig = Field(default_factory=SplitConfig, description="Benchmark splits.")
-    standardize: StandardizeConfig = Field(default_factory=StandardizeConfig, description="Molecule clean-up.")
-    conformers: ConformerConfig = Field(default_factory=ConformerConfig, description="3D conformers and shards.")
+    standardize: StandardizeConfig = Field(
+        default_factory=StandardizeConfig, description="Molecule clean-up."
+    )
+    conformers: ConformerConfig = Field(
+        default_factory=ConformerConfig, description="3D conformers and shards."
+    )
     model: ModelConfig = Field(default_factory=ModelConfig, description="Encoders (defaults for every run).")
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig, description="Pretraining (defaults).")
-    semantic: SemanticConfig = Field(default_factory=SemanticConfig, description="SemMol objective (defaults).")
+    semantic: SemanticConfig = Field(
+        default_factory=SemanticConfig, description="SemMol objective (defaults)."
+    )
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig, description="Fine-tuning (defaults).")
     baseline: BaselineConfig = Field(default_factory=BaselineConfig, description="Fingerprint baseline.")
     report: ReportConfig = Field(default_factory=ReportConfig, description="Results table.")

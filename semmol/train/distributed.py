@@ -1,4 +1,14 @@
-"""torch.distributed set-up for runs launched by ``torchrun`` (gloo on CPU, NCCL on GPU)."""
+"""torch.distributed set-up for runs launched by ``torchrun`` (gloo on CPU, NCCL on GPU), and the
+few collectives the training code uses.
+
+Every collective here also works without a process group (one process), where it is the
+identity, so the same code path serves ``python -m semmol`` and ``torchrun``.
+
+Loss convention: a term is "a mean over the global batch" when each rank returns
+``world_size * local_sum / global_count`` (see :func:`global_mean`). DDP averages gradients over
+ranks, so the effective gradient is that of ``global_sum / global_count``: one process with
+batch ``G`` and ``W`` processes with ``G / W`` each follow the same curve.
+"""
 
 from __future__ import annotations
 
@@ -51,6 +61,16 @@ def barrier() -> None:
         dist.barrier()
 
 
+def world_size() -> int:
+    """Processes in the job (1 without a process group)."""
+    return dist.get_world_size() if dist.is_initialized() else 1
+
+
+def rank() -> int:
+    """This process's rank (0 without a process group)."""
+    return dist.get_rank() if dist.is_initialized() else 0
+
+
 def all_gather_objects(value: object) -> list[object]:
     """``value`` from every rank, in rank order (a one-element list without a process group)."""
     if not dist.is_initialized():
@@ -58,3 +78,75 @@ def all_gather_objects(value: object) -> list[object]:
     gathered: list[object] = [None] * dist.get_world_size()
     dist.all_gather_object(gathered, value)
     return gathered
+
+
+def all_reduce_sum(value: torch.Tensor) -> torch.Tensor:
+    """The sum of ``value`` over ranks, as a new tensor outside the autograd graph."""
+    value = value.detach().clone()
+    if dist.is_initialized():
+        dist.all_reduce(value)
+    return value
+
+
+def all_gather(value: torch.Tensor) -> torch.Tensor:
+    """Every rank's ``value`` (same shape on every rank) concatenated along dim 0, in rank order.
+
+    No gradient flows through it; use :func:`gather_with_grad` for that.
+    """
+    value = value.detach().contiguous()
+    if not dist.is_initialized():
+        return value.clone()
+    parts = [torch.empty_like(value) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, value)
+    return torch.cat(parts)
+
+
+class _GatherWithGrad(torch.autograd.Function):
+    """All-gather whose backward sends each rank the gradient of every rank's loss w.r.t. its rows.
+
+    Written with all_gather and all_reduce alone because gloo has no reduce_scatter.
+    """
+
+    @staticmethod
+    def forward(ctx, value: torch.Tensor) -> torch.Tensor:
+        ctx.rows = value.shape[0]
+        return all_gather(value)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous()
+        dist.all_reduce(grad)
+        start = dist.get_rank() * ctx.rows
+        return grad[start : start + ctx.rows]
+
+
+def gather_with_grad(value: torch.Tensor) -> torch.Tensor:
+    """Every rank's ``value`` concatenated along dim 0 (rank order), differentiable w.r.t. the local part."""
+    if not dist.is_initialized():
+        return value
+    return _GatherWithGrad.apply(value)
+
+
+def global_mean(local_sum: torch.Tensor, local_count: torch.Tensor | int) -> torch.Tensor:
+    """This rank's share of ``sum over ranks / count over ranks`` (see the module docstring).
+
+    Returns ``world_size * local_sum / global_count``, or zero (still in the graph) when the
+    global count is zero.
+    """
+    count = torch.as_tensor(local_count, dtype=torch.float32, device=local_sum.device)
+    total = all_reduce_sum(count)
+    if float(total) == 0:
+        return local_sum * 0.0
+    return local_sum * world_size() / total
+
+
+def mean_across_ranks(value: torch.Tensor) -> float:
+    """The average of a scalar over ranks (each rank's share of a global mean -> the mean)."""
+    return float(all_reduce_sum(value.float())) / world_size()
+
+
+def broadcast_(value: torch.Tensor, src: int = 0) -> torch.Tensor:
+    """Overwrite ``value`` in place with rank ``src``'s copy; returns it."""
+    if dist.is_initialized():
+        dist.broadcast(value, src)
+    return value

@@ -5,7 +5,9 @@ from snakemake.utils import validate
 
 from semmol.config import load_config, resolve_run
 
-validate(config, "../schemas/config.schema.json")
+# set_default=False: defaults come from the typed config; the validator would otherwise copy the
+# defaults of every branch of the source union into the source.
+validate(config, "../schemas/config.schema.json", set_default=False)
 CFG = load_config(config)
 RUNS = {name: resolve_run(CFG, name) for name in CFG.runs}
 
@@ -38,9 +40,39 @@ def as_json(model):
     return model.model_dump_json()
 
 
+def download_json(wildcards):
+    """What the download needs (and re-runs for): the source and the columns it checks."""
+    dataset = CFG.datasets[wildcards.dataset]
+    return as_json(dataset.model_copy(update={"label_map": {}, "max_rows": None}))
+
+
 def dataset_json(wildcards):
     name = getattr(wildcards, "dataset", None) or wildcards.bench
     return as_json(CFG.datasets[name])
+
+
+def pretrain_json(wildcards):
+    run = RUNS[wildcards.run]
+    return json.dumps(
+        {
+            "model": run.model.model_dump(mode="json"),
+            "pretrain": run.pretrain.model_dump(mode="json"),
+            "semantic": run.semantic.model_dump(mode="json"),
+        },
+        separators=(",", ":"),
+    )
+
+
+def finetune_json(wildcards):
+    run = RUNS[wildcards.run]
+    return json.dumps(
+        {
+            "dataset": CFG.datasets[wildcards.bench].model_dump(mode="json"),
+            "model": run.model.model_dump(mode="json"),
+            "finetune": run.finetune.model_dump(mode="json"),
+        },
+        separators=(",", ":"),
+    )
 
 
 def shard_files(wildcards):

@@ -11,12 +11,14 @@ rule download:
     output:
         "resources/datasets/{dataset}/manifest.json",
     params:
-        dataset=dataset_json,
+        dataset=download_json,
         version=STAGE_VERSION["download"],
+    conda:
+        "../../environment.yml"
     log:
         "logs/download/{dataset}.log",
     shell:
-        "semmol download --name {wildcards.dataset} --dataset {params.dataset:q}"
+        "python -m semmol download --name {wildcards.dataset} --dataset {params.dataset:q}"
         " --out-dir resources/datasets/{wildcards.dataset} 2> {log}"
 
 
@@ -32,10 +34,12 @@ rule standardize:
         options=as_json(CFG.standardize),
         benchmark=lambda wildcards: "--benchmark" if wildcards.dataset in CFG.benchmarks else "",
         version=STAGE_VERSION["standardize"],
+    conda:
+        "../../environment.yml"
     log:
         "logs/standardize/{dataset}.log",
     shell:
-        "semmol standardize --manifest {input} --dataset {params.dataset:q} --options {params.options:q}"
+        "python -m semmol standardize --manifest {input} --dataset {params.dataset:q} --options {params.options:q}"
         " {params.benchmark} --out-dir results/data/{wildcards.dataset} 2> {log}"
 
 
@@ -51,12 +55,14 @@ rule conformers:
     threads: 16
     resources:
         runtime=240,
+    conda:
+        "../../environment.yml"
     log:
         "logs/conformers/{dataset}/{shard}.log",
     benchmark:
         "benchmarks/conformers/{dataset}/{shard}.tsv"
     shell:
-        "semmol conformers --molecules {input} --shard {wildcards.shard} --n-shards {params.n_shards}"
+        "python -m semmol conformers --molecules {input} --shard {wildcards.shard} --n-shards {params.n_shards}"
         " --options {params.options:q} --out {output} --threads {threads} 2> {log}"
 
 
@@ -65,10 +71,12 @@ rule gather_shards:
         shard_files,
     output:
         "results/data/{dataset}/shards/manifest.json",
+    conda:
+        "../../environment.yml"
     log:
         "logs/conformers/{dataset}/gather.log",
     shell:
-        "semmol gather --out {output} {input} 2> {log}"
+        "python -m semmol gather --out {output} {input} 2> {log}"
 
 
 rule split:
@@ -80,8 +88,10 @@ rule split:
         dataset=dataset_json,
         split=lambda wildcards: CFG.split.model_copy(update={"kind": wildcards.split}).model_dump_json(),
         version=STAGE_VERSION["split"],
+    conda:
+        "../../environment.yml"
     log:
         "logs/split/{bench}/{split}-{seed}.log",
     shell:
-        "semmol split --manifest {input} --dataset {params.dataset:q} --split {params.split:q}"
+        "python -m semmol split --manifest {input} --dataset {params.dataset:q} --split {params.split:q}"
         " --seed {wildcards.seed} --out {output} 2> {log}"

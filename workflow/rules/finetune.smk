@@ -1,18 +1,6 @@
 # Fine-tuning per run x benchmark x split x seed, and the fingerprint baseline beside it.
 
 
-def finetune_json(wildcards):
-    run = RUNS[wildcards.run]
-    return json.dumps(
-        {
-            "dataset": CFG.datasets[wildcards.bench].model_dump(mode="json"),
-            "model": run.model.model_dump(mode="json"),
-            "finetune": run.finetune.model_dump(mode="json"),
-        },
-        separators=(",", ":"),
-    )
-
-
 rule finetune:
     input:
         molecules="results/data/{bench}/molecules.parquet",
@@ -28,12 +16,14 @@ rule finetune:
         pretrained=lambda wildcards, input: f"--pretrained {input.pretrained}" if input.pretrained else "",
         version=STAGE_VERSION["finetune"],
     threads: 2
+    conda:
+        "../../environment.yml"
     log:
         "logs/finetune/{run}/{bench}/{split}-{seed}.log",
     benchmark:
         "benchmarks/finetune/{run}/{bench}/{split}-{seed}.tsv"
     shell:
-        "OMP_NUM_THREADS={threads} semmol finetune --job {params.job:q} --name {wildcards.run}"
+        "OMP_NUM_THREADS={threads} python -m semmol finetune --job {params.job:q} --name {wildcards.run}"
         " --benchmark {wildcards.bench} --molecules {input.molecules} --shards-manifest {input.manifest}"
         " --split {input.split} --seed {wildcards.seed} {params.pretrained}"
         " --out-dir results/finetune/{wildcards.run}/{wildcards.bench}/{wildcards.split}-{wildcards.seed}"
@@ -52,10 +42,12 @@ rule baseline:
         options=as_json(CFG.baseline),
         version=STAGE_VERSION["baseline"],
     threads: 2
+    conda:
+        "../../environment.yml"
     log:
         "logs/baseline/{bench}/{split}-{seed}.log",
     shell:
-        "semmol baseline --molecules {input.molecules} --split {input.split} --dataset {params.dataset:q}"
+        "python -m semmol baseline --molecules {input.molecules} --split {input.split} --dataset {params.dataset:q}"
         " --options {params.options:q} --benchmark {wildcards.bench} --seed {wildcards.seed}"
         " --out-dir results/baseline/rf_ecfp4/{wildcards.bench}/{wildcards.split}-{wildcards.seed}"
         " --threads {threads} 2> {log}"

@@ -1,18 +1,6 @@
 # Pretraining (torchrun DDP) on the corpus shards, then the center library of each run.
 
 
-def pretrain_json(wildcards):
-    run = RUNS[wildcards.run]
-    return json.dumps(
-        {
-            "model": run.model.model_dump(mode="json"),
-            "pretrain": run.pretrain.model_dump(mode="json"),
-            "semantic": run.semantic.model_dump(mode="json"),
-        },
-        separators=(",", ":"),
-    )
-
-
 rule pretrain:
     input:
         manifest=f"results/data/{CFG.corpus}/shards/manifest.json",
@@ -26,6 +14,8 @@ rule pretrain:
     threads: 8
     resources:
         runtime=1440,
+    conda:
+        "../../environment.yml"
     log:
         "logs/pretrain/{run}.log",
     benchmark:
@@ -47,11 +37,14 @@ rule centers:
         "results/pretrain/{run}/centers/library.json",
     params:
         n_centers=lambda wildcards: RUNS[wildcards.run].semantic.n_centers,
+        seed=lambda wildcards: RUNS[wildcards.run].pretrain.seed,
         version=STAGE_VERSION["centers"],
     threads: 4
+    conda:
+        "../../environment.yml"
     log:
         "logs/centers/{run}.log",
     shell:
-        "semmol centers --model {input.model} --shards-manifest {input.manifest}"
-        " --n-centers {params.n_centers} --out-dir results/pretrain/{wildcards.run}/centers"
+        "python -m semmol centers --model {input.model} --shards-manifest {input.manifest}"
+        " --n-centers {params.n_centers} --seed {params.seed} --out-dir results/pretrain/{wildcards.run}/centers"
         " --threads {threads} 2> {log}"

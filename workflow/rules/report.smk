@@ -18,8 +18,10 @@ rule aggregate:
         ),
         published="" if CFG.report.published else "--no-published",
         version=STAGE_VERSION["aggregate"],
+    conda:
+        "../../environment.yml"
     log:
         "logs/report/aggregate.log",
     shell:
-        "semmol aggregate --out-dir results/report {params.pretrain} {params.published}"
+        "python -m semmol aggregate --out-dir results/report {params.pretrain} {params.published}"
         " {input.metrics} {input.baseline} 2> {log}"
