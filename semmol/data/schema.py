@@ -23,7 +23,7 @@ from semmol.data.featurize import ATOM_FEATURES, BOND_FEATURES
 
 #: Conformer status values. Only "ok" and "mmff_failed" rows carry coordinates.
 STATUS_OK = "ok"
-STATUS_MMFF_FAILED = "mmff_failed"  # embedded, MMFF did not converge or could not be set up
+STATUS_MMFF_FAILED = "mmff_failed"  # embedded, but MMFF94 has no parameters for some atom
 STATUS_EMBED_FAILED = "embed_failed"
 STATUS_TIMEOUT = "timeout"
 STATUSES = (STATUS_OK, STATUS_MMFF_FAILED, STATUS_EMBED_FAILED, STATUS_TIMEOUT)

@@ -42,7 +42,9 @@ def _read_sdf(path: Path) -> pl.DataFrame:
             props.setdefault(SDF_SMILES_COLUMN, Chem.MolToSmiles(mol))
             records.append(props)
     columns = sorted({key for record in records for key in record})
-    return pl.DataFrame({c: [r.get(c) for r in records] for c in columns}, schema={c: pl.Utf8 for c in columns})
+    return pl.DataFrame(
+        {c: [r.get(c) for r in records] for c in columns}, schema={c: pl.Utf8 for c in columns}
+    )
 
 
 def read_table(path: str | Path, *, max_rows: int | None = None) -> pl.DataFrame:

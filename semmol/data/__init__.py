@@ -1,0 +1,1 @@
+"""Data stages: sources and download, standardization, conformers in sharded Parquet, reading, splits."""

@@ -1,0 +1,289 @@
+"""Reading conformer shards into torch_geometric batches, without running RDKit again.
+
+:class:`ShardDataset` loads the shards' columns once into flat numpy arrays with offsets (a
+few hundred bytes per molecule) and builds a :class:`torch_geometric.data.Data` per molecule
+on access. :class:`DistributedBatchSampler` deals out global batches so that one process
+with batch ``G`` and ``W`` processes with ``G / W`` see exactly the same molecules per step.
+
+Fields of one molecule (``B`` molecules, ``N`` atoms in a batch):
+
+- ``x``: ``[N, len(ATOM_FEATURES)]`` long, categorical atom features;
+- ``edge_index``: ``[2, 2 * bonds]`` long, each bond in both directions; ``edge_attr``: ``[2 * bonds, len(BOND_FEATURES)]``;
+- ``z``: ``[N]`` long atomic numbers;
+- ``pos``: ``[N, C, 3]`` float Angstrom, ``C`` conformers (1 for ``conformers="random"``/``"first"``,
+  the stored maximum for ``"all"``); ``conf_mask``: ``[B, C]`` bool, which conformers exist;
+- ``has_3d``: ``[B]`` bool, whether the molecule has any conformer;
+- ``ecfp``: ``[B, bits]`` float 0/1;
+- ``smiles``: list of ``B`` canonical SMILES; ``mol_id`` (the molecule's ``mol_index``, its position
+  in molecules.parquet; named so that PyG does not offset it when batching), ``row``: ``[B]`` long.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import torch
+from torch.utils.data import Dataset, Sampler
+from torch_geometric.data import Data
+from torch_geometric.loader import DataLoader
+
+from semmol.data.schema import read_shard
+
+ConformerChoice = Literal["random", "first", "all"]
+
+
+def _flat(array: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray | None]:
+    """Values of a list column, and its zero-based offsets (``None`` for fixed-size lists)."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if isinstance(array, pa.FixedSizeListArray):
+        return array.flatten(), None
+    offsets = array.offsets.to_numpy().astype(np.int64)
+    return array.flatten(), offsets - offsets[0]
+
+
+def _lengths(offsets: np.ndarray) -> np.ndarray:
+    return np.diff(offsets)
+
+
+@dataclass
+class _Columns:
+    """Every shard's columns, concatenated and flattened."""
+
+    mol_index: np.ndarray
+    row: np.ndarray
+    smiles: list[str]
+    atom_offsets: np.ndarray  # [M + 1]
+    atomic_numbers: np.ndarray  # [atoms]
+    atom_features: np.ndarray  # [atoms, F]
+    bond_offsets: np.ndarray  # [M + 1]
+    bonds: np.ndarray  # [bonds, 2]
+    bond_features: np.ndarray  # [bonds, Fb]
+    conf_offsets: np.ndarray  # [M + 1] -> conformer ids
+    coords: np.ndarray  # [conformers * atoms, 3], conformer k of molecule m at atom_offsets-style blocks
+    coord_offsets: np.ndarray  # [conformers + 1]
+    ecfp: np.ndarray  # [M, bits / 8] packed
+
+
+def _load_columns(paths: Sequence[Path]) -> _Columns:
+    tables = [read_shard(path) for path in paths]
+    table = pa.concat_tables(tables)
+    atom_feats, atom_offsets = _flat(table.column("atom_features"))
+    atom_feat_values, _ = _flat(atom_feats)
+    bond_list, bond_offsets = _flat(table.column("bonds"))
+    bond_values, _ = _flat(bond_list)
+    bond_feats, _ = _flat(table.column("bond_features"))
+    bond_feat_values, _ = _flat(bond_feats)
+    atomic_numbers, _ = _flat(table.column("atomic_numbers"))
+    conformers, conf_offsets = _flat(table.column("coords"))
+    atoms_per_conf, coord_offsets = _flat(conformers)
+    xyz, _ = _flat(atoms_per_conf)
+    ecfp = table.column("ecfp").combine_chunks()
+    return _Columns(
+        mol_index=table.column("mol_index").to_numpy(),
+        row=table.column("row").to_numpy(),
+        smiles=table.column("smiles").to_pylist(),
+        atom_offsets=atom_offsets,
+        atomic_numbers=atomic_numbers.to_numpy().astype(np.int64),
+        atom_features=atom_feat_values.to_numpy().astype(np.int64).reshape(len(atom_feats), -1),
+        bond_offsets=bond_offsets,
+        bonds=bond_values.to_numpy().astype(np.int64).reshape(-1, 2),
+        bond_features=bond_feat_values.to_numpy().astype(np.int64).reshape(len(bond_feats), -1),
+        conf_offsets=conf_offsets,
+        coords=xyz.to_numpy(zero_copy_only=False).astype(np.float32).reshape(-1, 3),
+        coord_offsets=coord_offsets,
+        ecfp=np.frombuffer(ecfp.buffers()[1], dtype=np.uint8).reshape(-1, ecfp.type.byte_width)[
+            ecfp.offset : ecfp.offset + len(ecfp)
+        ],
+    )
+
+
+class ShardDataset(Dataset):
+    """Molecules of a set of shard files as :class:`~torch_geometric.data.Data` objects.
+
+    Args:
+        paths: shard files, in shard order (see :func:`semmol.data.shards.shard_paths`).
+        conformers: which conformers a molecule carries: ``"random"`` (one, drawn per epoch
+            and molecule from ``seed``; training), ``"first"`` (one, deterministic) or
+            ``"all"`` (every stored conformer, padded; evaluation). Default ``"random"``.
+        seed: seed of the random conformer choice; default 0.
+    """
+
+    def __init__(self, paths: Sequence[str | Path], *, conformers: ConformerChoice = "random", seed: int = 0):
+        if not paths:
+            raise ValueError("no shard files given")
+        self.columns = _load_columns([Path(p) for p in paths])
+        self.conformers = conformers
+        self.seed = seed
+        self.epoch = 0
+        n_confs = _lengths(self.columns.conf_offsets)
+        self.max_conformers = max(1, int(n_confs.max(initial=0)))
+        self.has_3d = n_confs > 0
+        self._position = {int(m): i for i, m in enumerate(self.columns.mol_index)}
+
+    def __len__(self) -> int:
+        return len(self.columns.mol_index)
+
+    def with_conformers(self, conformers: ConformerChoice) -> ShardDataset:
+        """The same molecules (sharing memory) with another conformer choice."""
+        view = copy.copy(self)
+        view.conformers = conformers
+        return view
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw new random conformers (``conformers="random"``)."""
+        self.epoch = epoch
+
+    @property
+    def mol_index(self) -> np.ndarray:
+        return self.columns.mol_index
+
+    def positions(self, mol_index: Sequence[int]) -> list[int]:
+        """Dataset positions of the given molecules (``mol_index`` values).
+
+        Raises:
+            KeyError: a molecule is not in these shards.
+        """
+        try:
+            return [self._position[int(m)] for m in mol_index]
+        except KeyError as error:
+            raise KeyError(
+                f"molecule {error.args[0]} is not in the shards; were they built from this molecules.parquet?"
+            ) from None
+
+    def _chosen_conformers(self, index: int) -> list[int]:
+        """Conformer ids (into the flat coordinate blocks) carried by molecule ``index``."""
+        first, last = self.columns.conf_offsets[index], self.columns.conf_offsets[index + 1]
+        if first == last:
+            return []
+        if self.conformers == "all":
+            return list(range(first, last))
+        if self.conformers == "first":
+            return [first]
+        rng = np.random.default_rng([self.seed, self.epoch, int(self.columns.mol_index[index])])
+        return [first + int(rng.integers(last - first))]
+
+    def __getitem__(self, index: int) -> Data:
+        c = self.columns
+        a0, a1 = c.atom_offsets[index], c.atom_offsets[index + 1]
+        b0, b1 = c.bond_offsets[index], c.bond_offsets[index + 1]
+        bonds = torch.from_numpy(c.bonds[b0:b1]).T
+        bond_feats = torch.from_numpy(c.bond_features[b0:b1])
+        n_atoms = int(a1 - a0)
+        width = self.max_conformers if self.conformers == "all" else 1
+        pos = torch.zeros(n_atoms, width, 3)
+        conf_mask = torch.zeros(1, width, dtype=torch.bool)
+        for slot, conf in enumerate(self._chosen_conformers(index)):
+            start = c.coord_offsets[conf]
+            pos[:, slot] = torch.from_numpy(c.coords[start : start + n_atoms])
+            conf_mask[0, slot] = True
+        return Data(
+            x=torch.from_numpy(c.atom_features[a0:a1]),
+            edge_index=torch.cat([bonds, bonds.flip(0)], dim=1),
+            edge_attr=torch.cat([bond_feats, bond_feats]),
+            z=torch.from_numpy(c.atomic_numbers[a0:a1]),
+            pos=pos,
+            conf_mask=conf_mask,
+            has_3d=conf_mask.any(dim=1),
+            ecfp=torch.from_numpy(np.unpackbits(c.ecfp[index]).astype(np.float32)).unsqueeze(0),
+            smiles=c.smiles[index],
+            mol_id=torch.tensor([int(c.mol_index[index])]),
+            row=torch.tensor([int(c.row[index])]),
+            num_nodes=n_atoms,
+        )
+
+
+class DistributedBatchSampler(Sampler[list[int]]):
+    """Global batches of ``batch_size * world_size`` indices, cut into contiguous per-rank slices.
+
+    Every epoch permutes the indices with a generator seeded by ``(seed, epoch)`` (or keeps
+    their order), so the concatenation of the ranks' batches in rank order is the batch one
+    process would see: the basis of world-size-independent training.
+
+    Args:
+        indices: dataset positions to draw from (e.g. one split's molecules).
+        batch_size: molecules per rank and step.
+        shuffle: permute every epoch; default True.
+        seed: seed of the permutation; default 0.
+        rank: this process's rank; default 0.
+        world_size: number of processes; default 1.
+        drop_last: drop the last incomplete global batch (training); default False. When
+            kept, it is shared out as evenly as possible.
+    """
+
+    def __init__(
+        self,
+        indices: Sequence[int],
+        *,
+        batch_size: int,
+        shuffle: bool = True,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        drop_last: bool = False,
+    ):
+        self.indices = np.asarray(indices, dtype=np.int64)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.drop_last = drop_last
+        self.epoch = 0
+        self.start_batch = 0
+
+    def set_epoch(self, epoch: int, *, start_batch: int = 0) -> None:
+        """Use epoch ``epoch``'s order, starting at its batch ``start_batch`` (resuming mid-epoch)."""
+        self.epoch = epoch
+        self.start_batch = start_batch
+
+    def batches_per_epoch(self) -> int:
+        n_global = len(self.indices) / (self.batch_size * self.world_size)
+        return math.floor(n_global) if self.drop_last else math.ceil(n_global)
+
+    def __len__(self) -> int:
+        return self.batches_per_epoch() - self.start_batch
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = self.indices
+        if self.shuffle:
+            generator = np.random.default_rng([self.seed, self.epoch])
+            order = order[generator.permutation(len(order))]
+        global_size = self.batch_size * self.world_size
+        for start in range(
+            self.start_batch * global_size, self.batches_per_epoch() * global_size, global_size
+        ):
+            batch = order[start : start + global_size]
+            yield np.array_split(batch, self.world_size)[self.rank].tolist()
+
+
+def make_loader(
+    dataset: ShardDataset,
+    *,
+    batch_size: int,
+    indices: Sequence[int] | None = None,
+    shuffle: bool = True,
+    seed: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+    drop_last: bool = False,
+) -> DataLoader:
+    """A torch_geometric loader over ``dataset`` (or the positions ``indices``) with a
+    :class:`DistributedBatchSampler`; arguments as there. Batches are built in this process."""
+    sampler = DistributedBatchSampler(
+        range(len(dataset)) if indices is None else indices,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        rank=rank,
+        world_size=world_size,
+        drop_last=drop_last,
+    )
+    return DataLoader(dataset, batch_sampler=sampler)

@@ -1,0 +1,228 @@
+"""The standardize stage: parse, sanitize, clean up and canonicalize molecules; validate labels.
+
+Every source record ends up in exactly one place: ``molecules.parquet`` (accepted) or
+``rejected.parquet`` (with a reason). A bad label cell is recorded in ``rejected.parquet`` as
+well, and the molecule is kept with that label missing, so one typo does not cost a molecule.
+
+Corpus and benchmarks differ in two ways: the corpus drops repeated molecules and molecules
+outside the heavy-atom bounds, while a benchmark keeps every parseable row (duplicates are
+flagged in ``duplicate_of``) so that split row indices and dataset sizes match the literature.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from rdkit import Chem
+from rdkit.Chem.MolStandardize import rdMolStandardize
+from tqdm import tqdm
+
+from semmol.config import DatasetConfig, StandardizeConfig
+from semmol.data.chem import parse_smiles, quiet_rdkit
+from semmol.data.schema import REJECTED_SCHEMA
+from semmol.data.tables import read_table, require_columns
+
+log = logging.getLogger(__name__)
+
+STAGE = "standardize"
+
+
+class MoleculeCleaner:
+    """Fragment choice, neutralisation and canonical SMILES, configured once.
+
+    Args:
+        options: the ``standardize`` section of the config.
+        size_filter: reject molecules outside ``[min_heavy_atoms, max_heavy_atoms]`` (corpus).
+    """
+
+    def __init__(self, options: StandardizeConfig, *, size_filter: bool):
+        self.options = options
+        self.size_filter = size_filter
+        self._fragment = rdMolStandardize.LargestFragmentChooser(preferOrganic=True)
+        self._uncharger = rdMolStandardize.Uncharger()
+
+    def __call__(self, smiles: str | None) -> tuple[str | None, str | None]:
+        """``(canonical SMILES, None)`` or ``(None, reason)``."""
+        mol, reason = parse_smiles(smiles)
+        if mol is None:
+            return None, reason
+        if self.options.largest_fragment and len(Chem.GetMolFrags(mol)) > 1:
+            mol = self._fragment.choose(mol)
+        if self.options.neutralize:
+            mol = self._uncharger.uncharge(mol)
+        heavy = mol.GetNumHeavyAtoms()
+        if heavy == 0:
+            return None, "no heavy atoms"
+        if self.size_filter and not self.options.min_heavy_atoms <= heavy <= self.options.max_heavy_atoms:
+            bounds = f"[{self.options.min_heavy_atoms}, {self.options.max_heavy_atoms}]"
+            return None, f"{heavy} heavy atoms, outside {bounds}"
+        return Chem.MolToSmiles(mol), None
+
+
+def parse_label(text: str | None, *, task: str, label_map: dict[str, float]) -> tuple[float, str | None]:
+    """A label cell as a number: ``(value, None)``, ``(nan, None)`` when missing, ``(nan, reason)`` when bad."""
+    if text is None or not text.strip():
+        return math.nan, None
+    text = text.strip()
+    if text in label_map:
+        value = float(label_map[text])
+    else:
+        try:
+            value = float(text)
+        except ValueError:
+            hint = " (map textual labels with label_map)" if task == "classification" else ""
+            return math.nan, f"label is not a number{hint}"
+    if math.isnan(value):
+        return math.nan, None
+    if not math.isfinite(value):
+        return math.nan, "label is not finite"
+    if task == "classification" and value not in (0.0, 1.0):
+        return math.nan, "classification label is not 0 or 1"
+    return value, None
+
+
+@dataclass
+class StandardizeResult:
+    """What the stage produced: accepted molecules, rejected records and a summary."""
+
+    molecules: pl.DataFrame
+    rejected: list[dict] = field(default_factory=list)
+    report: dict = field(default_factory=dict)
+
+
+def standardize_table(
+    table: pl.DataFrame,
+    *,
+    dataset: DatasetConfig,
+    options: StandardizeConfig,
+    benchmark: bool,
+    source: str = "<table>",
+) -> StandardizeResult:
+    """Standardize every record of a source table (all columns text, in file order).
+
+    Args:
+        table: the source table as read by :func:`semmol.data.tables.read_table`.
+        dataset: its config entry (SMILES column, targets, task, label map).
+        options: the ``standardize`` section.
+        benchmark: keep duplicates and skip size filters (a benchmark), or not (the corpus).
+        source: file name used in messages.
+    """
+    started = time.perf_counter()
+    require_columns(table, [dataset.smiles_column, *dataset.targets], path=source)
+    cleaner = MoleculeCleaner(options, size_filter=not benchmark)
+    dedupe = options.deduplicate and not benchmark
+    accepted: dict[str, list] = {"row": [], "smiles_input": [], "smiles": [], "duplicate_of": []}
+    labels: dict[str, list[float]] = {target: [] for target in dataset.targets}
+    rejected: list[dict] = []
+    first_row: dict[str, int] = {}
+    bad_labels = 0
+
+    def reject(row: int, column: str, value: str | None, reason: str) -> None:
+        rejected.append({"row": row, "column": column, "value": value, "reason": reason, "stage": STAGE})
+
+    smiles_column = table.get_column(dataset.smiles_column).to_list()
+    target_columns = [table.get_column(target).to_list() for target in dataset.targets]
+    progress = tqdm(smiles_column, desc=f"standardize {source}", mininterval=5)
+    for row, smiles_input in enumerate(progress):
+        with quiet_rdkit():
+            canonical, reason = cleaner(smiles_input)
+        if canonical is None:
+            reject(row, dataset.smiles_column, smiles_input, reason)
+            continue
+        duplicate_of = first_row.setdefault(canonical, row)
+        if duplicate_of != row and dedupe:
+            reject(row, dataset.smiles_column, smiles_input, f"duplicate of row {duplicate_of}")
+            continue
+        values = []
+        for target, column in zip(dataset.targets, target_columns):
+            value, reason = parse_label(column[row], task=dataset.task, label_map=dataset.label_map)
+            if reason is not None:
+                bad_labels += 1
+                reject(row, target, column[row], f"{reason}; kept the molecule with this label missing")
+            values.append(value)
+        if dataset.targets and all(math.isnan(value) for value in values):
+            reject(row, ",".join(dataset.targets), None, "no usable label in any target column")
+            continue
+        accepted["row"].append(row)
+        accepted["smiles_input"].append(smiles_input)
+        accepted["smiles"].append(canonical)
+        accepted["duplicate_of"].append(None if duplicate_of == row else duplicate_of)
+        for target, value in zip(dataset.targets, values):
+            labels[target].append(value)
+
+    molecules = pl.DataFrame(
+        {**accepted, **labels},
+        schema={
+            "row": pl.Int64,
+            "smiles_input": pl.Utf8,
+            "smiles": pl.Utf8,
+            "duplicate_of": pl.Int64,
+            **{target: pl.Float64 for target in dataset.targets},
+        },
+    )
+    rejected_rows = {r["row"] for r in rejected if not r["reason"].endswith("label missing")}
+    report = {
+        "source": source,
+        "records": table.height,
+        "accepted": molecules.height,
+        "rejected_records": len(rejected_rows),
+        "bad_label_cells": bad_labels,
+        "duplicates_kept": int(molecules.get_column("duplicate_of").is_not_null().sum()),
+        "reasons": dict(Counter(_reason_kind(r["reason"]) for r in rejected).most_common()),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    if molecules.height + len(rejected_rows) != table.height:  # the promise of this stage
+        raise AssertionError(
+            f"{source}: {table.height} records but {molecules.height} + {len(rejected_rows)} out"
+        )
+    return StandardizeResult(molecules=molecules, rejected=rejected, report=report)
+
+
+def _reason_kind(reason: str) -> str:
+    """A reason without its record-specific details, for counting."""
+    return reason.split(" (")[0].split(" of row")[0].split(";")[0]
+
+
+def write_outputs(result: StandardizeResult, out_dir: Path) -> None:
+    """``molecules.parquet``, ``rejected.parquet`` and ``standardize.json`` in ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result.molecules.write_parquet(out_dir / "molecules.parquet")
+    pq.write_table(
+        pa.Table.from_pylist(result.rejected, schema=REJECTED_SCHEMA), out_dir / "rejected.parquet"
+    )
+    (out_dir / "standardize.json").write_text(json.dumps(result.report, indent=2) + "\n")
+
+
+def standardize(
+    table_path: Path, *, dataset: DatasetConfig, options: StandardizeConfig, benchmark: bool, out_dir: Path
+) -> StandardizeResult:
+    """Read ``table_path``, standardize it and write the stage's three outputs to ``out_dir``."""
+    table = read_table(table_path, max_rows=dataset.max_rows)
+    result = standardize_table(
+        table, dataset=dataset, options=options, benchmark=benchmark, source=str(table_path)
+    )
+    write_outputs(result, out_dir)
+    report = result.report
+    log.info(
+        "%s: %d records -> %d molecules, %d rejected, %d bad label cells (%s)",
+        table_path,
+        report["records"],
+        report["accepted"],
+        report["rejected_records"],
+        report["bad_label_cells"],
+        ", ".join(f"{k}: {v}" for k, v in report["reasons"].items()) or "no rejections",
+    )
+    if report["accepted"] == 0:
+        raise ValueError(
+            f"{table_path}: no molecule survived standardization; see {out_dir / 'rejected.parquet'}"
+        )
+    return result
