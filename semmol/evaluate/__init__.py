@@ -1,0 +1,1 @@
+"""Evaluation: metrics, the fingerprint baseline, aggregation into the results table, plots."""

@@ -1,0 +1,337 @@
+"""The results table: test scores of every run, benchmark and split, mean +- std over seeds.
+
+Inputs are the ``metrics.json`` files of fine-tuning runs and of the fingerprint baseline
+(:mod:`semmol.evaluate.records`) and, for the training-curve plot, the ``metrics.jsonl`` logs
+of pretraining runs. Outputs, under one directory:
+
+``summary.csv``
+    one row per run x benchmark x split: run, benchmark, split, metric, mean, std (sample
+    standard deviation, ddof=1; empty for fewer than two seeds), n (seeds with a score),
+    seeds (';'-separated), kind ('pipeline', 'baseline' or 'published'; published rows leave
+    std, n and seeds empty).
+``summary.md``
+    one table: a line per benchmark and split, a column per run, baseline and published
+    method, cells "mean ± std (n)".
+``plots/metrics.png``, ``plots/finetune_curves.png``, ``plots/pretrain_curves.png``
+    see :mod:`semmol.evaluate.plots`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from semmol.atomic import atomic_path
+from semmol.evaluate import plots
+from semmol.evaluate.metrics import HIGHER_IS_BETTER, metric_label
+from semmol.evaluate.published import SOURCE_NOTE, published_scores
+from semmol.evaluate.records import KIND_BASELINE, KIND_PIPELINE, read_metrics
+
+log = logging.getLogger(__name__)
+
+KIND_PUBLISHED = "published"
+#: Output files, relative to the output directory.
+SUMMARY_CSV = "summary.csv"
+SUMMARY_MD = "summary.md"
+METRICS_PLOT = "plots/metrics.png"
+FINETUNE_PLOT = "plots/finetune_curves.png"
+PRETRAIN_PLOT = "plots/pretrain_curves.png"
+SUMMARY_COLUMNS = ("run", "benchmark", "split", "metric", "mean", "std", "n", "seeds", "kind")
+_KIND_ORDER = (KIND_PIPELINE, KIND_BASELINE, KIND_PUBLISHED)
+
+
+class AggregateError(ValueError):
+    """The result files do not form one consistent table."""
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """Test scores of one run on one benchmark split.
+
+    Attributes:
+        run: run name, baseline name, or published method.
+        benchmark: benchmark name.
+        split: split kind.
+        metric: 'roc_auc' (fraction) or 'rmse'.
+        mean: mean test score over seeds (the published value for published rows).
+        std: sample standard deviation (ddof=1); NaN for fewer than two seeds and published rows.
+        n: seeds with a score; ``None`` for published rows.
+        seeds: those seeds, ascending.
+        kind: 'pipeline', 'baseline' or 'published'.
+    """
+
+    run: str
+    benchmark: str
+    split: str
+    metric: str
+    mean: float
+    std: float
+    n: int | None
+    seeds: tuple[int, ...]
+    kind: str
+
+
+def load_results(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
+    """Read and cross-check result files; each result gets its file under the key 'path'.
+
+    Raises:
+        AggregateError: two files for the same run, benchmark, split and seed; one benchmark
+            scored with two metrics; one run name used for a pipeline run and a baseline.
+        MetricsFileError: a malformed file.
+    """
+    results: list[dict[str, Any]] = []
+    by_seed: dict[tuple[str, str, str, int], Path] = {}
+    metric_of: dict[str, tuple[str, Path]] = {}
+    kind_of: dict[str, tuple[str, Path]] = {}
+    for path in map(Path, paths):
+        result = read_metrics(path)
+        key = (result["run"], result["benchmark"], result["split"], result["seed"])
+        if key in by_seed:
+            raise AggregateError(
+                f"{path} and {by_seed[key]} both hold run '{key[0]}', benchmark '{key[1]}', split '{key[2]}',"
+                f" seed {key[3]}"
+            )
+        by_seed[key] = path
+        metric, first = metric_of.setdefault(result["benchmark"], (result["metric"], path))
+        if metric != result["metric"]:
+            raise AggregateError(
+                f"benchmark '{result['benchmark']}' is scored with '{metric}' in {first}"
+                f" but with '{result['metric']}' in {path}"
+            )
+        kind, first = kind_of.setdefault(result["run"], (result["kind"], path))
+        if kind != result["kind"]:
+            raise AggregateError(
+                f"run '{result['run']}' is a {kind} in {first} but a {result['kind']} in {path}"
+            )
+        results.append({**result, "path": path})
+    if not results:
+        raise AggregateError("no metrics files given")
+    return results
+
+
+def _seed_row(run: str, benchmark: str, split: str, results: list[dict[str, Any]]) -> SummaryRow:
+    scored = sorted((r["seed"], r["test"]) for r in results if math.isfinite(r["test"]))
+    unscored = [str(r["path"]) for r in results if not math.isfinite(r["test"])]
+    if unscored:
+        log.warning(
+            "run '%s' on %s (%s): no test score in %s; left out of the mean", run, benchmark, split, unscored
+        )
+    values = np.asarray([value for _, value in scored])
+    return SummaryRow(
+        run=run,
+        benchmark=benchmark,
+        split=split,
+        metric=results[0]["metric"],
+        mean=float(values.mean()) if len(values) else math.nan,
+        std=float(values.std(ddof=1)) if len(values) > 1 else math.nan,
+        n=len(values),
+        seeds=tuple(seed for seed, _ in scored),
+        kind=results[0]["kind"],
+    )
+
+
+def summarize(results: list[dict[str, Any]], *, include_published: bool = True) -> list[SummaryRow]:
+    """Mean and std of the test scores per benchmark, split and run, and the published rows.
+
+    Benchmarks, splits and runs keep the order in which they first appear in ``results``;
+    within a benchmark and split, pipeline runs come first, then baselines, then published
+    methods.
+
+    Args:
+        results: from :func:`load_results`.
+        include_published: add published reference rows where known (default: True).
+    """
+    groups: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+    for result in results:
+        runs = groups.setdefault((result["benchmark"], result["split"]), {})
+        runs.setdefault(result["run"], []).append(result)
+    rows: list[SummaryRow] = []
+    for (benchmark, split), runs in groups.items():
+        measured = [_seed_row(run, benchmark, split, seeds) for run, seeds in runs.items()]
+        rows.extend(sorted(measured, key=lambda row: _KIND_ORDER.index(row.kind)))  # stable: keeps run order
+        if not include_published:
+            continue
+        metric = measured[0].metric
+        for score in published_scores(benchmark, split=split):
+            if score.metric != metric:
+                log.warning(
+                    "%s: published %s %s not shown beside %s", benchmark, score.method, score.metric, metric
+                )
+                continue
+            rows.append(
+                SummaryRow(
+                    run=score.method,
+                    benchmark=benchmark,
+                    split=split,
+                    metric=metric,
+                    mean=score.value,
+                    std=math.nan,
+                    n=None,
+                    seeds=(),
+                    kind=KIND_PUBLISHED,
+                )
+            )
+    return rows
+
+
+def _csv_number(value: float | int | None) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else repr(value)
+
+
+def write_summary_csv(rows: list[SummaryRow], path: str | Path) -> None:
+    """Write the summary rows as CSV (columns :data:`SUMMARY_COLUMNS`), atomically."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(SUMMARY_COLUMNS)
+        for row in rows:
+            seeds = ";".join(map(str, row.seeds))
+            writer.writerow(
+                [
+                    row.run,
+                    row.benchmark,
+                    row.split,
+                    row.metric,
+                    _csv_number(row.mean),
+                    _csv_number(row.std),
+                    _csv_number(row.n),
+                    seeds,
+                    row.kind,
+                ]
+            )
+
+
+def _column_name(row: SummaryRow) -> str:
+    suffix = {KIND_PIPELINE: "", KIND_BASELINE: " (baseline)", KIND_PUBLISHED: " (published)"}[row.kind]
+    return f"{row.run}{suffix}"
+
+
+def _cell(row: SummaryRow) -> str:
+    if math.isnan(row.mean):
+        return "n/a"
+    if row.kind == KIND_PUBLISHED:
+        return f"{row.mean:.3f}"
+    spread = "" if math.isnan(row.std) else f" ± {row.std:.3f}"
+    return f"{row.mean:.3f}{spread} ({row.n})"
+
+
+def summary_markdown(rows: list[SummaryRow]) -> str:
+    """The results table in Markdown, with a header saying what the numbers are.
+
+    One line per benchmark and split; one column per run, then baselines, then published
+    methods. The best measured (non-published) mean of each line is bold.
+    """
+    by_kind = sorted(rows, key=lambda row: _KIND_ORDER.index(row.kind))
+    columns = list(dict.fromkeys(_column_name(row) for row in by_kind))
+    lines_by_group: dict[tuple[str, str, str], dict[str, SummaryRow]] = {}
+    for row in rows:
+        lines_by_group.setdefault((row.benchmark, row.split, row.metric), {})[_column_name(row)] = row
+    header = [
+        "# Results",
+        "",
+        "Test-set scores: mean ± sample standard deviation over fine-tuning seeds, number of seeds in "
+        "parentheses. ROC-AUC ↑ is a fraction in [0, 1], the mean over tasks whose labelled test molecules "
+        "hold both classes (missing labels masked); higher is better. RMSE ↓ is in the target's units; "
+        "lower is better. Bold: the best measured score of a line.",
+        "",
+        "Baseline: random forest on ECFP4 bits, trained on the same splits and seeds.",
+    ]
+    if any(row.kind == KIND_PUBLISHED for row in rows):
+        header += [
+            "",
+            f"(published): figures from the literature, not run here: {SOURCE_NOTE}. Compare them only "
+            "with runs on the full data sets.",
+        ]
+    table = [
+        "| benchmark | split | metric | " + " | ".join(columns) + " |",
+        "|---|---|---|" + "---|" * len(columns),
+    ]
+    for (benchmark, split, metric), cells in lines_by_group.items():
+        measured = [r.mean for r in cells.values() if r.kind != KIND_PUBLISHED and not math.isnan(r.mean)]
+        best = (max if HIGHER_IS_BETTER[metric] else min)(measured) if len(measured) > 1 else None
+        texts = []
+        for column in columns:
+            row = cells.get(column)
+            text = "" if row is None else _cell(row)
+            if row is not None and row.kind != KIND_PUBLISHED and row.mean == best:
+                text = f"**{text}**"
+            texts.append(text)
+        table.append(f"| {benchmark} | {split} | {metric_label(metric)} | " + " | ".join(texts) + " |")
+    return "\n".join([*header, "", *table]) + "\n"
+
+
+def read_pretrain_log(path: str | Path) -> list[dict[str, float]]:
+    """The lines of a pretraining ``metrics.jsonl``: each needs a numeric 'step' and 'loss'.
+
+    Keys starting with 'loss_' are kept when numeric (null becomes NaN); other keys are dropped.
+
+    Raises:
+        AggregateError: naming the file and line, when a line is not such a JSON object.
+        FileNotFoundError: the file does not exist.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: pretraining metrics file not found")
+    entries = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise AggregateError(f"{path}, line {number}: not JSON: {error}") from None
+        if not isinstance(record, dict):
+            raise AggregateError(f"{path}, line {number}: expected a JSON object")
+        entry = {}
+        for key, value in record.items():
+            if key not in ("step", "loss") and not key.startswith("loss_"):
+                continue
+            if value is None and key != "step":
+                value = math.nan
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise AggregateError(f"{path}, line {number}: '{key}' is {value!r}, not a number")
+            entry[key] = float(value)
+        for key in ("step", "loss"):
+            if key not in entry:
+                raise AggregateError(f"{path}, line {number}: key '{key}' missing")
+        entries.append(entry)
+    return entries
+
+
+def aggregate(
+    metrics: Iterable[str | Path],
+    *,
+    out_dir: str | Path,
+    pretrain_logs: Mapping[str, str | Path] | None = None,
+    include_published: bool = True,
+) -> list[SummaryRow]:
+    """Write the results table and plots for a set of result files.
+
+    Args:
+        metrics: ``metrics.json`` files of fine-tuning runs and baselines.
+        out_dir: output directory (:data:`SUMMARY_CSV`, :data:`SUMMARY_MD` and the plots).
+        pretrain_logs: pretraining ``metrics.jsonl`` per run name (default: none).
+        include_published: add published reference figures (default: True).
+
+    Returns:
+        The summary rows.
+    """
+    out_dir = Path(out_dir)
+    results = load_results(metrics)
+    logs = {run: read_pretrain_log(path) for run, path in (pretrain_logs or {}).items()}
+    rows = summarize(results, include_published=include_published)
+    write_summary_csv(rows, out_dir / SUMMARY_CSV)
+    with atomic_path(out_dir / SUMMARY_MD) as tmp:
+        tmp.write_text(summary_markdown(rows))
+    plots.plot_metrics(results, rows, out_dir / METRICS_PLOT)
+    plots.plot_finetune_curves(results, out_dir / FINETUNE_PLOT)
+    plots.plot_pretrain_curves(logs, out_dir / PRETRAIN_PLOT)
+    log.info("results table of %d rows written to %s", len(rows), out_dir)
+    return rows

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from semmol.cli.main import main
+from semmol.evaluate.records import KIND_BASELINE, write_result
+
+
+def _result(root, run, seed, *, kind="pipeline", history=None):
+    """A real result directory for a two-molecule-per-subset regression benchmark."""
+    rng = np.random.default_rng(seed)
+    subsets = {
+        name: (np.array([2 * i, 2 * i + 1]), ["CCO", "CCN"], rng.normal(size=(2, 1)), rng.normal(size=(2, 1)))
+        for i, name in enumerate(("train", "valid", "test"))
+    }
+    out_dir = root / run / "esol" / f"scaffold-{seed}"
+    write_result(
+        out_dir,
+        run=run,
+        benchmark="esol",
+        split_kind="scaffold",
+        seed=seed,
+        task="regression",
+        targets=["logS"],
+        subsets=subsets,
+        missing={},
+        seconds=0.1,
+        history=history,
+        kind=kind,
+    )
+    return out_dir / "metrics.json"
+
+
+def test_aggregate_command_writes_table_and_plots(tmp_path):
+    history = [{"epoch": epoch, "train_loss": 1.0, "valid": 1.5 - 0.1 * epoch} for epoch in range(3)]
+    files = [_result(tmp_path, "semmol", seed, history=history) for seed in (0, 1)]
+    files.append(_result(tmp_path, "rf_ecfp4", 0, kind=KIND_BASELINE))
+    log = tmp_path / "metrics.jsonl"
+    log.write_text(json.dumps({"step": 1, "loss": 2.0, "loss_recon": 1.0}) + "\n")
+    out = tmp_path / "results/report"
+
+    main(["aggregate", "--out-dir", str(out), "--pretrain-metrics", f"semmol={log}", *map(str, files)])
+
+    for name in (
+        "summary.csv",
+        "summary.md",
+        "plots/metrics.png",
+        "plots/finetune_curves.png",
+        "plots/pretrain_curves.png",
+    ):
+        assert (out / name).stat().st_size > 0, name
+    with open(out / "summary.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(row["run"], row["kind"]) for row in rows] == [
+        ("semmol", "pipeline"),
+        ("rf_ecfp4", "baseline"),
+        ("chemprop D-MPNN", "published"),
+        ("Uni-Mol", "published"),
+    ]
+    tests = [json.loads(path.read_text())["test"] for path in files[:2]]
+    assert float(rows[0]["mean"]) == pytest.approx(np.mean(tests))
+    assert float(rows[0]["std"]) == pytest.approx(np.std(tests, ddof=1))
+
+    main(["aggregate", "--out-dir", str(out), "--no-published", *map(str, files)])
+    assert "(published)" not in (out / "summary.md").read_text()
+
+
+def test_aggregate_command_reports_inconsistent_inputs(tmp_path):
+    first = _result(tmp_path / "a", "semmol", 0)
+    second = _result(tmp_path / "b", "semmol", 0)
+    with pytest.raises(SystemExit, match="semmol aggregate: error: .* both hold run 'semmol'"):
+        main(["aggregate", "--out-dir", str(tmp_path / "out"), str(first), str(second)])
+    out = ["--out-dir", str(tmp_path / "out")]
+    with pytest.raises(SystemExit, match=r"--pretrain-metrics names run\(s\) \['x'\] more than once"):
+        main(["aggregate", *out, "--pretrain-metrics", "x=a", "--pretrain-metrics", "x=b", str(first)])
+    with pytest.raises(SystemExit, match="pretraining metrics file not found"):
+        main(["aggregate", *out, "--pretrain-metrics", f"x={tmp_path}/no.jsonl", str(first)])

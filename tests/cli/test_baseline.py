@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from semmol.cli.main import main
+
+#: Alcohols (label 1) and alkanes (label 0): canonical SMILES an ECFP4 forest separates.
+MOLECULES = [("C" * k + "O", 1.0) for k in range(1, 13)] + [("C" * k, 0.0) for k in range(2, 14)]
+DATASET = json.dumps(
+    {"source": {"kind": "local", "path": "unused"}, "targets": ["alcohol"], "task": "classification"}
+)
+OPTIONS = json.dumps({"n_estimators": 20, "ecfp_radius": 2, "ecfp_bits": 256})
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    molecules, split = tmp_path / "molecules.parquet", tmp_path / "scaffold-4.json"
+    pl.DataFrame(
+        {
+            "row": list(range(len(MOLECULES))),
+            "smiles_input": [smiles for smiles, _ in MOLECULES],
+            "smiles": [smiles for smiles, _ in MOLECULES],
+            "duplicate_of": pl.Series([None] * len(MOLECULES), dtype=pl.Int64),
+            "alcohol": [label for _, label in MOLECULES],
+        }
+    ).write_parquet(molecules)
+    rows = list(range(len(MOLECULES)))
+    subsets = {"train": rows[::2], "valid": rows[1::4], "test": rows[3::4]}
+    split.write_text(json.dumps({"kind": "scaffold", "seed": 4, **subsets}))
+    return molecules, split
+
+
+def _argv(molecules, split, out_dir, *, dataset=DATASET):
+    return [
+        "baseline",
+        *("--molecules", str(molecules), "--split", str(split)),
+        *("--dataset", dataset, "--options", OPTIONS),
+        *("--benchmark", "alcohols", "--seed", "4", "--out-dir", str(out_dir), "--threads", "1"),
+    ]
+
+
+def test_baseline_command_writes_the_result_directory(tmp_path, inputs):
+    out_dir = tmp_path / "results/baseline/rf_ecfp4/alcohols/scaffold-4"
+    main(_argv(*inputs, out_dir))
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    assert (metrics["run"], metrics["benchmark"], metrics["split"], metrics["seed"]) == (
+        "rf_ecfp4",
+        "alcohols",
+        "scaffold",
+        4,
+    )
+    assert metrics["test"] == 1.0 and metrics["baseline"]["n_estimators"] == 20
+    assert pl.read_parquet(out_dir / "predictions.parquet").height == len(MOLECULES)
+
+
+def test_baseline_command_reports_bad_input_in_one_line(tmp_path, inputs, capsys):
+    wrong_target = DATASET.replace('"alcohol"', '"alcohols"')
+    message = r"semmol baseline: error: .*molecules\.parquet: column 'alcohols' not found"
+    with pytest.raises(SystemExit, match=message):
+        main(_argv(*inputs, tmp_path / "out", dataset=wrong_target))
+    with pytest.raises(SystemExit):
+        main(_argv(*inputs, tmp_path / "out", dataset='{"targets": ["alcohol"]}'))
+    assert "invalid DatasetConfig" in capsys.readouterr().err

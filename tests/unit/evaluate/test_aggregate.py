@@ -1,0 +1,208 @@
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+
+import pytest
+
+from semmol.evaluate.aggregate import (
+    FINETUNE_PLOT,
+    METRICS_PLOT,
+    PRETRAIN_PLOT,
+    SUMMARY_CSV,
+    SUMMARY_MD,
+    AggregateError,
+    aggregate,
+    load_results,
+    read_pretrain_log,
+    summarize,
+)
+
+#: Test scores per (run, benchmark) for seeds 0, 1, 2.
+SCORES = {
+    ("semmol", "bbbp"): [0.70, 0.72, 0.74],
+    ("infonce", "bbbp"): [0.65, 0.70, 0.66],
+    ("rf_ecfp4", "bbbp"): [0.68, 0.69, 0.70],
+    ("semmol", "esol"): [1.10, 1.20, 1.00],
+    ("infonce", "esol"): [1.30, 1.20, 1.25],
+    ("rf_ecfp4", "esol"): [1.15, 1.16, 1.17],
+}
+TASK = {"bbbp": ("classification", "roc_auc", True), "esol": ("regression", "rmse", False)}
+
+
+def _result(directory, run, benchmark, seed, test, *, split="scaffold", kind=None, metric=None):
+    """A metrics.json as written by semmol.evaluate.records.write_result."""
+    task, default_metric, higher = TASK[benchmark]
+    kind = kind or ("baseline" if run == "rf_ecfp4" else "pipeline")
+    history = (
+        None
+        if kind == "baseline"
+        else [
+            {"epoch": epoch, "train_loss": 1.0 / (epoch + 1), "valid": test + 0.01 * epoch}
+            for epoch in range(4)
+        ]
+    )
+    metrics = {
+        "run": run,
+        "benchmark": benchmark,
+        "split": split,
+        "seed": seed,
+        "task": task,
+        "kind": kind,
+        "targets": ["y"],
+        "metric": metric or default_metric,
+        "higher_is_better": higher,
+        "train": test,
+        "valid": test,
+        "test": test,
+        "per_task_test": {"y": test},
+        "n": {"train": 8, "valid": 1, "test": 1},
+        "missing": {"train": 0, "valid": 0, "test": 0},
+        "history": history,
+        "best_epoch": None if history is None else 2,
+        "seconds": 1.0,
+    }
+    path = directory / run / benchmark / f"{split}-{seed}" / "metrics.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(metrics))
+    return path
+
+
+@pytest.fixture
+def result_files(tmp_path):
+    return [
+        _result(tmp_path / "in", run, benchmark, seed, value)
+        for (run, benchmark), values in SCORES.items()
+        for seed, value in enumerate(values)
+    ]
+
+
+@pytest.fixture
+def pretrain_log(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    lines = [{"step": s, "loss": 3.0 / s, "loss_infonce": 2.0 / s, "lr": 1e-3} for s in range(1, 20)]
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    return path
+
+
+def _csv(path) -> dict[tuple[str, str], dict[str, str]]:
+    with open(path, newline="") as handle:
+        return {(row["run"], row["benchmark"]): row for row in csv.DictReader(handle)}
+
+
+def test_summary_csv_holds_mean_and_sample_std_per_run(tmp_path, result_files, pretrain_log):
+    out = tmp_path / "report"
+    aggregate(result_files, out_dir=out, pretrain_logs={"semmol": pretrain_log})
+    rows = _csv(out / SUMMARY_CSV)
+    assert len(rows) == 10  # 2 benchmarks x (2 runs + baseline + 2 published)
+    for (run, benchmark), values in SCORES.items():
+        row = rows[(run, benchmark)]
+        mean = sum(values) / 3
+        std = math.sqrt(sum((value - mean) ** 2 for value in values) / 2)
+        assert float(row["mean"]) == pytest.approx(mean)
+        assert float(row["std"]) == pytest.approx(std)
+        assert (row["n"], row["seeds"], row["split"]) == ("3", "0;1;2", "scaffold")
+        assert row["kind"] == ("baseline" if run == "rf_ecfp4" else "pipeline")
+        assert row["metric"] == TASK[benchmark][1]
+    assert float(rows[("semmol", "bbbp")]["std"]) == pytest.approx(0.02)
+    published = {key: row for key, row in rows.items() if row["kind"] == "published"}
+    assert {key: float(row["mean"]) for key, row in published.items()} == {
+        ("chemprop D-MPNN", "bbbp"): 0.710,
+        ("Uni-Mol", "bbbp"): 0.729,
+        ("chemprop D-MPNN", "esol"): 1.050,
+        ("Uni-Mol", "esol"): 0.788,
+    }
+    assert all(row["std"] == row["n"] == row["seeds"] == "" for row in published.values())
+
+
+def test_summary_markdown_table(tmp_path, result_files):
+    out = tmp_path / "report"
+    aggregate(result_files, out_dir=out)
+    text = (out / SUMMARY_MD).read_text()
+    assert text.startswith("# Results\n")
+    assert (
+        "| benchmark | split | metric | semmol | infonce | rf_ecfp4 (baseline) | chemprop D-MPNN (published)"
+        " | Uni-Mol (published) |" in text
+    )
+    assert (
+        "| bbbp | scaffold | ROC-AUC ↑ | **0.720 ± 0.020 (3)** | 0.670 ± 0.026 (3) | 0.690 ± 0.010 (3)"
+        " | 0.710 | 0.729 |" in text
+    )
+    assert (
+        "| esol | scaffold | RMSE ↓ | **1.100 ± 0.100 (3)** | 1.250 ± 0.050 (3) | 1.160 ± 0.010 (3)"
+        " | 1.050 | 0.788 |" in text
+    )
+    assert "Uni-Mol" in text and "ICLR 2023" in text
+
+
+def test_plots_are_png_files(tmp_path, result_files, pretrain_log):
+    out = tmp_path / "report"
+    aggregate(result_files, out_dir=out, pretrain_logs={"semmol": pretrain_log, "infonce": pretrain_log})
+    for name in (METRICS_PLOT, FINETUNE_PLOT, PRETRAIN_PLOT):
+        data = (out / name).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5000, name
+    assert sorted(p.name for p in (out / "plots").iterdir()) == [
+        "finetune_curves.png",
+        "metrics.png",
+        "pretrain_curves.png",
+    ]
+
+
+def test_without_published_rows_or_pretraining(tmp_path, result_files):
+    out = tmp_path / "report"
+    rows = aggregate(result_files, out_dir=out, include_published=False)
+    assert {row.kind for row in rows} == {"pipeline", "baseline"}
+    assert "(published)" not in (out / SUMMARY_MD).read_text()
+    assert (out / PRETRAIN_PLOT).read_bytes().startswith(b"\x89PNG")
+
+
+def test_single_seed_unscored_seed_and_non_scaffold_split(tmp_path):
+    files = [
+        _result(tmp_path, "semmol", "bbbp", 0, 0.8, split="random"),
+        _result(tmp_path, "semmol", "bbbp", 1, math.nan, split="random"),
+    ]
+    metrics = json.loads(files[1].read_text())
+    files[1].write_text(json.dumps({**metrics, "test": None}))
+    (row,) = summarize(load_results(files))  # published figures exist for scaffold splits only
+    assert (row.mean, row.n, row.seeds) == (0.8, 1, (0,))
+    assert math.isnan(row.std)
+
+
+def test_two_files_for_one_seed_are_an_error(tmp_path):
+    first = _result(tmp_path / "a", "semmol", "bbbp", 0, 0.7)
+    second = _result(tmp_path / "b", "semmol", "bbbp", 0, 0.8)
+    held = "both hold run 'semmol', benchmark 'bbbp', split 'scaffold', seed 0"
+    message = re.escape(f"{second} and {first} {held}")
+    with pytest.raises(AggregateError, match=message):
+        load_results([first, second])
+
+
+def test_mixed_metrics_and_kinds_are_errors(tmp_path):
+    good = _result(tmp_path / "a", "semmol", "bbbp", 0, 0.7)
+    other = _result(tmp_path / "b", "infonce", "bbbp", 0, 1.2, metric="rmse")
+    metrics = json.loads(other.read_text())
+    other.write_text(json.dumps({**metrics, "task": "regression", "higher_is_better": False}))
+    with pytest.raises(AggregateError, match="'bbbp' is scored with 'roc_auc' in .* but with 'rmse' in"):
+        load_results([good, other])
+    baseline = _result(tmp_path / "c", "semmol", "bbbp", 1, 0.7, kind="baseline")
+    with pytest.raises(AggregateError, match="run 'semmol' is a pipeline in .* but a baseline in"):
+        load_results([good, baseline])
+    with pytest.raises(AggregateError, match="no metrics files"):
+        load_results([])
+
+
+def test_read_pretrain_log_checks_each_line(tmp_path, pretrain_log):
+    entries = read_pretrain_log(pretrain_log)
+    assert entries[0] == {"step": 1.0, "loss": 3.0, "loss_infonce": 2.0}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"step": 1, "loss": 2.0}\n\n{"step": 2}\n')
+    with pytest.raises(AggregateError, match=r"bad\.jsonl, line 3: key 'loss' missing"):
+        read_pretrain_log(bad)
+    bad.write_text('{"step": 1, "loss": "high"}\n')
+    with pytest.raises(AggregateError, match=r"line 1: 'loss' is 'high', not a number"):
+        read_pretrain_log(bad)
+    bad.write_text("step,loss\n")
+    with pytest.raises(AggregateError, match=r"line 1: not JSON"):
+        read_pretrain_log(bad)
