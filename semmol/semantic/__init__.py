@@ -1,0 +1,1 @@
+"""The semantic objective: Dynamic Center Library, Anchor-Center Soft Matching, memory bank, InfoNCE."""
