@@ -1,0 +1,121 @@
+"""``semmol bench``: speed and memory figures of the heavy stages, printed (never asserted in tests).
+
+- ``semmol bench conformers TABLE``: conformer throughput (molecules per second per core) and
+  failure rate on the first ``--limit`` molecules of a table;
+- ``semmol bench pretrain MANIFEST``: pretraining throughput (molecules per second) and peak
+  memory for ``--steps`` steps of a run's job on a set of corpus shards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from semmol.cli.common import json_model
+from semmol.config import ConformerConfig, PretrainJob
+
+HELP = "measure conformer and pretraining throughput and print the figures"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    kinds = parser.add_subparsers(dest="bench", required=True, metavar="BENCH")
+    conformers = kinds.add_parser("conformers", help="conformer throughput and failure rate on a table")
+    conformers.add_argument("table", type=Path, help="a CSV/TSV/Parquet/SDF table of molecules")
+    conformers.add_argument("--smiles-column", default="smiles", help="SMILES column (default 'smiles')")
+    conformers.add_argument("--limit", type=int, default=None, help="first N molecules only (default: all)")
+    conformers.add_argument("--threads", type=int, default=1, help="worker processes (default 1)")
+    conformers.add_argument(
+        "--options",
+        type=json_model(ConformerConfig),
+        default=ConformerConfig(),
+        help="conformers section as JSON",
+    )
+    pretrain = kinds.add_parser("pretrain", help="pretraining throughput and peak memory")
+    pretrain.add_argument("manifest", type=Path, help="a corpus shards/manifest.json")
+    pretrain.add_argument(
+        "--job", type=json_model(PretrainJob), default=PretrainJob(), help="pretrain job as JSON"
+    )
+    pretrain.add_argument("--steps", type=int, default=30, help="steps to time (default 30)")
+
+
+def _peak_rss_mb() -> float:
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+def _bench_conformers(args: argparse.Namespace) -> dict:
+    from semmol.config import DatasetConfig, StandardizeConfig
+    from semmol.data.conformers import build_shard
+    from semmol.data.standardize import standardize
+
+    dataset = DatasetConfig(
+        source={"kind": "local", "path": str(args.table)},
+        smiles_column=args.smiles_column,
+        max_rows=args.limit,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        standardize(args.table, dataset=dataset, options=StandardizeConfig(), benchmark=True, out_dir=tmp)
+        started = time.perf_counter()
+        summary = build_shard(
+            tmp / "molecules.parquet",
+            shard=0,
+            n_shards=1,
+            options=args.options,
+            out=tmp / "0.parquet",
+            threads=args.threads,
+        )
+        wall = time.perf_counter() - started
+    n = summary["molecules"]
+    no_3d = summary["statuses"]["embed_failed"] + summary["statuses"]["timeout"]
+    return {
+        "table": str(args.table),
+        "molecules": n,
+        "threads": args.threads,
+        "statuses": summary["statuses"],
+        "failure_rate": no_3d / n,
+        "molecules_per_cpu_second": n / summary["cpu_seconds"],
+        "molecules_per_second_wall": n / wall,
+        "wall_seconds": wall,
+    }
+
+
+def _bench_pretrain(args: argparse.Namespace) -> dict:
+    import torch
+
+    from semmol.train.distributed import init_distributed
+    from semmol.train.pretrain import Pretrainer
+
+    job = args.job.model_copy(update={"pretrain": args.job.pretrain.model_copy(update={"steps": args.steps})})
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Pretrainer(job, shards_manifest=args.manifest, out_dir=Path(tmp), ctx=init_distributed())
+        batches = iter(trainer.loader)
+        trainer.train_step(next(batches).to(trainer.ctx.device))  # warm-up step, not timed
+        started = time.perf_counter()
+        timed = 0
+        for batch in batches:
+            if timed == args.steps:
+                break
+            trainer.train_step(batch.to(trainer.ctx.device))
+            timed += 1
+        seconds = time.perf_counter() - started
+    return {
+        "manifest": str(args.manifest),
+        "method": job.pretrain.method,
+        "batch_size": job.pretrain.batch_size,
+        "steps_timed": timed,
+        "torch_threads": torch.get_num_threads(),
+        "molecules_per_second": timed * job.pretrain.batch_size / seconds,
+        "seconds_per_step": seconds / max(timed, 1),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def run(args: argparse.Namespace) -> None:
+    figures = _bench_conformers(args) if args.bench == "conformers" else _bench_pretrain(args)
+    print(json.dumps(figures, indent=2))

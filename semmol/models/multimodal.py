@@ -1,0 +1,119 @@
+"""The multimodal encoder: one encoder per modality, each projected into one shared space.
+
+Encoders are chosen by modality and ``name`` in the config through :data:`ENCODERS`; adding an
+architecture means adding a class and a registry entry. :meth:`MultiModalEncoder.save` stores
+the config, vocabulary and weights together, so :meth:`MultiModalEncoder.load` needs nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch_geometric.data import Batch
+
+from semmol.config import ModelConfig
+from semmol.models.base import EncoderOutput
+from semmol.models.corruption import CorruptionKey
+from semmol.models.fingerprint import FingerprintMLP
+from semmol.models.geom3d import GeometryEncoder
+from semmol.models.graph2d import GraphEncoder
+from semmol.models.layers import mlp
+from semmol.models.smiles import SmilesTransformer
+from semmol.models.tokenizer import SmilesVocab
+from semmol.train.checkpoint import save_atomic
+
+#: (modality, encoder name) -> factory(model config, vocab, ecfp_bits).
+ENCODERS: dict[tuple[str, str], Callable[[ModelConfig, SmilesVocab | None, int], nn.Module]] = {
+    ("smiles", "transformer"): lambda cfg, vocab, bits: SmilesTransformer(cfg.smiles, vocab=vocab),
+    ("graph2d", "gin"): lambda cfg, vocab, bits: GraphEncoder(cfg.graph2d),
+    ("graph2d", "gine"): lambda cfg, vocab, bits: GraphEncoder(cfg.graph2d),
+    ("geom3d", "schnet"): lambda cfg, vocab, bits: GeometryEncoder(cfg.geom3d),
+    ("fingerprint", "mlp"): lambda cfg, vocab, bits: FingerprintMLP(cfg.fingerprint, ecfp_bits=bits),
+}
+
+
+@dataclass
+class ModalityOutput(EncoderOutput):
+    """An :class:`EncoderOutput` plus ``projected``: ``[B, proj_dim]``, L2-normalised."""
+
+    projected: torch.Tensor | None = None
+
+
+class MultiModalEncoder(nn.Module):
+    """Encoders and projection heads of the chosen modalities.
+
+    Args:
+        cfg: the ``model`` section.
+        modalities: which of smiles, graph2d, geom3d, fingerprint to build.
+        vocab: SMILES vocabulary (needed when ``smiles`` is among the modalities).
+        ecfp_bits: fingerprint length of the shards.
+    """
+
+    def __init__(self, cfg: ModelConfig, *, modalities: list[str], vocab: SmilesVocab | None, ecfp_bits: int):
+        super().__init__()
+        self.cfg, self.modalities, self.vocab, self.ecfp_bits = (
+            cfg,
+            list(dict.fromkeys(modalities)),
+            vocab,
+            ecfp_bits,
+        )
+        self.encoders = nn.ModuleDict()
+        self.projections = nn.ModuleDict()
+        for modality in self.modalities:
+            name = getattr(cfg, modality).name
+            if (modality, name) not in ENCODERS:
+                raise ValueError(f"no encoder '{name}' for modality '{modality}'")
+            if modality == "smiles" and vocab is None:
+                raise ValueError("the smiles encoder needs a vocabulary")
+            encoder = ENCODERS[modality, name](cfg, vocab, ecfp_bits)
+            self.encoders[modality] = encoder
+            self.projections[modality] = mlp(encoder.dim, encoder.dim, cfg.proj_dim)
+
+    def forward(
+        self, batch: Batch, corrupt: CorruptionKey | None = None, *, modalities: list[str] | None = None
+    ) -> dict[str, ModalityOutput]:
+        """Every (or the listed) modality's output; ``corrupt`` turns on the reconstruction losses."""
+        outputs = {}
+        for modality in modalities or self.modalities:
+            out = self.encoders[modality](batch, corrupt)
+            projected = nn.functional.normalize(self.projections[modality](out.hidden), dim=-1)
+            outputs[modality] = ModalityOutput(
+                hidden=out.hidden,
+                valid=out.valid,
+                reconstruction_loss=out.reconstruction_loss,
+                projected=projected,
+            )
+        return outputs
+
+    def save(self, path: str | Path, *, extra: dict | None = None) -> None:
+        """Write config, modalities, vocabulary, fingerprint length, weights and ``extra`` to ``path``."""
+        save_atomic(
+            {
+                "model_config": self.cfg.model_dump(mode="json"),
+                "modalities": self.modalities,
+                "vocab": None if self.vocab is None else self.vocab.to_list(),
+                "ecfp_bits": self.ecfp_bits,
+                "state_dict": self.state_dict(),
+                "extra": extra or {},
+            },
+            path,
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> tuple[MultiModalEncoder, dict]:
+        """A model written by :meth:`save`, and its ``extra`` dict."""
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        if "model_config" not in checkpoint:
+            raise ValueError(f"{path}: not a semmol pretrained model (no 'model_config')")
+        model = cls(
+            ModelConfig.model_validate(checkpoint["model_config"]),
+            modalities=checkpoint["modalities"],
+            vocab=None if checkpoint["vocab"] is None else SmilesVocab(checkpoint["vocab"]),
+            ecfp_bits=checkpoint["ecfp_bits"],
+        )
+        model.load_state_dict(checkpoint["state_dict"])
+        return model, checkpoint["extra"]

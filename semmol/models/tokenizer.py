@@ -1,0 +1,74 @@
+"""Atom-level SMILES tokenization with a vocabulary built from the corpus.
+
+The regular expression is the usual atom-level one (bracket atoms, two-letter halogens, ring
+closures with ``%nn``, bonds and branches as single tokens). The vocabulary is saved with the
+model, so fine-tuning tokenizes exactly as pretraining did; tokens it has not seen map to
+``<unk>``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+import torch
+
+SMILES_TOKEN = re.compile(
+    r"(\[[^\]]+]|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\(|\)|\.|=|#|-|\+|\\|\/|:|~|@|\?|>|\*|\$|%[0-9]{2}|[0-9])"
+)
+PAD, UNK, CLS, MASK = "<pad>", "<unk>", "<cls>", "<mask>"
+SPECIAL_TOKENS = [PAD, UNK, CLS, MASK]
+
+
+def tokenize(smiles: str) -> list[str]:
+    """Split a SMILES string into atom-level tokens.
+
+    Raises:
+        ValueError: when the tokens do not spell the input (a character no rule covers).
+    """
+    tokens = SMILES_TOKEN.findall(smiles)
+    if "".join(tokens) != smiles:
+        raise ValueError(f"SMILES '{smiles}' has characters the tokenizer does not cover")
+    return tokens
+
+
+class SmilesVocab:
+    """Token <-> id mapping; ids 0..3 are ``<pad>``, ``<unk>``, ``<cls>``, ``<mask>``.
+
+    Args:
+        tokens: the non-special tokens, in id order.
+    """
+
+    def __init__(self, tokens: Iterable[str]):
+        self.itos = SPECIAL_TOKENS + [t for t in tokens if t not in SPECIAL_TOKENS]
+        self.stoi = {token: i for i, token in enumerate(self.itos)}
+
+    pad_id, unk_id, cls_id, mask_id = 0, 1, 2, 3
+
+    @classmethod
+    def build(cls, smiles: Iterable[str], *, min_count: int = 1) -> SmilesVocab:
+        """The vocabulary of a corpus: tokens seen at least ``min_count`` times (default 1),
+        most frequent first (ties by token, so the result does not depend on corpus order)."""
+        counts = Counter(token for s in smiles for token in tokenize(s))
+        kept = sorted((t for t, n in counts.items() if n >= min_count), key=lambda t: (-counts[t], t))
+        return cls(kept)
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def encode(self, smiles: list[str], *, max_len: int) -> torch.Tensor:
+        """Token ids ``[B, L]`` with ``<cls>`` first, truncated to ``max_len`` and padded with ``<pad>``
+        to the longest row (``L <= max_len``)."""
+        rows = [
+            [self.cls_id] + [self.stoi.get(t, self.unk_id) for t in tokenize(s)][: max_len - 1]
+            for s in smiles
+        ]
+        ids = torch.full((len(rows), max(len(r) for r in rows)), self.pad_id, dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = torch.tensor(row)
+        return ids
+
+    def to_list(self) -> list[str]:
+        """The non-special tokens (what :class:`SmilesVocab` is built from)."""
+        return self.itos[len(SPECIAL_TOKENS) :]

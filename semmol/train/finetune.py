@@ -1,0 +1,315 @@
+"""Supervised fine-tuning on one benchmark split and seed.
+
+Classification: binary cross-entropy per task over the labelled entries only (missing labels,
+as in Tox21, are masked), ROC-AUC averaged over tasks. Regression: targets standardised with
+the training mean and std, mean squared error, RMSE reported in the original units. The model
+of the best validation epoch is kept (early stopping with ``patience``) and evaluated on test.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from semmol.config import FinetuneJob, PretrainJob
+from semmol.data.benchmark import SUBSETS, BenchmarkSplit, load_benchmark_split
+from semmol.data.reader import ShardDataset, make_loader
+from semmol.data.shards import read_manifest, shard_paths
+from semmol.evaluate.metrics import TASK_METRIC, evaluate
+from semmol.evaluate.records import write_result
+from semmol.models.multimodal import MultiModalEncoder
+from semmol.models.property import PropertyModel
+from semmol.models.tokenizer import SmilesVocab
+from semmol.semantic.objective import SemMolObjective
+from semmol.train.checkpoint import save_atomic
+
+log = logging.getLogger(__name__)
+
+
+def build_model(
+    job: FinetuneJob, *, n_tasks: int, ecfp_bits: int, corpus_smiles: list[str], pretrained: Path | None
+) -> tuple[PropertyModel, list[nn.Parameter]]:
+    """The property model of a job, and the parameters that come from pretraining.
+
+    Args:
+        job: the fine-tuning job.
+        n_tasks: number of targets.
+        ecfp_bits: fingerprint length of the benchmark's shards.
+        corpus_smiles: SMILES to build a vocabulary from when nothing is pretrained.
+        pretrained: the run's ``model.pt``, or ``None`` for training from scratch.
+    """
+    cfg = job.finetune
+    semantic_mode = cfg.mode == "semmol"
+    if pretrained is None:
+        if semantic_mode:
+            raise ValueError("finetune.mode 'semmol' needs a pretrained model (finetune.init: pretrained)")
+        encoder = MultiModalEncoder(
+            job.model, modalities=cfg.modalities, vocab=SmilesVocab.build(corpus_smiles), ecfp_bits=ecfp_bits
+        )
+        model = PropertyModel(
+            encoder,
+            modalities=cfg.modalities,
+            n_tasks=n_tasks,
+            head_hidden=cfg.head_hidden,
+            dropout=cfg.dropout,
+        )
+        return model, []
+    source, extra = MultiModalEncoder.load(pretrained)
+    if source.cfg != job.model:
+        raise ValueError(f"{pretrained}: its model section differs from this run's; re-run pretraining")
+    pretrain_job = PretrainJob.model_validate(extra["pretrain_job"])
+    anchor = pretrain_job.pretrain.anchor
+    objective = None
+    if semantic_mode:
+        if extra.get("objective") is None:
+            raise ValueError(
+                f"{pretrained}: finetune.mode 'semmol' needs a run pretrained with method 'semmol'"
+            )
+        objective = SemMolObjective(
+            pretrain_job.semantic,
+            dim=job.model.proj_dim,
+            targets=pretrain_job.pretrain.targets,
+            seed=pretrain_job.pretrain.seed,
+            total_steps=pretrain_job.pretrain.steps,
+        )
+        objective.load_state_dict(extra["objective"])
+    # Modalities that were not pretrained (e.g. fingerprints) start from random weights.
+    modalities = list(dict.fromkeys(cfg.modalities + ([anchor] if semantic_mode else [])))
+    encoder = MultiModalEncoder(job.model, modalities=modalities, vocab=source.vocab, ecfp_bits=ecfp_bits)
+    pretrained_state = {k: v for k, v in source.state_dict().items() if k.split(".")[1] in modalities}
+    encoder.load_state_dict(pretrained_state, strict=False)
+    loaded = set(pretrained_state)
+    pretrained_params = [p for name, p in encoder.named_parameters() if name in loaded]
+    model = PropertyModel(
+        encoder,
+        modalities=cfg.modalities,
+        n_tasks=n_tasks,
+        head_hidden=cfg.head_hidden,
+        dropout=cfg.dropout,
+        objective=objective,
+        anchor=anchor,
+    )
+    log.info("loaded pretrained %s from %s", sorted({k.split(".")[1] for k in loaded}), pretrained)
+    return model, pretrained_params
+
+
+class _Targets:
+    """Labels by ``mol_index``, standardised for regression (train mean/std)."""
+
+    def __init__(self, split: BenchmarkSplit, *, n_molecules: int, task: str):
+        n_tasks = len(split.targets)
+        self.table = torch.full((n_molecules, n_tasks), math.nan)
+        for subset in split.subsets.values():
+            self.table[torch.as_tensor(subset.mol_index)] = torch.as_tensor(
+                subset.labels, dtype=torch.float32
+            )
+        train = split["train"].labels
+        self.regression = task == "regression"
+        self.mean = torch.zeros(n_tasks)
+        self.std = torch.ones(n_tasks)
+        if self.regression:
+            self.mean = torch.as_tensor(np.nanmean(train, axis=0), dtype=torch.float32)
+            self.std = torch.as_tensor(np.nanstd(train, axis=0), dtype=torch.float32).clamp_min(1e-6)
+
+    def of(self, mol_index: torch.Tensor) -> torch.Tensor:
+        return (self.table[mol_index.cpu()] - self.mean) / self.std
+
+    def to_output(self, raw: torch.Tensor) -> torch.Tensor:
+        """Model outputs -> class-1 probabilities or values in the targets' units."""
+        return raw * self.std + self.mean if self.regression else torch.sigmoid(raw)
+
+
+def _masked_loss(raw: torch.Tensor, target: torch.Tensor, *, regression: bool) -> torch.Tensor:
+    labelled = ~torch.isnan(target)
+    if not labelled.any():
+        return raw.sum() * 0.0
+    if regression:
+        return nn.functional.mse_loss(raw[labelled], target[labelled])
+    return nn.functional.binary_cross_entropy_with_logits(raw[labelled], target[labelled])
+
+
+class FineTuner:
+    """Trains a :class:`PropertyModel` on a benchmark split; see :func:`finetune`."""
+
+    def __init__(
+        self,
+        job: FinetuneJob,
+        *,
+        molecules: Path,
+        shards_manifest: Path,
+        split: Path,
+        seed: int,
+        pretrained: Path | None,
+    ):
+        self.job, self.cfg, self.seed = job, job.finetune, seed
+        self.task = job.dataset.task
+        self.split = load_benchmark_split(molecules, split, targets=job.dataset.targets)
+        for name in SUBSETS:
+            if len(self.split[name]) == 0:
+                raise ValueError(f"{split}: subset '{name}' has no labelled molecule")
+        torch.manual_seed(seed)
+        dataset = ShardDataset(shard_paths(shards_manifest), conformers="random", seed=seed)
+        self.train_data, self.eval_data = dataset, dataset.with_conformers("all")
+        self.positions = {name: dataset.positions(self.split[name].mol_index) for name in SUBSETS}
+        self.targets = _Targets(self.split, n_molecules=int(dataset.mol_index.max()) + 1, task=self.task)
+        self.model, pretrained_params = build_model(
+            job,
+            n_tasks=len(job.dataset.targets),
+            ecfp_bits=read_manifest(shards_manifest)["ecfp_bits"],
+            corpus_smiles=dataset.columns.smiles,
+            pretrained=pretrained,
+        )
+        taken = {id(p) for p in pretrained_params}
+        fresh = [p for p in self.model.parameters() if p.requires_grad and id(p) not in taken]
+        self.optimizer = torch.optim.AdamW(
+            [{"params": pretrained_params, "lr": self.cfg.encoder_lr}, {"params": fresh, "lr": self.cfg.lr}],
+            weight_decay=self.cfg.weight_decay,
+        )
+        self.metric, self.higher_is_better = TASK_METRIC[self.task]
+
+    def train_epoch(self, epoch: int) -> float:
+        self.model.train()
+        self.train_data.set_epoch(epoch)
+        loader = make_loader(
+            self.train_data, batch_size=self.cfg.batch_size, indices=self.positions["train"], seed=self.seed
+        )
+        loader.batch_sampler.set_epoch(epoch)
+        total, batches = 0.0, 0
+        for batch in loader:
+            loss = _masked_loss(
+                self.model(batch), self.targets.of(batch.mol_id), regression=self.targets.regression
+            )
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
+            self.optimizer.step()
+            total, batches = total + float(loss), batches + 1
+        return total / max(batches, 1)
+
+    @torch.no_grad()
+    def predict(self, subset: str) -> np.ndarray:
+        """Class-1 probabilities or values (original units) for a subset, in split order."""
+        self.model.eval()
+        loader = make_loader(
+            self.eval_data, batch_size=2 * self.cfg.batch_size, indices=self.positions[subset], shuffle=False
+        )
+        outputs = [self.targets.to_output(self.model(batch)) for batch in loader]
+        return torch.cat(outputs).numpy().astype(np.float64)
+
+    def score(self, subset: str) -> float:
+        return evaluate(self.task, self.split[subset].labels, self.predict(subset))["value"]
+
+    def better(self, value: float, best: float | None) -> bool:
+        if math.isnan(value):
+            return False
+        return best is None or (value > best if self.higher_is_better else value < best)
+
+    def fit(self) -> tuple[list[dict], int]:
+        """Train with early stopping; leaves the best validation epoch's weights in the model."""
+        history: list[dict] = []
+        best, best_epoch, best_state, waited = None, 0, None, 0
+        for epoch in range(1, self.cfg.epochs + 1):
+            train_loss = self.train_epoch(epoch)
+            valid = self.score("valid")
+            history.append({"epoch": epoch, "train_loss": train_loss, "valid": valid})
+            log.info("epoch %d: train loss %.4f, valid %s %.4f", epoch, train_loss, self.metric, valid)
+            if self.better(valid, best) or best_state is None:
+                best, best_epoch, waited = valid, epoch, 0
+                best_state = copy.deepcopy(self.model.state_dict())
+            else:
+                waited += 1
+                if waited >= self.cfg.patience:
+                    log.info("no validation improvement for %d epochs; stopping", waited)
+                    break
+        self.model.load_state_dict(best_state)
+        return history, best_epoch
+
+
+def finetune(
+    job: FinetuneJob,
+    *,
+    run: str,
+    benchmark: str,
+    molecules: Path,
+    shards_manifest: Path,
+    split: Path,
+    seed: int,
+    pretrained: Path | None,
+    out_dir: Path,
+) -> dict:
+    """Fine-tune, evaluate and write ``metrics.json``, ``predictions.parquet`` and ``model.pt`` to ``out_dir``.
+
+    Args:
+        job: dataset, model and fine-tuning options.
+        run: the run's name (a row of the results table).
+        benchmark: the benchmark's name.
+        molecules: the benchmark's ``molecules.parquet``.
+        shards_manifest: the benchmark's ``shards/manifest.json``.
+        split: the split JSON.
+        seed: seed of initialisation, batch order and dropout.
+        pretrained: the run's pretrained ``model.pt`` (``None``: from scratch).
+        out_dir: the result directory.
+
+    Returns:
+        The metrics as written.
+    """
+    started = time.perf_counter()
+    tuner = FineTuner(
+        job,
+        molecules=molecules,
+        shards_manifest=shards_manifest,
+        split=split,
+        seed=seed,
+        pretrained=pretrained,
+    )
+    history, best_epoch = tuner.fit()
+    subsets = {
+        name: (
+            tuner.split[name].rows,
+            tuner.split[name].smiles,
+            tuner.split[name].labels,
+            tuner.predict(name),
+        )
+        for name in SUBSETS
+    }
+    metrics = write_result(
+        out_dir,
+        run=run,
+        benchmark=benchmark,
+        split_kind=tuner.split.kind,
+        seed=seed,
+        task=tuner.task,
+        targets=job.dataset.targets,
+        subsets=subsets,
+        missing=tuner.split.missing,
+        seconds=time.perf_counter() - started,
+        history=history,
+        best_epoch=best_epoch,
+        extra={
+            "init": job.finetune.init,
+            "mode": job.finetune.mode,
+            "modalities": job.finetune.modalities,
+            "pretrained": None if pretrained is None else str(pretrained),
+        },
+    )
+    save_atomic(
+        {"job": job.model_dump(mode="json"), "state_dict": tuner.model.state_dict()}, out_dir / "model.pt"
+    )
+    log.info(
+        "%s/%s seed %d: test %s %.4f (valid %.4f, best epoch %d)",
+        run,
+        benchmark,
+        seed,
+        tuner.metric,
+        metrics["test"] if metrics["test"] is not None else math.nan,
+        metrics["valid"] if metrics["valid"] is not None else math.nan,
+        best_epoch,
+    )
+    return metrics

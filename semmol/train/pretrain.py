@@ -1,0 +1,335 @@
+"""Multimodal pretraining on corpus shards, one process per rank (``torchrun``).
+
+Objective per step: cross-modal InfoNCE between the anchor view and each target view, the
+encoders' reconstruction losses on their corrupted inputs (masked SMILES tokens, masked
+atoms, coordinate denoising), and, for ``method: semmol``, the center-library soft-matching
+terms. Every loss is a mean over the *global* batch and every random choice is keyed by
+molecule, so one process with batch ``G`` and two with ``G/2`` each follow the same curve.
+
+Resumable: a checkpoint is written to ``{out_dir}/_ckpt/last.pt`` every
+``checkpoint_every`` steps (not a declared output), and a restarted job continues from it,
+skipping the batches it had consumed, with the same data order and random streams.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from semmol.config import PretrainJob
+from semmol.data.reader import ShardDataset, make_loader
+from semmol.data.shards import read_manifest, shard_paths
+from semmol.models.corruption import CorruptionKey
+from semmol.models.multimodal import MultiModalEncoder
+from semmol.models.tokenizer import SmilesVocab
+from semmol.semantic.infonce import infonce_loss
+from semmol.semantic.objective import SemMolObjective
+from semmol.train.checkpoint import load_if_exists, save_atomic
+from semmol.train.distributed import (
+    DistContext,
+    all_gather_objects,
+    barrier,
+    init_distributed,
+    mean_across_ranks,
+    shutdown,
+)
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "_ckpt/last.pt"
+
+
+@dataclass
+class PretrainState:
+    """Where the loop stands: everything besides weights that a resumed job needs."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+
+
+def warmup_cosine(step: int, *, warmup: int, total: int) -> float:
+    """Learning-rate factor: linear warm-up to 1, then cosine decay to 0 at ``total``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+class Pretrainer:
+    """Builds the model, data and objective of a :class:`PretrainJob` and runs its steps.
+
+    Args:
+        job: model, pretraining and semantic options of the run.
+        shards_manifest: the corpus ``shards/manifest.json``.
+        out_dir: ``results/pretrain/{run}``; holds ``model.pt``, ``metrics.jsonl``,
+            ``centers/`` snapshots and the undeclared ``_ckpt/``.
+        ctx: this process's place in the job (default: from the environment).
+    """
+
+    def __init__(self, job: PretrainJob, *, shards_manifest: Path, out_dir: Path, ctx: DistContext):
+        self.job, self.cfg, self.ctx = job, job.pretrain, ctx
+        self.out_dir = Path(out_dir)
+        if self.cfg.batch_size % ctx.world_size:
+            raise ValueError(
+                f"pretrain.batch_size {self.cfg.batch_size} is not divisible by nproc {ctx.world_size}"
+            )
+        torch.manual_seed(self.cfg.seed)  # identical initial weights on every rank
+        paths = shard_paths(shards_manifest)
+        self.dataset = ShardDataset(paths, conformers="random", seed=self.cfg.seed)
+        if len(self.dataset) < self.cfg.batch_size:
+            raise ValueError(
+                f"{shards_manifest}: {len(self.dataset)} molecules, fewer than one batch of {self.cfg.batch_size}"
+            )
+        self.loader = make_loader(
+            self.dataset,
+            batch_size=self.cfg.batch_size // ctx.world_size,
+            shuffle=True,
+            seed=self.cfg.seed,
+            rank=ctx.rank,
+            world_size=ctx.world_size,
+            drop_last=True,
+        )
+        self.sampler = self.loader.batch_sampler
+        self.modalities = [self.cfg.anchor, *self.cfg.targets]
+        self.model = MultiModalEncoder(
+            job.model,
+            modalities=self.modalities,
+            vocab=SmilesVocab.build(self.dataset.columns.smiles),  # every rank reads every shard
+            ecfp_bits=read_manifest(shards_manifest)["ecfp_bits"],
+        ).to(ctx.device)
+        self.objective = (
+            SemMolObjective(
+                job.semantic,
+                dim=job.model.proj_dim,
+                targets=self.cfg.targets,
+                seed=self.cfg.seed,
+                total_steps=self.cfg.steps,
+            ).to(ctx.device)
+            if self.cfg.method == "semmol"
+            else None
+        )
+        self.ddp = (
+            DistributedDataParallel(self.model, find_unused_parameters=True)
+            if ctx.world_size > 1
+            else self.model
+        )
+        # The objective (a learnable temperature) lives outside DDP and averages its own
+        # gradients across ranks; no weight decay pulls the temperature towards 1.
+        self.objective_params = (
+            [] if self.objective is None else [p for p in self.objective.parameters() if p.requires_grad]
+        )
+        self.optimizer = torch.optim.AdamW(
+            [
+                {"params": list(self.model.parameters())},
+                {"params": self.objective_params, "weight_decay": 0.0},
+            ],
+            lr=self.cfg.lr,
+            weight_decay=self.cfg.weight_decay,
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer,
+            lambda step: warmup_cosine(step, warmup=self.cfg.warmup_steps, total=self.cfg.steps),
+        )
+        self.state = PretrainState()
+
+    # ---------------------------------------------------------------- checkpoints
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out_dir / CHECKPOINT
+
+    def save_checkpoint(self) -> None:
+        rng = all_gather_objects(_rng_state())  # every rank's dropout stream, restored per rank
+        if self.ctx.is_main:
+            save_atomic(
+                {
+                    "state": self.state.__dict__,
+                    "model": self.model.state_dict(),
+                    "objective": None if self.objective is None else self.objective.state_dict(),
+                    "optimizer": self.optimizer.state_dict(),
+                    "scheduler": self.scheduler.state_dict(),
+                    "rng": rng,
+                    "world_size": self.ctx.world_size,
+                },
+                self.checkpoint_path,
+            )
+        barrier()
+
+    def resume(self) -> bool:
+        """Load the last checkpoint if there is one; True when the run continues from it."""
+        checkpoint = load_if_exists(self.checkpoint_path)
+        if checkpoint is None:
+            return False
+        if checkpoint["world_size"] != self.ctx.world_size:
+            raise ValueError(
+                f"{self.checkpoint_path} was written by {checkpoint['world_size']} processes, "
+                f"this job has {self.ctx.world_size}; keep nproc or delete the checkpoint to restart"
+            )
+        self.model.load_state_dict(checkpoint["model"])
+        if self.objective is not None:
+            self.objective.load_state_dict(checkpoint["objective"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.scheduler.load_state_dict(checkpoint["scheduler"])
+        _set_rng_state(checkpoint["rng"][self.ctx.rank])
+        self.state = PretrainState(**checkpoint["state"])
+        log.info("resumed from %s at step %d", self.checkpoint_path, self.state.step)
+        return True
+
+    # ---------------------------------------------------------------- one step
+    def losses(self, batch) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+        """The loss terms of one step, and the semantic objective's diagnostics.
+
+        Each term is this rank's share of a mean over the global batch, scaled so that the
+        average over ranks (what DDP does to gradients) is the global mean.
+        """
+        outputs = self.ddp(batch, corrupt=CorruptionKey(seed=self.cfg.seed, step=self.state.step))
+        anchor = outputs[self.cfg.anchor]
+        terms: dict[str, torch.Tensor] = {}
+        contrastive = [
+            infonce_loss(
+                anchor.projected,
+                outputs[target].projected,
+                anchor.valid & outputs[target].valid,
+                temperature=self.cfg.temperature,
+            )
+            for target in self.cfg.targets
+        ]
+        terms["infonce"] = self.cfg.w_contrastive * torch.stack(contrastive).mean()
+        recon = [out.reconstruction_loss for out in outputs.values() if out.reconstruction_loss is not None]
+        terms["reconstruction"] = self.cfg.w_reconstruction * torch.stack(recon).sum()
+        diagnostics: dict[str, float] = {}
+        if self.objective is not None:
+            semantic, diagnostics = self.objective(
+                anchor.projected,
+                {t: (outputs[t].projected, outputs[t].valid) for t in self.cfg.targets},
+                batch.mol_id,
+                self.state.step,
+            )
+            terms["semantic"] = semantic
+        return terms, diagnostics
+
+    def train_step(self, batch) -> dict[str, float]:
+        self.model.train()
+        autocast = torch.autocast(
+            "cuda", dtype=torch.bfloat16, enabled=self.cfg.bf16 and self.ctx.device.type == "cuda"
+        )
+        with autocast:
+            terms, diagnostics = self.losses(batch)
+            loss = torch.stack(list(terms.values())).sum()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        record = {f"loss_{name}": mean_across_ranks(value.detach()) for name, value in terms.items()}
+        record["loss"] = sum(record.values())
+        record["grad_norm"] = float(grad_norm)
+        record["lr"] = self.scheduler.get_last_lr()[0]
+        record.update(diagnostics)
+        return record
+
+    # ---------------------------------------------------------------- the loop
+    def run(self, *, stop_after: int | None = None) -> None:
+        """Train to ``pretrain.steps``; ``stop_after`` ends the process early (crash/resume tests)."""
+        self.resume()
+        metrics_path = self.out_dir / "metrics.jsonl"
+        if self.ctx.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            _truncate_metrics(metrics_path, self.state.step)
+        started, molecules = time.perf_counter(), 0
+        while self.state.step < self.cfg.steps:
+            # a resumed run skips the batches consumed before its checkpoint
+            self.sampler.set_epoch(self.state.epoch, start_batch=self.state.batch_in_epoch)
+            self.dataset.set_epoch(self.state.epoch)
+            for batch in self.loader:
+                record = self.train_step(batch.to(self.ctx.device))
+                self.state.step += 1
+                self.state.batch_in_epoch += 1
+                molecules += self.cfg.batch_size
+                if self.state.step % self.cfg.log_every == 0 or self.state.step == self.cfg.steps:
+                    record.update(
+                        step=self.state.step,
+                        epoch=self.state.epoch,
+                        molecules_per_s=molecules / (time.perf_counter() - started),
+                    )
+                    if self.ctx.is_main:
+                        with metrics_path.open("a") as handle:
+                            handle.write(json.dumps(record) + "\n")
+                        log.info(
+                            "step %d/%d loss %.4f (%.0f molecules/s)",
+                            self.state.step,
+                            self.cfg.steps,
+                            record["loss"],
+                            record["molecules_per_s"],
+                        )
+                if self.objective is not None and self.state.step % self.job.semantic.snapshot_every == 0:
+                    self._snapshot()
+                if self.state.step % self.cfg.checkpoint_every == 0:
+                    self.save_checkpoint()
+                if stop_after is not None and self.state.step >= stop_after:
+                    log.warning("stopping after step %d as asked (--stop-after)", self.state.step)
+                    return
+                if self.state.step >= self.cfg.steps:
+                    break
+            else:
+                self.state.epoch += 1
+                self.state.batch_in_epoch = 0
+        self.finish()
+
+    def _snapshot(self) -> None:
+        if self.ctx.is_main:
+            self.objective.save_snapshot(self.out_dir / "centers" / f"step-{self.state.step:06d}")
+
+    def finish(self) -> None:
+        """Write the declared outputs: the final snapshot and ``model.pt``."""
+        if self.objective is not None:
+            self._snapshot()
+        if self.ctx.is_main:
+            extra = {
+                "pretrain_job": self.job.model_dump(mode="json"),
+                "steps": self.state.step,
+                "objective": None if self.objective is None else self.objective.state_dict(),
+            }
+            self.model.save(self.out_dir / "model.pt", extra=extra)
+        barrier()
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop metric lines past ``step``: they belong to work the resumed run will redo."""
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
+    path.write_text("".join(line + "\n" for line in kept))
+
+
+def pretrain(
+    job: PretrainJob, *, shards_manifest: Path, out_dir: Path, stop_after: int | None = None
+) -> None:
+    """Run (or resume) one pretraining job in this process; see :class:`Pretrainer`."""
+    ctx = init_distributed()
+    torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads()))))
+    try:
+        Pretrainer(job, shards_manifest=shards_manifest, out_dir=out_dir, ctx=ctx).run(stop_after=stop_after)
+    finally:
+        shutdown()
