@@ -286,4 +286,6 @@ def make_loader(
         world_size=world_size,
         drop_last=drop_last,
     )
-    return DataLoader(dataset, batch_sampler=sampler)
+    # Its own generator: a loader draws a seed from the global RNG whenever it starts an epoch,
+    # which would shift the dropout stream of a run resumed mid-epoch.
+    return DataLoader(dataset, batch_sampler=sampler, generator=torch.Generator().manual_seed(seed))

@@ -190,7 +190,7 @@ class FineTuner:
             loss.backward()
             nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
             self.optimizer.step()
-            total, batches = total + float(loss), batches + 1
+            total, batches = total + float(loss.detach()), batches + 1
         return total / max(batches, 1)
 
     @torch.no_grad()

@@ -1,0 +1,80 @@
+"""``semmol centers`` and ``semmol bench`` end to end on the tiny benchmark shards."""
+
+from __future__ import annotations
+
+import json
+
+import faiss
+import numpy as np
+import pytest
+
+from semmol.cli.main import main
+from semmol.config import PretrainJob
+from semmol.train.pretrain import pretrain
+
+pytestmark = pytest.mark.slow
+
+JOB = {
+    "model": {
+        "proj_dim": 16,
+        "smiles": {"dim": 16, "layers": 1, "heads": 2, "max_len": 64},
+        "graph2d": {"dim": 16, "layers": 1},
+        "geom3d": {"dim": 16, "layers": 1, "num_gaussians": 8},
+    },
+    "pretrain": {"method": "infonce", "steps": 2, "batch_size": 8, "warmup_steps": 1},
+}
+
+
+def test_centers_writes_a_library_per_modality(tiny_benchmark, tmp_path):
+    pretrain(PretrainJob.model_validate(JOB), shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path)
+    out = tmp_path / "centers"
+    main(
+        [
+            "centers",
+            "--model",
+            str(tmp_path / "model.pt"),
+            "--shards-manifest",
+            str(tiny_benchmark["manifest"]),
+            "--n-centers",
+            "4",
+            "--out-dir",
+            str(out),
+        ]
+    )
+    library = json.loads((out / "library.json").read_text())
+    assert set(library["modalities"]) == {"smiles", "graph2d", "geom3d"}
+    for modality, stats in library["modalities"].items():
+        centers = np.load(out / stats["centers"])
+        assert centers.shape == (4, 16)
+        np.testing.assert_allclose(np.linalg.norm(centers, axis=1), 1.0, rtol=1e-4)
+        assert sum(stats["counts"]) == stats["molecules"] > 0
+        assert 0 <= stats["inertia"] <= 2 and stats["usage_entropy"] <= stats["max_entropy"] + 1e-9
+        index = faiss.read_index(str(out / stats["index"]))
+        assert index.ntotal == 4
+    with pytest.raises(SystemExit, match="fewer than the 4096 centers"):
+        main(
+            [
+                "centers",
+                "--model",
+                str(tmp_path / "model.pt"),
+                "--shards-manifest",
+                str(tiny_benchmark["manifest"]),
+                "--n-centers",
+                "4096",
+                "--out-dir",
+                str(tmp_path / "too_many"),
+            ]
+        )
+
+
+def test_bench_prints_figures(tiny_benchmark, moleculenet_dir, capsys):
+    main(["bench", "conformers", str(moleculenet_dir / "esol.csv"), "--limit", "6"])
+    figures = json.loads(capsys.readouterr().out)
+    assert (
+        figures["molecules"] == 6
+        and figures["molecules_per_cpu_second"] > 0
+        and 0 <= figures["failure_rate"] <= 1
+    )
+    main(["bench", "pretrain", str(tiny_benchmark["manifest"]), "--job", json.dumps(JOB), "--steps", "2"])
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["steps_timed"] == 2 and figures["molecules_per_second"] > 0 and figures["peak_rss_mb"] > 0

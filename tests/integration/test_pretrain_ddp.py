@@ -1,0 +1,84 @@
+"""Pretraining under torchrun: 2 gloo processes follow the same curve as 1 process with the same global batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+pytestmark = [pytest.mark.distributed, pytest.mark.slow]
+
+#: No dropout: per-rank dropout streams are the one thing world size legitimately changes.
+JOB = {
+    "model": {
+        "proj_dim": 16,
+        "smiles": {"dim": 16, "layers": 1, "heads": 2, "max_len": 64, "dropout": 0.0},
+        "graph2d": {"dim": 16, "layers": 2, "dropout": 0.0},
+        "geom3d": {"dim": 16, "layers": 1, "num_gaussians": 8},
+    },
+    "pretrain": {
+        "method": "semmol",
+        "steps": 6,
+        "batch_size": 8,
+        "warmup_steps": 2,
+        "log_every": 1,
+        "checkpoint_every": 3,
+    },
+    "semantic": {
+        "n_centers": 4,
+        "top_m": 2,
+        "init_cache": 8,
+        "memory_bank_size": 8,
+        "warmup_updates": 1,
+        "ramp_steps": 2,
+        "snapshot_every": 3,
+    },
+}
+
+
+def pretrain(manifest: Path, out_dir: Path, *, nproc: int) -> list[dict]:
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        str(nproc),
+        "-m",
+        "semmol",
+        "pretrain",
+        "--job",
+        json.dumps(JOB),
+        "--shards-manifest",
+        str(manifest),
+        "--out-dir",
+        str(out_dir),
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
+    assert result.returncode == 0, result.stderr[-5000:]
+    return [json.loads(line) for line in (out_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_two_processes_follow_the_one_process_curve(tiny_benchmark, tmp_path):
+    one = pretrain(tiny_benchmark["manifest"], tmp_path / "one", nproc=1)
+    two = pretrain(tiny_benchmark["manifest"], tmp_path / "two", nproc=2)
+    assert [m["step"] for m in one] == [m["step"] for m in two] == list(range(1, 7))
+    assert any(m["sem_active"] for m in one), "the semantic objective never started matching"
+    for a, b in zip(one, two):
+        for key in ("loss", "loss_infonce", "loss_reconstruction", "loss_semantic", "sem_loss_pseudo"):
+            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), (a["step"], key)
+    weights_one = torch.load(tmp_path / "one/model.pt", weights_only=False)["state_dict"]
+    weights_two = torch.load(tmp_path / "two/model.pt", weights_only=False)["state_dict"]
+    for name, value in weights_one.items():
+        torch.testing.assert_close(value, weights_two[name], rtol=1e-3, atol=1e-4, msg=name)
+    centers_one = torch.load(tmp_path / "one/model.pt", weights_only=False)["extra"]["objective"]
+    centers_two = torch.load(tmp_path / "two/model.pt", weights_only=False)["extra"]["objective"]
+    for name in ("libraries.graph2d.centers", "libraries.geom3d.centers"):
+        torch.testing.assert_close(centers_one[name], centers_two[name], rtol=1e-3, atol=1e-4, msg=name)

@@ -1,0 +1,121 @@
+"""Fine-tuning: from scratch, from pretrained encoders, and in the SemMol mode."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+import torch
+
+from semmol.config import DatasetConfig, FinetuneJob, PretrainJob
+from semmol.train.finetune import build_model, finetune
+from semmol.train.pretrain import pretrain
+
+from ...conftest import ESOL_TARGET
+
+pytestmark = pytest.mark.slow
+
+MODEL = {
+    "proj_dim": 16,
+    "smiles": {"dim": 16, "layers": 1, "heads": 2, "max_len": 64},
+    "graph2d": {"dim": 16, "layers": 2},
+    "geom3d": {"dim": 16, "layers": 1, "num_gaussians": 8},
+    "fingerprint": {"dim": 16},
+}
+DATASET = DatasetConfig(
+    source={"kind": "local", "path": "esol.csv"}, targets=[ESOL_TARGET], task="regression"
+).model_dump(mode="json")
+
+
+def make_job(**finetune) -> FinetuneJob:
+    return FinetuneJob.model_validate(
+        {
+            "dataset": DATASET,
+            "model": MODEL,
+            "finetune": {"epochs": 3, "patience": 2, "batch_size": 16, **finetune},
+        }
+    )
+
+
+@pytest.fixture(scope="module", params=["semmol", "infonce"])
+def pretrained(request, tiny_benchmark, tmp_path_factory):
+    job = PretrainJob.model_validate(
+        {
+            "model": MODEL,
+            "pretrain": {"method": request.param, "steps": 4, "batch_size": 8, "warmup_steps": 1},
+            "semantic": {"n_centers": 4, "top_m": 2, "init_cache": 8, "warmup_updates": 1},
+        }
+    )
+    out = tmp_path_factory.mktemp(f"pretrained-{request.param}")
+    pretrain(job, shards_manifest=tiny_benchmark["manifest"], out_dir=out)
+    return request.param, out / "model.pt"
+
+
+def run(tiny_benchmark, out_dir, job, pretrained_model=None, seed=0):
+    return finetune(
+        job,
+        run="test",
+        benchmark="esol",
+        molecules=tiny_benchmark["molecules"],
+        shards_manifest=tiny_benchmark["manifest"],
+        split=tiny_benchmark["split"],
+        seed=seed,
+        pretrained=pretrained_model,
+        out_dir=out_dir,
+    )
+
+
+def test_scratch_finetuning_is_seeded_and_writes_its_outputs(tiny_benchmark, tmp_path):
+    job = make_job(init="scratch")
+    first = run(tiny_benchmark, tmp_path / "a", job)
+    second = run(tiny_benchmark, tmp_path / "b", job)
+    other_seed = run(tiny_benchmark, tmp_path / "c", job, seed=1)
+    assert first["metric"] == "rmse" and first["test"] > 0
+    assert [e["valid"] for e in first["history"]] == [e["valid"] for e in second["history"]]
+    assert first["test"] == second["test"] != other_seed["test"]
+    assert 1 <= first["best_epoch"] <= 3
+    predictions = pl.read_parquet(tmp_path / "a/predictions.parquet")
+    assert sorted(set(predictions["subset"])) == ["test", "train", "valid"]
+    assert (tmp_path / "a/model.pt").exists()
+    best = first["history"][first["best_epoch"] - 1]["valid"]
+    assert first["valid"] == pytest.approx(best, rel=1e-6)  # the best epoch's weights were restored
+
+
+def test_pretrained_encoders_are_loaded(tiny_benchmark, pretrained):
+    method, model_path = pretrained
+    model, pretrained_params = build_model(
+        make_job(), n_tasks=1, ecfp_bits=256, corpus_smiles=["C"], pretrained=model_path
+    )
+    state = torch.load(model_path, weights_only=False)["state_dict"]
+    loaded = model.encoder.state_dict()
+    for name in ("encoders.smiles.token_embedding.weight", "encoders.geom3d.embedding.weight"):
+        torch.testing.assert_close(loaded[name], state[name])
+    assert "encoders.fingerprint.net.0.weight" not in state  # fingerprints were not pretrained
+    from_pretraining = {name for name, _ in model.encoder.named_parameters() if name in state}
+    assert {id(p) for p in pretrained_params} == {
+        id(p) for name, p in model.encoder.named_parameters() if name in from_pretraining
+    }
+
+
+def test_semmol_mode_needs_a_semmol_pretrained_run(tiny_benchmark, pretrained, tmp_path):
+    method, model_path = pretrained
+    job = make_job(mode="semmol", modalities=["smiles", "graph2d"])
+    if method == "infonce":
+        with pytest.raises(ValueError, match="method 'semmol'"):
+            run(tiny_benchmark, tmp_path, job, model_path)
+        return
+    metrics = run(tiny_benchmark, tmp_path, job, model_path)
+    assert metrics["mode"] == "semmol" and json.loads((tmp_path / "metrics.json").read_text())["test"] > 0
+
+
+def test_scratch_cannot_use_the_semmol_mode(tiny_benchmark, tmp_path):
+    with pytest.raises(ValueError, match="needs a pretrained model"):
+        run(tiny_benchmark, tmp_path, make_job(init="scratch", mode="semmol"))
+
+
+def test_a_pretrained_model_of_another_architecture_is_refused(tiny_benchmark, pretrained, tmp_path):
+    _, model_path = pretrained
+    job = FinetuneJob.model_validate({"dataset": DATASET, "model": {**MODEL, "proj_dim": 32}})
+    with pytest.raises(ValueError, match="model section differs"):
+        run(tiny_benchmark, tmp_path, job, model_path)

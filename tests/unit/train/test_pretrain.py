@@ -1,0 +1,86 @@
+"""Pretraining in one process: learning-rate schedule, outputs, and exact resumption after a kill."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from semmol.config import PretrainJob
+from semmol.train.pretrain import CHECKPOINT, pretrain, warmup_cosine
+
+pytestmark = pytest.mark.slow
+
+JOB = PretrainJob.model_validate(
+    {
+        "model": {
+            "proj_dim": 16,
+            "smiles": {"dim": 16, "layers": 1, "heads": 2, "max_len": 64},
+            "graph2d": {"dim": 16, "layers": 2},
+            "geom3d": {"dim": 16, "layers": 1, "num_gaussians": 8},
+        },
+        "pretrain": {
+            "method": "semmol",
+            "steps": 9,
+            "batch_size": 8,
+            "warmup_steps": 2,
+            "log_every": 1,
+            "checkpoint_every": 2,
+        },
+        "semantic": {
+            "n_centers": 4,
+            "top_m": 2,
+            "init_cache": 8,
+            "memory_bank_size": 8,
+            "warmup_updates": 1,
+            "snapshot_every": 4,
+        },
+    }
+)
+
+
+def test_warmup_cosine_schedule():
+    factors = [warmup_cosine(step, warmup=4, total=12) for step in range(13)]
+    assert factors[:4] == [0.25, 0.5, 0.75, 1.0]
+    assert factors[4] == pytest.approx(1.0) and factors[12] == pytest.approx(0.0)
+    assert all(a >= b for a, b in zip(factors[3:], factors[4:]))
+
+
+def _metrics(out_dir):
+    return [json.loads(line) for line in (out_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_killed_run_resumes_to_the_same_weights(tiny_benchmark, tmp_path):
+    """Dropout is on: the resumed run must restore data order, RNG streams, optimizer and library."""
+    pretrain(JOB, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path / "straight")
+    pretrain(JOB, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path / "killed", stop_after=5)
+    assert not (tmp_path / "killed/model.pt").exists()
+    assert (tmp_path / "killed" / CHECKPOINT).exists()
+    # the kill came after step 5; the checkpoint is from step 4, so step 5 is redone
+    pretrain(JOB, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path / "killed")
+    straight = torch.load(tmp_path / "straight/model.pt", weights_only=False)
+    resumed = torch.load(tmp_path / "killed/model.pt", weights_only=False)
+    for name, value in straight["state_dict"].items():
+        torch.testing.assert_close(value, resumed["state_dict"][name], rtol=0, atol=0, msg=name)
+    for name, value in straight["extra"]["objective"].items():
+        torch.testing.assert_close(value, resumed["extra"]["objective"][name], rtol=0, atol=0, msg=name)
+    straight_log, resumed_log = _metrics(tmp_path / "straight"), _metrics(tmp_path / "killed")
+    assert [m["step"] for m in resumed_log] == list(range(1, 10))
+    assert [m["loss"] for m in straight_log] == [m["loss"] for m in resumed_log]
+
+
+def test_outputs_and_snapshots(tiny_benchmark, tmp_path):
+    pretrain(JOB, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path)
+    snapshots = sorted(p.name for p in (tmp_path / "centers").iterdir())
+    assert snapshots == [f"step-{s:06d}.{ext}" for s in (4, 8, 9) for ext in ("json", "npz")]
+    summary = json.loads((tmp_path / "centers/step-000009.json").read_text())
+    assert summary["step"] == 9 and summary["modalities"]["graph2d"]["initialised"]
+    record = torch.load(tmp_path / "model.pt", weights_only=False)
+    assert record["modalities"] == ["smiles", "graph2d", "geom3d"] and record["extra"]["steps"] == 9
+
+
+def test_batch_larger_than_corpus_is_a_clear_error(tiny_benchmark, tmp_path):
+    job = JOB.model_copy(update={"pretrain": JOB.pretrain.model_copy(update={"batch_size": 4096})})
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        pretrain(job, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path)
