@@ -28,6 +28,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="a pretraining run's metrics.jsonl, for the loss curves (repeatable)",
     )
     parser.add_argument(
+        "--center-snapshots",
+        type=_run_and_path,
+        action="append",
+        default=[],
+        metavar="RUN=DIR",
+        help="a SemMol run's directory of center-library snapshots, for the centers plot (repeatable)",
+    )
+    parser.add_argument(
         "--no-published",
         dest="published",
         action="store_false",
@@ -41,13 +49,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     from semmol.evaluate.aggregate import aggregate
 
-    runs = [run for run, _ in args.pretrain_metrics]
-    repeated = sorted({run for run in runs if runs.count(run) > 1})
-    if repeated:
-        raise ValueError(f"--pretrain-metrics names run(s) {repeated} more than once")
+    for option, pairs in (("--pretrain-metrics", args.pretrain_metrics), ("--center-snapshots", args.center_snapshots)):
+        runs = [run for run, _ in pairs]
+        repeated = sorted({run for run in runs if runs.count(run) > 1})
+        if repeated:
+            raise ValueError(f"{option} names run(s) {repeated} more than once")
     aggregate(
         args.metrics,
         out_dir=args.out_dir,
         pretrain_logs=dict(args.pretrain_metrics),
+        center_snapshots=dict(args.center_snapshots),
         include_published=args.published,
     )

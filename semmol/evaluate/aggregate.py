@@ -34,6 +34,7 @@ from semmol.evaluate import plots
 from semmol.evaluate.metrics import HIGHER_IS_BETTER, metric_label
 from semmol.evaluate.published import SOURCE_NOTE, published_scores
 from semmol.evaluate.records import KIND_BASELINE, KIND_PIPELINE, read_metrics
+from semmol.semantic.objective import read_snapshots
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ SUMMARY_MD = "summary.md"
 METRICS_PLOT = "plots/metrics.png"
 FINETUNE_PLOT = "plots/finetune_curves.png"
 PRETRAIN_PLOT = "plots/pretrain_curves.png"
+CENTERS_PLOT = "plots/centers.png"
 SUMMARY_COLUMNS = ("run", "benchmark", "split", "metric", "mean", "std", "n", "seeds", "kind")
 _KIND_ORDER = (KIND_PIPELINE, KIND_BASELINE, KIND_PUBLISHED)
 
@@ -310,6 +312,7 @@ def aggregate(
     *,
     out_dir: str | Path,
     pretrain_logs: Mapping[str, str | Path] | None = None,
+    center_snapshots: Mapping[str, str | Path] | None = None,
     include_published: bool = True,
 ) -> list[SummaryRow]:
     """Write the results table and plots for a set of result files.
@@ -318,6 +321,8 @@ def aggregate(
         metrics: ``metrics.json`` files of fine-tuning runs and baselines.
         out_dir: output directory (:data:`SUMMARY_CSV`, :data:`SUMMARY_MD` and the plots).
         pretrain_logs: pretraining ``metrics.jsonl`` per run name (default: none).
+        center_snapshots: per SemMol run, the directory of its center-library snapshots
+            (default: none).
         include_published: add published reference figures (default: True).
 
     Returns:
@@ -333,5 +338,7 @@ def aggregate(
     plots.plot_metrics(results, rows, out_dir / METRICS_PLOT)
     plots.plot_finetune_curves(results, out_dir / FINETUNE_PLOT)
     plots.plot_pretrain_curves(logs, out_dir / PRETRAIN_PLOT)
+    snapshots = {run: read_snapshots(directory) for run, directory in (center_snapshots or {}).items()}
+    plots.plot_center_libraries(snapshots, out_dir / CENTERS_PLOT)
     log.info("results table of %d rows written to %s", len(rows), out_dir)
     return rows

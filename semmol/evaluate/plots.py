@@ -162,6 +162,60 @@ def plot_finetune_curves(results: list[dict[str, Any]], path: str | Path) -> Non
     _save(figure, path)
 
 
+def plot_center_libraries(
+    snapshots: Mapping[str, list[tuple[dict, dict[str, np.ndarray]]]], path: str | Path
+) -> None:
+    """The SemMol center libraries over training, one line of two panels per run and modality.
+
+    Left: usage entropy (1 = every center used evenly) and the share of dead centers per
+    snapshot. Right: the centers of every snapshot projected on the first two principal
+    axes of all of them, coloured by step (final centers ringed).
+
+    Args:
+        snapshots: per run, its snapshots (:func:`semmol.semantic.objective.read_snapshots`);
+            empty gives a figure saying so.
+        path: the PNG file to write.
+    """
+    panels = [
+        (run, modality)
+        for run, snaps in snapshots.items()
+        if snaps
+        for modality in snaps[-1][0]["modalities"]
+    ]
+    if not panels:
+        _message(path, "no center-library snapshots (no run pretrained with method 'semmol')")
+        return
+    figure = Figure(figsize=(10, 3.6 * len(panels)), layout="constrained")
+    axes = figure.subplots(len(panels), 2, squeeze=False)
+    for (usage_ax, projection_ax), (run, modality) in zip(axes, panels):
+        snaps = snapshots[run]
+        steps = [summary["step"] for summary, _ in snaps]
+        stats = [summary["modalities"][modality] for summary, _ in snaps]
+        usage_ax.plot(steps, [s["usage_entropy"] for s in stats], marker="o", label="usage entropy")
+        usage_ax.plot(
+            steps, [s["dead_centers"] / s["n_centers"] for s in stats], marker="s", label="dead share"
+        )
+        usage_ax.set_ylim(-0.05, 1.05)
+        usage_ax.set_xlabel("step")
+        usage_ax.set_title(f"{run}: {modality} center usage")
+        usage_ax.grid(alpha=0.3)
+        _legend(usage_ax, outside=False)
+        centers = [arrays[f"{modality}.centers"] for _, arrays in snaps]
+        stacked = np.concatenate(centers)
+        centred = stacked - stacked.mean(axis=0)
+        axes_2d = np.linalg.svd(centred, full_matrices=False)[2][:2].T
+        projected = centred @ axes_2d
+        colours = np.repeat(steps, [len(c) for c in centers])
+        scatter = projection_ax.scatter(projected[:, 0], projected[:, 1], c=colours, s=10, cmap="viridis")
+        final = projected[-len(centers[-1]) :]
+        projection_ax.scatter(
+            final[:, 0], final[:, 1], s=40, facecolors="none", edgecolors="black", linewidths=0.8
+        )
+        projection_ax.set_title(f"{run}: {modality} centers (PCA)")
+        figure.colorbar(scatter, ax=projection_ax, label="step")
+    _save(figure, path)
+
+
 def plot_pretrain_curves(logs: Mapping[str, list[dict[str, float]]], path: str | Path) -> None:
     """Pretraining losses against step, one panel per run: the total 'loss' and each 'loss_*' term.
 

@@ -265,3 +265,16 @@ class SemMolObjective(nn.Module):
             np.savez(tmp, **arrays)
         with atomic_path(prefix.with_name(prefix.name + ".json")) as tmp:
             tmp.write_text(json.dumps(record, indent=2) + "\n")
+
+
+def read_snapshots(directory: str | Path) -> list[tuple[dict, dict[str, np.ndarray]]]:
+    """The snapshots :meth:`SemMolObjective.save_snapshot` wrote to ``directory``, in step order.
+
+    Returns:
+        ``(summary, arrays)`` per snapshot: the ``.json`` record and the ``.npz`` arrays.
+    """
+    snapshots = []
+    for summary_path in sorted(Path(directory).glob("step-*.json")):
+        with np.load(summary_path.with_suffix(".npz")) as arrays:
+            snapshots.append((json.loads(summary_path.read_text()), dict(arrays)))
+    return snapshots

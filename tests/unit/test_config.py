@@ -58,3 +58,12 @@ def test_run_override_applies_only_to_that_run():
     config = load_config(_demo())
     assert resolve_run(config, "infonce").pretrain.method == "infonce"
     assert resolve_run(config, "semmol").pretrain.method == "semmol"
+
+
+@pytest.mark.parametrize("run_set", sorted(p.name for p in (ROOT / "config/runs").glob("*.yaml")))
+def test_run_sets_merge_into_a_preset(run_set):
+    raw = _demo()
+    raw["runs"].update(yaml.safe_load((ROOT / "config/runs" / run_set).read_text())["runs"])
+    config = load_config(raw)
+    resolved = {name: resolve_run(config, name) for name in config.runs}
+    assert len({r.model_dump_json() for r in resolved.values()}) == len(resolved), "two runs are the same experiment"

@@ -94,7 +94,7 @@ def test_summary_table_has_every_run_and_benchmark(tiny_run):
     assert (summary.filter(pl.col("kind") != "published")["n"] == 2).all()
     markdown = (tiny_run / "results/report/summary.md").read_text()
     assert "semmol" in markdown and "rf_ecfp4" in markdown
-    for plot in ("metrics", "finetune_curves", "pretrain_curves"):
+    for plot in ("metrics", "finetune_curves", "pretrain_curves", "centers"):
         assert (tiny_run / f"results/report/plots/{plot}.png").stat().st_size > 1000
 
 

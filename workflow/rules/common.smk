@@ -94,6 +94,11 @@ def pretrained_runs():
     return [name for name, run in RUNS.items() if run.finetune.init == "pretrained"]
 
 
+def semantic_runs():
+    """Pretrained runs with the SemMol objective: they leave center-library snapshots."""
+    return [name for name in pretrained_runs() if RUNS[name].pretrain.method == "semmol"]
+
+
 def finetune_metrics():
     return expand(
         "results/finetune/{run}/{bench}/{split}-{seed}/metrics.json",

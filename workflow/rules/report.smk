@@ -6,16 +6,20 @@ rule aggregate:
         metrics=finetune_metrics(),
         baseline=baseline_metrics(),
         pretrain=expand("results/pretrain/{run}/metrics.jsonl", run=pretrained_runs()),
+        # snapshots are written beside model.pt by the same job
+        semantic=expand("results/pretrain/{run}/model.pt", run=semantic_runs()),
     output:
         csv="results/report/summary.csv",
         md=report("results/report/summary.md", category="Results"),
         metrics_plot=report("results/report/plots/metrics.png", category="Results"),
         finetune_plot=report("results/report/plots/finetune_curves.png", category="Training curves"),
         pretrain_plot=report("results/report/plots/pretrain_curves.png", category="Training curves"),
+        centers_plot=report("results/report/plots/centers.png", category="Center libraries"),
     params:
         pretrain=lambda wildcards, input: " ".join(
             f"--pretrain-metrics {path.split('/')[2]}={path}" for path in input.pretrain
         ),
+        snapshots=" ".join(f"--center-snapshots {run}=results/pretrain/{run}/centers" for run in semantic_runs()),
         published="" if CFG.report.published else "--no-published",
         version=STAGE_VERSION["aggregate"],
     conda:
@@ -23,5 +27,5 @@ rule aggregate:
     log:
         "logs/report/aggregate.log",
     shell:
-        "python -m semmol aggregate --out-dir results/report {params.pretrain} {params.published}"
+        "python -m semmol aggregate --out-dir results/report {params.pretrain} {params.snapshots} {params.published}"
         " {input.metrics} {input.baseline} 2> {log}"

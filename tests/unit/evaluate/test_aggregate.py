@@ -8,6 +8,7 @@ import re
 import pytest
 
 from semmol.evaluate.aggregate import (
+    CENTERS_PLOT,
     FINETUNE_PLOT,
     METRICS_PLOT,
     PRETRAIN_PLOT,
@@ -144,6 +145,7 @@ def test_plots_are_png_files(tmp_path, result_files, pretrain_log):
         data = (out / name).read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5000, name
     assert sorted(p.name for p in (out / "plots").iterdir()) == [
+        "centers.png",
         "finetune_curves.png",
         "metrics.png",
         "pretrain_curves.png",
@@ -206,3 +208,28 @@ def test_read_pretrain_log_checks_each_line(tmp_path, pretrain_log):
     bad.write_text("step,loss\n")
     with pytest.raises(AggregateError, match=r"line 1: not JSON"):
         read_pretrain_log(bad)
+
+
+def test_center_library_plot_from_real_snapshots(tmp_path, result_files):
+    import torch
+
+    from semmol.config import SemanticConfig
+    from semmol.semantic.objective import SemMolObjective
+
+    cfg = SemanticConfig(n_centers=4, top_m=2, init_cache=8, warmup_updates=1, memory_bank_size=0)
+    objective = SemMolObjective(cfg, dim=8, targets=["graph2d", "geom3d"], seed=0, total_steps=6)
+    generator = torch.Generator().manual_seed(0)
+    for step in range(6):
+
+        def unit():
+            return torch.nn.functional.normalize(torch.randn(8, 8, generator=generator), dim=1)
+
+        keys = torch.arange(8 * step, 8 * step + 8)
+        valid = torch.ones(8, dtype=torch.bool)
+        objective(unit(), {"graph2d": (unit(), valid), "geom3d": (unit(), valid)}, keys, step)
+        if step % 2:
+            objective.save_snapshot(tmp_path / "centers" / f"step-{step + 1:06d}")
+    out = tmp_path / "report"
+    aggregate(result_files, out_dir=out, center_snapshots={"semmol": tmp_path / "centers"})
+    data = (out / CENTERS_PLOT).read_bytes()
+    assert data.startswith(b"\x89PNG") and len(data) > 20000
