@@ -49,7 +49,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     from semmol.evaluate.aggregate import aggregate
 
-    for option, pairs in (("--pretrain-metrics", args.pretrain_metrics), ("--center-snapshots", args.center_snapshots)):
+    for option, pairs in (
+        ("--pretrain-metrics", args.pretrain_metrics),
+        ("--center-snapshots", args.center_snapshots),
+    ):
         runs = [run for run, _ in pairs]
         repeated = sorted({run for run in runs if runs.count(run) > 1})
         if repeated:

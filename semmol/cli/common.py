@@ -20,7 +20,12 @@ def json_model(model: type[ModelT]):
         try:
             return model.model_validate_json(text)
         except ValidationError as error:
-            raise argparse.ArgumentTypeError(f"invalid {model.__name__}: {error}") from None
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+            more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+            raise argparse.ArgumentTypeError(
+                f"invalid {model.__name__}: {where}: {first['msg']}{more}"
+            ) from None
 
     parse.__name__ = model.__name__  # argparse names the type in its error messages
     return parse

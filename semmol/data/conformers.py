@@ -60,7 +60,7 @@ def _embed(mol_h: Chem.Mol, *, options: ConformerConfig, seed: int, deadline: fl
         if remaining <= 0:
             return [], STATUS_TIMEOUT
         params = rdDistGeom.ETKDGv3()
-        params.randomSeed = seed + attempt
+        params.randomSeed = (seed + attempt) % 2**31  # RDKit's seed is a C int
         params.numThreads = 1  # parallelism is across molecules
         params.useRandomCoords = attempt > 0  # the usual rescue for hard ring systems
         params.timeout = max(1, math.ceil(remaining))
@@ -170,6 +170,7 @@ def build_shard(
     from joblib import Parallel, delayed
     from tqdm import tqdm
 
+    schema = shard_schema(options.ecfp_bits)  # rejects bad options before any work is done
     table = pq.read_table(molecules, columns=["row", "smiles"])
     start, stop = shard_bounds(table.num_rows, shard=shard, n_shards=n_shards)
     rows = table.column("row").to_pylist()[start:stop]
@@ -201,7 +202,7 @@ def build_shard(
         "threads": threads,
         "options": options.model_dump(mode="json"),
     }
-    schema = shard_schema(options.ecfp_bits).with_metadata({SHARD_METADATA_KEY: json.dumps(summary)})
+    schema = schema.with_metadata({SHARD_METADATA_KEY: json.dumps(summary)})
     with atomic_path(out) as tmp:
         pq.write_table(pa.Table.from_pylist(records, schema=schema), tmp, row_group_size=ROW_GROUP_SIZE)
     log.info(

@@ -216,6 +216,10 @@ class DistributedBatchSampler(Sampler[list[int]]):
         world_size: number of processes; default 1.
         drop_last: drop the last incomplete global batch (training); default False. When
             kept, it is shared out as evenly as possible.
+
+    Raises:
+        ValueError: the kept last batch is too small to give every rank a molecule (an empty
+            batch cannot be collated).
     """
 
     def __init__(
@@ -238,6 +242,12 @@ class DistributedBatchSampler(Sampler[list[int]]):
         self.drop_last = drop_last
         self.epoch = 0
         self.start_batch = 0
+        last = len(self.indices) % (batch_size * world_size)
+        if not drop_last and 0 < last < world_size:
+            raise ValueError(
+                f"the last batch holds {last} molecules, fewer than the {world_size} processes; "
+                "use drop_last or another batch size"
+            )
 
     def set_epoch(self, epoch: int, *, start_batch: int = 0) -> None:
         """Use epoch ``epoch``'s order, starting at its batch ``start_batch`` (resuming mid-epoch)."""

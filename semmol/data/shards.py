@@ -12,6 +12,7 @@ import logging
 import os
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from semmol.data.conformers import SHARD_METADATA_KEY
@@ -27,7 +28,7 @@ def shard_summary(path: str | Path) -> dict:
         metadata = pq.read_schema(path).metadata or {}
     except FileNotFoundError:
         raise ShardError(f"{path}: shard file not found; re-run the conformers stage") from None
-    except OSError as error:
+    except (pa.ArrowException, OSError) as error:
         raise ShardError(f"{path}: not a readable Parquet shard (truncated or corrupted?): {error}") from None
     if SHARD_METADATA_KEY not in metadata:
         raise ShardError(f"{path}: not a semmol shard (no '{SHARD_METADATA_KEY.decode()}' metadata)")
@@ -52,7 +53,10 @@ def gather(shards: list[Path], *, out: Path) -> dict:
                 )
     found = [summary["shard"] for summary in summaries]
     if found != list(range(first["n_shards"])):
-        raise ShardError(f"shards {found} given, expected 0..{first['n_shards'] - 1} exactly once each")
+        files = ", ".join(f"{summary['file']} (shard {summary['shard']})" for summary in summaries)
+        raise ShardError(
+            f"shards {found} given, expected 0..{first['n_shards'] - 1} exactly once each: {files}"
+        )
     molecules = sum(summary["molecules"] for summary in summaries)
     if molecules != first["total_molecules"]:
         raise ShardError(

@@ -64,7 +64,7 @@ class MoleculeCleaner:
             return None, "no heavy atoms"
         if self.size_filter and not self.options.min_heavy_atoms <= heavy <= self.options.max_heavy_atoms:
             bounds = f"[{self.options.min_heavy_atoms}, {self.options.max_heavy_atoms}]"
-            return None, f"{heavy} heavy atoms, outside {bounds}"
+            return None, f"heavy atoms outside {bounds} ({heavy})"
         return Chem.MolToSmiles(mol), None
 
 
@@ -138,20 +138,26 @@ def standardize_table(
         if canonical is None:
             reject(row, dataset.smiles_column, smiles_input, reason)
             continue
-        duplicate_of = first_row.setdefault(canonical, row)
+        duplicate_of = first_row.get(canonical, row)
         if duplicate_of != row and dedupe:
             reject(row, dataset.smiles_column, smiles_input, f"duplicate of row {duplicate_of}")
             continue
-        values = []
+        values, bad_cells = [], []
         for target, column in zip(dataset.targets, target_columns):
             value, reason = parse_label(column[row], task=dataset.task, label_map=dataset.label_map)
             if reason is not None:
-                bad_labels += 1
-                reject(row, target, column[row], f"{reason}; kept the molecule with this label missing")
+                bad_cells.append((target, column[row], reason))
             values.append(value)
-        if dataset.targets and all(math.isnan(value) for value in values):
+        kept = not dataset.targets or not all(math.isnan(value) for value in values)
+        for target, text, reason in bad_cells:
+            bad_labels += 1
+            reject(
+                row, target, text, f"{reason}; kept the molecule with this label missing" if kept else reason
+            )
+        if not kept:
             reject(row, ",".join(dataset.targets), None, "no usable label in any target column")
             continue
+        first_row.setdefault(canonical, row)  # duplicates point at a molecule that was kept
         accepted["row"].append(row)
         accepted["smiles_input"].append(smiles_input)
         accepted["smiles"].append(canonical)

@@ -38,7 +38,8 @@ def _read_sdf(path: Path) -> pl.DataFrame:
             if mol is None:  # keep the record: its position is its row index
                 records.append({})
                 continue
-            props = {key: str(value) for key, value in mol.GetPropsAsDict(includePrivate=False).items()}
+            # GetProp keeps the text as written ('0.50' stays '0.50'; GetPropsAsDict converts)
+            props = {key: mol.GetProp(key) for key in mol.GetPropNames()}
             props.setdefault(SDF_SMILES_COLUMN, Chem.MolToSmiles(mol))
             records.append(props)
     columns = sorted({key for record in records for key in record})
@@ -75,7 +76,9 @@ def read_table(path: str | Path, *, max_rows: int | None = None) -> pl.DataFrame
         else:
             raise TableError(f"{path}: unsupported file type (expected .csv, .tsv, .parquet or .sdf)")
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as error:
-        raise TableError(f"{path}: cannot read table: {error}") from None
+        # Polars appends hints about its own options on further lines; the first line says what is wrong.
+        first_line = str(error).strip().partition("\n")[0]
+        raise TableError(f"{path}: cannot read table: {first_line}") from None
     if max_rows is not None:
         frame = frame.head(max_rows)
     if frame.height == 0:
@@ -96,4 +99,10 @@ def require_columns(frame: pl.DataFrame, columns: list[str], *, path: str | Path
 def manifest_table_path(manifest: str | Path) -> Path:
     """The data file a download ``manifest.json`` describes (stored beside it)."""
     manifest = Path(manifest)
-    return manifest.parent / json.loads(manifest.read_text())["file"]
+    try:
+        record = json.loads(manifest.read_text())
+    except json.JSONDecodeError as error:
+        raise TableError(f"{manifest}: not a JSON manifest ({error})") from None
+    if not isinstance(record, dict) or "file" not in record:
+        raise TableError(f"{manifest}: manifest lacks the data file name ('file')")
+    return manifest.parent / record["file"]

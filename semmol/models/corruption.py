@@ -50,12 +50,13 @@ class CorruptionKey:
         h = _mix(h ^ (self.step & _MASK32))
         h = _mix(h ^ (mol_index & _MASK32))
         h = _mix(h ^ (position & _MASK32))
-        return h.to(torch.float64).div(2.0**32).to(torch.float32)
+        # The top 24 bits: float32 holds them exactly, so no draw rounds up to 1.
+        return (h >> 8).to(torch.float32) / 2.0**24
 
     def normal(self, stream: int, mol_index: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
-        """Standard normal numbers (Box-Muller over two keyed uniform streams)."""
-        u1 = self.uniform(2 * stream, mol_index, position).clamp_min(1e-7)
-        u2 = self.uniform(2 * stream + 1, mol_index, position)
+        """Standard normal numbers (Box-Muller over two uniform draws per position, same stream)."""
+        u1 = self.uniform(stream, mol_index, 2 * position).clamp_min(1e-7)
+        u2 = self.uniform(stream, mol_index, 2 * position + 1)
         return torch.sqrt(-2.0 * torch.log(u1)) * torch.cos(2.0 * math.pi * u2)
 
 

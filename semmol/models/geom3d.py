@@ -55,6 +55,8 @@ def _conformer_graphs(batch: Batch) -> _ConformerGraphs:
 
 def _radius_edges(pos: torch.Tensor, graph: torch.Tensor, cutoff: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Directed edges between distinct atoms of the same graph closer than ``cutoff``, and their lengths."""
+    if len(pos) == 0:  # no molecule of the batch has a conformer
+        return graph.new_zeros(2, 0), pos.new_zeros(0)
     dense, mask = to_dense_batch(pos, graph)  # [K, A, 3]
     distances = torch.cdist(dense, dense)
     eye = torch.eye(dense.shape[1], dtype=torch.bool, device=pos.device)
@@ -63,6 +65,35 @@ def _radius_edges(pos: torch.Tensor, graph: torch.Tensor, cutoff: float) -> tupl
     offsets = torch.cumsum(mask.sum(1), 0) - mask.sum(1)
     edge_index = torch.stack([offsets[k] + j, offsets[k] + i])  # messages flow j -> i
     return edge_index, distances[k, i, j]
+
+
+class EquivariantNoiseHead(nn.Module):
+    """Per-atom 3D vectors that rotate with the input: a scalar per edge (from invariant atom
+    states and distance features) times the edge's unit vector, summed at the edge's target.
+
+    Args:
+        dim: size of the atom states.
+        num_gaussians: size of the distance features.
+    """
+
+    def __init__(self, dim: int, num_gaussians: int):
+        super().__init__()
+        self.edge_weight = mlp(dim + num_gaussians, dim, 1)
+
+    def forward(
+        self,
+        h: torch.Tensor,
+        pos: torch.Tensor,
+        edge_index: torch.Tensor,
+        lengths: torch.Tensor,
+        rbf: torch.Tensor,
+    ) -> torch.Tensor:
+        """``[n, 3]`` from atom states ``h`` ``[n, dim]`` at ``pos`` ``[n, 3]``, directed edges
+        ``edge_index`` ``[2, E]`` (source, target) with ``lengths`` ``[E]`` and features ``rbf`` ``[E, G]``."""
+        source, target = edge_index
+        weight = self.edge_weight(torch.cat([h[source] + h[target], rbf], dim=1))
+        unit = (pos[target] - pos[source]) / lengths.clamp_min(1e-6).unsqueeze(1)
+        return scatter(weight * unit, target, dim=0, dim_size=len(pos), reduce="sum")
 
 
 class GeometryEncoder(nn.Module):
@@ -89,7 +120,7 @@ class GeometryEncoder(nn.Module):
             InteractionBlock(cfg.dim, cfg.num_gaussians, cfg.dim, cfg.cutoff) for _ in range(cfg.layers)
         )
         self.readout = mlp(cfg.dim, cfg.dim, cfg.dim)
-        self.noise_head = mlp(cfg.dim + cfg.num_gaussians, cfg.dim, 1)
+        self.noise_head = EquivariantNoiseHead(cfg.dim, cfg.num_gaussians)
 
     def forward(self, batch: Batch, corrupt: CorruptionKey | None = None) -> EncoderOutput:
         graphs = _conformer_graphs(batch)
@@ -113,10 +144,7 @@ class GeometryEncoder(nn.Module):
         )
         loss = None
         if noise is not None:
-            source, target = edge_index
-            weight = self.noise_head(torch.cat([h[source] + h[target], rbf], dim=1))
-            unit = (pos[target] - pos[source]) / lengths.clamp_min(1e-6).unsqueeze(1)
-            predicted = scatter(weight * unit, target, dim=0, dim_size=len(pos), reduce="sum")
+            predicted = self.noise_head(h, pos, edge_index, lengths, rbf)
             loss_sum = (predicted - noise).pow(2).mean(dim=1).sum()
             loss = global_mean(loss_sum, len(pos))
         return EncoderOutput(hidden=hidden, valid=batch.has_3d, reconstruction_loss=loss)

@@ -63,7 +63,10 @@ class MultiModalEncoder(nn.Module):
         )
         self.encoders = nn.ModuleDict()
         self.projections = nn.ModuleDict()
+        known = sorted({modality for modality, _ in ENCODERS})
         for modality in self.modalities:
+            if modality not in known:  # before getattr: the config has other fields (proj_dim)
+                raise ValueError(f"unknown modality '{modality}'; expected one of {known}")
             name = getattr(cfg, modality).name
             if (modality, name) not in ENCODERS:
                 raise ValueError(f"no encoder '{name}' for modality '{modality}'")

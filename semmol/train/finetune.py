@@ -119,10 +119,12 @@ class _Targets:
             self.std = torch.as_tensor(np.nanstd(train, axis=0), dtype=torch.float32).clamp_min(1e-6)
 
     def of(self, mol_index: torch.Tensor) -> torch.Tensor:
-        return (self.table[mol_index.cpu()] - self.mean) / self.std
+        """Training targets of a batch, on the batch's device."""
+        return ((self.table[mol_index.cpu()] - self.mean) / self.std).to(mol_index.device)
 
     def to_output(self, raw: torch.Tensor) -> torch.Tensor:
-        """Model outputs -> class-1 probabilities or values in the targets' units."""
+        """Model outputs -> class-1 probabilities or values in the targets' units (on the CPU)."""
+        raw = raw.cpu()
         return raw * self.std + self.mean if self.regression else torch.sigmoid(raw)
 
 
@@ -166,6 +168,8 @@ class FineTuner:
             corpus_smiles=dataset.columns.smiles,
             pretrained=pretrained,
         )
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.model.to(self.device)
         taken = {id(p) for p in pretrained_params}
         fresh = [p for p in self.model.parameters() if p.requires_grad and id(p) not in taken]
         self.optimizer = torch.optim.AdamW(
@@ -183,6 +187,7 @@ class FineTuner:
         loader.batch_sampler.set_epoch(epoch)
         total, batches = 0.0, 0
         for batch in loader:
+            batch = batch.to(self.device)
             loss = _masked_loss(
                 self.model(batch), self.targets.of(batch.mol_id), regression=self.targets.regression
             )
@@ -200,7 +205,7 @@ class FineTuner:
         loader = make_loader(
             self.eval_data, batch_size=2 * self.cfg.batch_size, indices=self.positions[subset], shuffle=False
         )
-        outputs = [self.targets.to_output(self.model(batch)) for batch in loader]
+        outputs = [self.targets.to_output(self.model(batch.to(self.device))) for batch in loader]
         return torch.cat(outputs).numpy().astype(np.float64)
 
     def score(self, subset: str) -> float:

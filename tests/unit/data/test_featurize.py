@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rdkit import Chem
+
+from semmol.data.featurize import (
+    ATOM_FEATURE_SIZES,
+    ATOM_FEATURES,
+    BOND_FEATURE_SIZES,
+    BOND_FEATURES,
+    atom_features,
+    bond_features,
+    ecfp_bits,
+)
+
+ATOM = {name: column for column, (name, _) in enumerate(ATOM_FEATURES)}
+BOND = {name: column for column, (name, _) in enumerate(BOND_FEATURES)}
+
+#: Exotic atoms and charges that reach the "other" slot of some vocabulary.
+EXOTIC = [
+    "[U]",
+    "[Fe+4]",
+    "[O-4]",
+    "[N-3]",
+    "[Fe+3]",
+    "FS(F)(F)(F)(F)F",
+    "[SiH6-2]",
+    "*C",
+    "F[Pt@SP1](Cl)(Br)I",
+]
+
+
+def _atom(smiles: str, index: int = 0) -> dict[str, int]:
+    row = atom_features(Chem.MolFromSmiles(smiles))[index]
+    return {name: int(row[column]) for name, column in ATOM.items()}
+
+
+@pytest.mark.parametrize("smiles", [*EXOTIC, "CC(=O)Nc1ccc(O)cc1", "F/C=C/F", "C#N"])
+def test_every_index_is_inside_its_vocabulary(smiles):
+    mol = Chem.MolFromSmiles(smiles)
+    atoms = atom_features(mol)
+    bonds, bond_feats = bond_features(mol)
+    assert atoms.dtype == np.int16 and atoms.shape == (mol.GetNumAtoms(), len(ATOM_FEATURES))
+    assert bond_feats.dtype == np.int16 and bond_feats.shape == (mol.GetNumBonds(), len(BOND_FEATURES))
+    assert bonds.dtype == np.int32 and bonds.shape == (mol.GetNumBonds(), 2)
+    assert ((atoms >= 0) & (atoms < np.array(ATOM_FEATURE_SIZES))).all()
+    assert ((bond_feats >= 0) & (bond_feats < np.array(BOND_FEATURE_SIZES))).all()
+
+
+def test_other_slots():
+    assert _atom("[U]")["atomic_num"] == 92  # every element has its own index
+    assert _atom("*C")["atomic_num"] == 119  # dummy atom: "other"
+    assert _atom("[O-4]")["formal_charge"] == 7  # charge outside -3..+3: "other"
+    assert _atom("[N-3]")["formal_charge"] == 0 and _atom("[Fe+3]")["formal_charge"] == 6
+    assert _atom("[Fe+4]")["formal_charge"] == 7
+    assert _atom("FS(F)(F)(F)(F)F", 1)["degree"] == 6  # six neighbours: "other"
+    assert _atom("[SiH6-2]")["num_hs"] == 5  # six hydrogens: "other"
+    assert _atom("F[Pt@SP1](Cl)(Br)I", 1)["chirality"] == 3  # square-planar: "other"
+
+
+def test_common_atom_and_bond_features():
+    acetamide = _atom("CC(N)=O", 1)
+    assert acetamide == {
+        "atomic_num": 6,
+        "chirality": 0,
+        "degree": 3,
+        "formal_charge": 3,  # neutral
+        "num_hs": 0,
+        "hybridization": 2,  # SP2
+        "aromatic": 0,
+        "in_ring": 0,
+    }
+    assert _atom("C[C@H](F)Cl", 1)["chirality"] in (1, 2)
+    assert _atom("c1ccccc1")["aromatic"] == 1 and _atom("c1ccccc1")["in_ring"] == 1
+
+    bonds, feats = bond_features(Chem.MolFromSmiles("F/C=C/F"))
+    assert bonds.tolist() == [[0, 1], [1, 2], [2, 3]]
+    assert feats[1, BOND["bond_type"]] == 1 and feats[1, BOND["stereo"]] == 3  # double, E
+    _, aromatic = bond_features(Chem.MolFromSmiles("c1ccccc1"))
+    assert (aromatic[:, BOND["bond_type"]] == 3).all() and (aromatic[:, BOND["in_ring"]] == 1).all()
+
+
+def test_single_atom_has_empty_bond_arrays():
+    bonds, feats = bond_features(Chem.MolFromSmiles("C"))
+    assert bonds.shape == (0, 2) and feats.shape == (0, len(BOND_FEATURES))
+
+
+def test_ecfp_bits():
+    mol = Chem.MolFromSmiles("CC(=O)Nc1ccc(O)cc1")
+    bits = ecfp_bits(mol, radius=2, n_bits=256)
+    assert bits.dtype == np.uint8 and bits.shape == (256,)
+    assert set(np.unique(bits)) == {0, 1}
+    np.testing.assert_array_equal(bits, ecfp_bits(Chem.MolFromSmiles("Oc1ccc(NC(C)=O)cc1"), n_bits=256))
+    assert ecfp_bits(mol, radius=1, n_bits=256).sum() < bits.sum()  # fewer environments
+    assert ecfp_bits(mol).shape == (2048,)
