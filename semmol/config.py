@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Modality = Literal["smiles", "graph2d", "geom3d", "fingerprint"]
+Modality = Literal["smiles", "graph2d", "geom3d", "fingerprint", "descriptors"]
 TaskType = Literal["classification", "regression"]
 SplitKind = Literal["scaffold", "random", "balanced_scaffold"]
 
@@ -187,8 +187,10 @@ class Geom3DEncoderConfig(_Section):
     noise_std: float = Field(0.1, description="Coordinate noise (Angstrom) for the denoising loss.")
 
 
-class FingerprintEncoderConfig(_Section):
-    name: Literal["mlp"] = Field("mlp", description="MLP over the stored ECFP bits.")
+class VectorEncoderConfig(_Section):
+    """An MLP over a per-molecule vector stored in the shards (ECFP bits, RDKit descriptors)."""
+
+    name: Literal["mlp"] = Field("mlp", description="MLP over the stored vector.")
     dim: int = Field(128, description="Hidden size.")
     layers: int = Field(2, description="MLP layers.")
     dropout: float = Field(0.1, description="Dropout between layers.")
@@ -205,8 +207,11 @@ class ModelConfig(_Section):
     geom3d: Geom3DEncoderConfig = Field(
         default_factory=Geom3DEncoderConfig, description="3D conformer encoder."
     )
-    fingerprint: FingerprintEncoderConfig = Field(
-        default_factory=FingerprintEncoderConfig, description="Fingerprint encoder."
+    fingerprint: VectorEncoderConfig = Field(
+        default_factory=VectorEncoderConfig, description="ECFP encoder (MLP over the stored bits)."
+    )
+    descriptors: VectorEncoderConfig = Field(
+        default_factory=VectorEncoderConfig, description="RDKit 2D descriptor encoder (MLP)."
     )
 
 

@@ -29,7 +29,7 @@ from rdkit.Chem import AllChem, rdDistGeom
 from semmol.atomic import atomic_path
 from semmol.config import ConformerConfig
 from semmol.data.chem import quiet_rdkit
-from semmol.data.featurize import atom_features, bond_features, ecfp_bits
+from semmol.data.featurize import atom_features, bond_features, ecfp_bits, rdkit_descriptors
 from semmol.data.schema import (
     STATUS_EMBED_FAILED,
     STATUS_MMFF_FAILED,
@@ -113,6 +113,7 @@ def featurize_molecule(smiles: str, *, options: ConformerConfig) -> dict:
             "ecfp": np.packbits(
                 ecfp_bits(mol, radius=options.ecfp_radius, n_bits=options.ecfp_bits)
             ).tobytes(),
+            "descriptors": rdkit_descriptors(mol).tolist(),
         }
         mol_h = Chem.AddHs(mol)
         seed = molecule_seed(smiles, base_seed=options.seed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from rdkit import Chem
-from rdkit.Chem import rdFingerprintGenerator
+from rdkit.Chem import Descriptors, rdFingerprintGenerator
 
 _CHIRALITY = [
     Chem.ChiralType.CHI_UNSPECIFIED,
@@ -110,3 +110,18 @@ def ecfp_bits(mol: Chem.Mol, *, radius: int = 2, n_bits: int = 2048) -> np.ndarr
     """Morgan (ECFP) bit vector as a ``uint8`` array of 0/1, length ``n_bits``."""
     generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
     return generator.GetFingerprintAsNumPy(mol).astype(np.uint8)
+
+
+#: Names of the RDKit 2D descriptors stored per molecule, in storage order.
+DESCRIPTOR_NAMES: list[str] = [name for name, _ in Descriptors._descList]
+
+
+def rdkit_descriptors(mol: Chem.Mol) -> np.ndarray:
+    """RDKit's 2D descriptors (:data:`DESCRIPTOR_NAMES`) as ``float32``, squashed by ``sign(x) log(1 + |x|)``.
+
+    The squashing keeps counts, areas and indices of very different scales on one footing
+    without statistics from any data set; a descriptor RDKit cannot compute is 0.
+    """
+    values = np.array([function(mol) for _, function in Descriptors._descList], dtype=np.float64)
+    values[~np.isfinite(values)] = 0.0
+    return (np.sign(values) * np.log1p(np.abs(values))).astype(np.float32)

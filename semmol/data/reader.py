@@ -13,7 +13,7 @@ Fields of one molecule (``B`` molecules, ``N`` atoms in a batch):
 - ``pos``: ``[N, C, 3]`` float Angstrom, ``C`` conformers (1 for ``conformers="random"``/``"first"``,
   the stored maximum for ``"all"``); ``conf_mask``: ``[B, C]`` bool, which conformers exist;
 - ``has_3d``: ``[B]`` bool, whether the molecule has any conformer;
-- ``ecfp``: ``[B, bits]`` float 0/1;
+- ``ecfp``: ``[B, bits]`` float 0/1; ``descriptors``: ``[B, len(DESCRIPTOR_NAMES)]`` float (squashed RDKit 2D descriptors);
 - ``smiles``: list of ``B`` canonical SMILES; ``mol_id`` (the molecule's ``mol_index``, its position
   in molecules.parquet; named so that PyG does not offset it when batching), ``row``: ``[B]`` long.
 """
@@ -70,6 +70,7 @@ class _Columns:
     coords: np.ndarray  # [conformers * atoms, 3], conformer k of molecule m at atom_offsets-style blocks
     coord_offsets: np.ndarray  # [conformers + 1]
     ecfp: np.ndarray  # [M, bits / 8] packed
+    descriptors: np.ndarray  # [M, D]
 
 
 def _load_columns(paths: Sequence[Path]) -> _Columns:
@@ -102,6 +103,7 @@ def _load_columns(paths: Sequence[Path]) -> _Columns:
         ecfp=np.frombuffer(ecfp.buffers()[1], dtype=np.uint8).reshape(-1, ecfp.type.byte_width)[
             ecfp.offset : ecfp.offset + len(ecfp)
         ],
+        descriptors=_flat(table.column("descriptors"))[0].to_numpy().reshape(table.num_rows, -1).copy(),
     )
 
 
@@ -193,6 +195,7 @@ class ShardDataset(Dataset):
             conf_mask=conf_mask,
             has_3d=conf_mask.any(dim=1),
             ecfp=torch.from_numpy(np.unpackbits(c.ecfp[index]).astype(np.float32)).unsqueeze(0),
+            descriptors=torch.from_numpy(c.descriptors[index : index + 1]),
             smiles=c.smiles[index],
             mol_id=torch.tensor([int(c.mol_index[index])]),
             row=torch.tensor([int(c.row[index])]),

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from semmol.data.featurize import ATOM_FEATURES, BOND_FEATURES
+from semmol.data.featurize import ATOM_FEATURES, BOND_FEATURES, DESCRIPTOR_NAMES
 
 #: Conformer status values. Only "ok" and "mmff_failed" rows carry coordinates.
 STATUS_OK = "ok"
@@ -56,6 +56,7 @@ def shard_schema(ecfp_bits: int) -> pa.Schema:
             ("coords", pa.list_(pa.list_(xyz))),  # conformers x atoms x 3, Angstrom
             ("energies", pa.list_(pa.float64())),  # MMFF94 kcal/mol per conformer, NaN if not optimised
             ("ecfp", pa.binary(ecfp_bits // 8)),  # np.packbits of the 0/1 bit vector
+            ("descriptors", pa.list_(pa.float32(), len(DESCRIPTOR_NAMES))),  # featurize.rdkit_descriptors
             ("status", pa.string()),
             ("seconds", pa.float32()),  # wall time spent on this molecule
         ]

@@ -16,14 +16,15 @@ from torch import nn
 from torch_geometric.data import Batch
 
 from semmol.config import ModelConfig
+from semmol.data.featurize import DESCRIPTOR_NAMES
 from semmol.models.base import EncoderOutput
 from semmol.models.corruption import CorruptionKey
-from semmol.models.fingerprint import FingerprintMLP
 from semmol.models.geom3d import GeometryEncoder
 from semmol.models.graph2d import GraphEncoder
 from semmol.models.layers import mlp
 from semmol.models.smiles import SmilesTransformer
 from semmol.models.tokenizer import SmilesVocab
+from semmol.models.vector import VectorMLP
 from semmol.train.checkpoint import save_atomic
 
 #: (modality, encoder name) -> factory(model config, vocab, ecfp_bits).
@@ -32,7 +33,10 @@ ENCODERS: dict[tuple[str, str], Callable[[ModelConfig, SmilesVocab | None, int],
     ("graph2d", "gin"): lambda cfg, vocab, bits: GraphEncoder(cfg.graph2d),
     ("graph2d", "gine"): lambda cfg, vocab, bits: GraphEncoder(cfg.graph2d),
     ("geom3d", "schnet"): lambda cfg, vocab, bits: GeometryEncoder(cfg.geom3d),
-    ("fingerprint", "mlp"): lambda cfg, vocab, bits: FingerprintMLP(cfg.fingerprint, ecfp_bits=bits),
+    ("fingerprint", "mlp"): lambda cfg, vocab, bits: VectorMLP(cfg.fingerprint, field="ecfp", width=bits),
+    ("descriptors", "mlp"): lambda cfg, vocab, bits: VectorMLP(
+        cfg.descriptors, field="descriptors", width=len(DESCRIPTOR_NAMES), normalize_input=True
+    ),
 }
 
 

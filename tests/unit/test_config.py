@@ -66,4 +66,6 @@ def test_run_sets_merge_into_a_preset(run_set):
     raw["runs"].update(yaml.safe_load((ROOT / "config/runs" / run_set).read_text())["runs"])
     config = load_config(raw)
     resolved = {name: resolve_run(config, name) for name in config.runs}
-    assert len({r.model_dump_json() for r in resolved.values()}) == len(resolved), "two runs are the same experiment"
+    assert len({r.model_dump_json() for r in resolved.values()}) == len(resolved), (
+        "two runs are the same experiment"
+    )

@@ -94,3 +94,15 @@ def test_ecfp_bits():
     np.testing.assert_array_equal(bits, ecfp_bits(Chem.MolFromSmiles("Oc1ccc(NC(C)=O)cc1"), n_bits=256))
     assert ecfp_bits(mol, radius=1, n_bits=256).sum() < bits.sum()  # fewer environments
     assert ecfp_bits(mol).shape == (2048,)
+
+
+def test_rdkit_descriptors_are_finite_squashed_and_named():
+    from rdkit import Chem
+
+    from semmol.data.featurize import DESCRIPTOR_NAMES, rdkit_descriptors
+
+    values = rdkit_descriptors(Chem.MolFromSmiles("CC(C)NCC(O)COc1cccc2ccccc12"))
+    assert values.dtype == np.float32 and values.shape == (len(DESCRIPTOR_NAMES),)
+    assert np.isfinite(values).all() and np.abs(values).max() < 25  # log1p squashing
+    mol_wt = values[DESCRIPTOR_NAMES.index("MolWt")]
+    assert mol_wt == pytest.approx(np.log1p(259.349), rel=1e-4)

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from semmol.config import ModelConfig
+from semmol.models.corruption import CorruptionKey
+from semmol.models.vector import VectorMLP
+
+BATCH = [3, 10, 24, 7, 16, 26, 0, 21]
+
+
+@pytest.fixture()
+def encoder(model_config: ModelConfig, ecfp_bits: int) -> VectorMLP:
+    torch.manual_seed(0)
+    return VectorMLP(model_config.fingerprint, field="ecfp", width=ecfp_bits).eval()
+
+
+def test_output_shapes_and_no_reconstruction(encoder: VectorMLP, make_batch):
+    out = encoder(make_batch(BATCH), CorruptionKey(seed=0, step=0))
+    assert out.hidden.shape == (len(BATCH), 16) and out.valid.shape == (len(BATCH),)
+    assert bool(out.valid.all()) and out.reconstruction_loss is None
+
+
+def test_a_molecule_does_not_depend_on_its_batch(encoder: VectorMLP, make_batch):
+    together = encoder(make_batch(BATCH)).hidden
+    torch.testing.assert_close(encoder(make_batch(BATCH[::-1])).hidden, together.flip(0))
+    for row, index in enumerate(BATCH):
+        torch.testing.assert_close(encoder(make_batch([index])).hidden[0], together[row])
+
+
+def test_different_fingerprints_give_different_representations(encoder: VectorMLP, make_batch):
+    batch = make_batch(BATCH)
+    assert len({tuple(bits.tolist()) for bits in batch.ecfp}) == len(BATCH)
+    hidden = encoder(batch).hidden.detach()
+    assert float(torch.cdist(hidden, hidden).fill_diagonal_(1.0).min()) > 1e-3
+
+
+def test_descriptor_encoder_normalises_its_input(model_config: ModelConfig, make_batch):
+    from semmol.data.featurize import DESCRIPTOR_NAMES
+
+    encoder = VectorMLP(
+        model_config.descriptors, field="descriptors", width=len(DESCRIPTOR_NAMES), normalize_input=True
+    )
+    batch = make_batch(BATCH)
+    assert batch.descriptors.shape == (len(BATCH), len(DESCRIPTOR_NAMES))
+    scaled = batch.clone()
+    scaled.descriptors = batch.descriptors * 10.0  # LayerNorm makes the encoder blind to a common scale
+    torch.testing.assert_close(encoder.eval()(scaled).hidden, encoder(batch).hidden, rtol=1e-4, atol=1e-4)
