@@ -127,7 +127,7 @@ def test_one_finetune_target_builds_only_its_dependencies(tmp_path, tiny_config)
     )
 
 
-@pytest.mark.parametrize("preset", ["config.yaml", "demo.yaml", "moleculenet-local.yaml"])
+@pytest.mark.parametrize("preset", ["config.yaml", "demo.yaml", "moleculenet-cpu.yaml"])
 def test_presets_plan_the_whole_dag(tmp_path, preset):
     jobs = planned_jobs(snakemake(tmp_path, ROOT / "config" / preset, "all", "-n"))
     for rule in (
@@ -146,3 +146,9 @@ def test_presets_plan_the_whole_dag(tmp_path, preset):
 def test_lint_is_clean(tmp_path):
     result = snakemake(tmp_path, ROOT / "config" / "demo.yaml", "--lint", check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_html_report_embeds_the_results(tiny_run, tiny_config):
+    snakemake(tiny_run, tiny_config, "--report", "report.html")
+    html = (tiny_run / "report.html").read_text(errors="replace")
+    assert "summary.md" in html and "centers.png" in html
