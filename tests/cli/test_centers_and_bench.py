@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import faiss
 import numpy as np
@@ -25,46 +26,27 @@ JOB = {
 }
 
 
+def centers(model: Path, manifest: Path, n_centers: int, out: Path) -> None:
+    main(["centers", "--model", str(model), "--shards-manifest", str(manifest), "--n-centers", str(n_centers),
+          "--out-dir", str(out)])  # fmt: skip
+
+
 def test_centers_writes_a_library_per_modality(tiny_benchmark, tmp_path):
     pretrain(PretrainJob.model_validate(JOB), shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path)
     out = tmp_path / "centers"
-    main(
-        [
-            "centers",
-            "--model",
-            str(tmp_path / "model.pt"),
-            "--shards-manifest",
-            str(tiny_benchmark["manifest"]),
-            "--n-centers",
-            "4",
-            "--out-dir",
-            str(out),
-        ]
-    )
+    centers(tmp_path / "model.pt", tiny_benchmark["manifest"], 4, out)
     library = json.loads((out / "library.json").read_text())
     assert set(library["modalities"]) == {"smiles", "graph2d", "geom3d"}
     for modality, stats in library["modalities"].items():
-        centers = np.load(out / stats["centers"])
-        assert centers.shape == (4, 16)
-        np.testing.assert_allclose(np.linalg.norm(centers, axis=1), 1.0, rtol=1e-4)
+        matrix = np.load(out / stats["centers"])
+        assert matrix.shape == (4, 16)
+        np.testing.assert_allclose(np.linalg.norm(matrix, axis=1), 1.0, rtol=1e-4)
         assert sum(stats["counts"]) == stats["molecules"] > 0
         assert 0 <= stats["inertia"] <= 2 and stats["usage_entropy"] <= stats["max_entropy"] + 1e-9
         index = faiss.read_index(str(out / stats["index"]))
         assert index.ntotal == 4
     with pytest.raises(SystemExit, match="fewer than the 4096 centers"):
-        main(
-            [
-                "centers",
-                "--model",
-                str(tmp_path / "model.pt"),
-                "--shards-manifest",
-                str(tiny_benchmark["manifest"]),
-                "--n-centers",
-                "4096",
-                "--out-dir",
-                str(tmp_path / "too_many"),
-            ]
-        )
+        centers(tmp_path / "model.pt", tiny_benchmark["manifest"], 4096, tmp_path / "too_many")
 
 
 def test_bench_prints_figures(tiny_benchmark, moleculenet_dir, capsys):
