@@ -385,6 +385,22 @@ class ExperimentConfig(_Section):
             resolve_run(self, name)  # fail at load time, not when the run's rule starts
         return self
 
+    @model_validator(mode="after")
+    def _stages_fit_together(self) -> ExperimentConfig:
+        if self.pretrain.anchor in self.pretrain.targets or len(set(self.pretrain.targets)) != len(
+            self.pretrain.targets
+        ):
+            raise ValueError(
+                f"pretrain.targets {self.pretrain.targets} must be distinct and exclude the anchor"
+            )
+        if self.finetune.mode == "semmol" and (
+            self.finetune.init != "pretrained" or self.pretrain.method != "semmol"
+        ):
+            raise ValueError(
+                "finetune.mode 'semmol' needs finetune.init 'pretrained' and pretrain.method 'semmol'"
+            )
+        return self
+
 
 def resolve_run(config: ExperimentConfig, run: str) -> ExperimentConfig:
     """The experiment with run ``run``'s overrides applied, validated again.

@@ -69,3 +69,18 @@ def test_run_sets_merge_into_a_preset(run_set):
     assert len({r.model_dump_json() for r in resolved.values()}) == len(resolved), (
         "two runs are the same experiment"
     )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"pretrain.targets": ["smiles", "graph2d"]}, "exclude the anchor"),
+        ({"finetune.mode": "semmol", "pretrain.method": "infonce"}, "finetune.mode 'semmol' needs"),
+        ({"finetune.mode": "semmol", "finetune.init": "scratch"}, "finetune.mode 'semmol' needs"),
+    ],
+)
+def test_runs_whose_stages_do_not_fit_together_are_rejected(overrides, message):
+    raw = _demo()
+    raw["runs"]["bad"] = {"overrides": overrides}
+    with pytest.raises(ValidationError, match=message):
+        load_config(raw)
