@@ -12,7 +12,7 @@ of pretraining runs. Outputs, under one directory:
 ``summary.md``
     one table: a line per benchmark and split, a column per run, baseline and published
     method, cells "mean ± std (n)".
-``plots/metrics.png``, ``plots/finetune_curves.png``, ``plots/pretrain_curves.png``
+``plots/metrics.png``, ``plots/finetune_curves.png``, ``plots/pretrain_curves.png``, ``plots/centers.png``
     see :mod:`semmol.evaluate.plots`.
 """
 
