@@ -80,7 +80,8 @@ def test_every_stage_writes_its_outputs(tiny_run):
     assert (results / "pretrain/semmol/centers/step-000003.npz").exists()
     library = json.loads((results / "pretrain/semmol/centers/library.json").read_text())
     assert set(library["modalities"]) == {"smiles", "graph2d", "geom3d"}
-    for run in ("semmol", "scratch", "rf_ecfp4"):
+    assert not (results / "pretrain/semmol_head").exists()  # it fine-tunes semmol's pretraining
+    for run in ("semmol", "semmol_head", "scratch", "rf_ecfp4"):
         kind = "baseline" if run == "rf_ecfp4" else "finetune"
         result = json.loads((results / f"{kind}/{run}/bbbp/scaffold-1/metrics.json").read_text())
         assert result["metric"] == "roc_auc" and result["n"]["test"] == split["sizes"]["test"]
@@ -89,7 +90,7 @@ def test_every_stage_writes_its_outputs(tiny_run):
 def test_summary_table_has_every_run_and_benchmark(tiny_run):
     summary = pl.read_csv(tiny_run / "results/report/summary.csv")
     rows = set(zip(summary["run"], summary["benchmark"]))
-    for run in ("semmol", "scratch", "rf_ecfp4"):
+    for run in ("semmol", "semmol_head", "scratch", "rf_ecfp4"):
         assert {(run, "bbbp"), (run, "freesolv")} <= rows
     assert (summary.filter(pl.col("kind") != "published")["n"] == 2).all()
     markdown = (tiny_run / "results/report/summary.md").read_text()
@@ -120,11 +121,12 @@ def test_one_finetune_target_builds_only_its_dependencies(tmp_path, tiny_config)
         "split": 1,
         "finetune": 1,
     }
-    target = "results/finetune/semmol/bbbp/scaffold-0/metrics.json"
+    target = "results/finetune/semmol_head/bbbp/scaffold-0/metrics.json"
     jobs = planned_jobs(snakemake(tmp_path, tiny_config, target, "-n"))
     assert (
         jobs["pretrain"] == 1 and jobs["download"] == 2 and "centers" not in jobs and "baseline" not in jobs
     )
+    assert planned_jobs(snakemake(tmp_path, tiny_config, "all", "-n"))["pretrain"] == 1
 
 
 @pytest.mark.parametrize("preset", ["config.yaml", "demo.yaml", "moleculenet-cpu.yaml"])

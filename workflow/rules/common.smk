@@ -83,15 +83,27 @@ def shard_files(wildcards):
     )
 
 
+def pretraining_of(run):
+    """The run whose pretraining ``run`` fine-tunes from: the first run with the same model,
+    pretraining and semantic options, so runs that differ only in fine-tuning share it."""
+
+    def sections(name):
+        return RUNS[name].model, RUNS[name].pretrain, RUNS[name].semantic
+
+    return next(name for name in RUNS if sections(name) == sections(run))
+
+
 def pretrained_inputs(wildcards):
     """The pretrained model a fine-tuning run starts from; none for a from-scratch run."""
     if RUNS[wildcards.run].finetune.init == "scratch":
         return []
-    return [f"results/pretrain/{wildcards.run}/model.pt"]
+    return [f"results/pretrain/{pretraining_of(wildcards.run)}/model.pt"]
 
 
 def pretrained_runs():
-    return [name for name, run in RUNS.items() if run.finetune.init == "pretrained"]
+    """The runs that are pretrained (each shared pretraining once)."""
+    runs = [pretraining_of(name) for name, run in RUNS.items() if run.finetune.init == "pretrained"]
+    return list(dict.fromkeys(runs))
 
 
 def semantic_runs():
