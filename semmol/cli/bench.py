@@ -3,7 +3,9 @@
 - ``semmol bench conformers TABLE``: conformer throughput (molecules per second per core) and
   failure rate on the first ``--limit`` molecules of a table;
 - ``semmol bench pretrain MANIFEST``: pretraining throughput (molecules per second) and peak
-  memory for ``--steps`` steps of a run's job on a set of corpus shards.
+  memory for ``--steps`` steps of a run's job on a set of corpus shards;
+- ``semmol bench timings [DIR]``: a finished pipeline's wall time per stage, from the
+  ``benchmarks/`` files Snakemake wrote for its heavy rules (a Markdown table).
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--job", type=json_model(PretrainJob), default=PretrainJob(), help="pretrain job as JSON"
     )
     pretrain.add_argument("--steps", type=int, default=30, help="steps to time (default 30)")
+    timings = kinds.add_parser("timings", help="wall time per stage of a finished pipeline")
+    timings.add_argument(
+        "directory", type=Path, nargs="?", default=Path("benchmarks"), help="default: benchmarks"
+    )
 
 
 def _peak_rss_mb() -> float:
@@ -116,6 +122,45 @@ def _bench_pretrain(args: argparse.Namespace) -> dict:
     }
 
 
+def stage_timings(directory: Path) -> list[dict]:
+    """Per stage (first folder under ``directory``): jobs, summed and longest wall seconds, peak RSS.
+
+    Reads the tab-separated files of Snakemake's ``benchmark:`` directive (columns ``s`` and
+    ``max_rss``, one line per repetition, the last one kept).
+    """
+    import csv
+
+    stages: dict[str, list[tuple[float, float]]] = {}
+    for path in sorted(directory.rglob("*.tsv")):
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+        if not rows:
+            raise ValueError(f"{path}: empty benchmark file")
+        stage = path.relative_to(directory).parts[0]
+        stages.setdefault(stage, []).append((float(rows[-1]["s"]), float(rows[-1]["max_rss"])))
+    if not stages:
+        raise FileNotFoundError(f"{directory}: no benchmark files (*.tsv); run the pipeline first")
+    return [
+        {
+            "stage": stage,
+            "jobs": len(jobs),
+            "seconds_total": sum(s for s, _ in jobs),
+            "seconds_max": max(s for s, _ in jobs),
+            "max_rss_mb": max(rss for _, rss in jobs),
+        }
+        for stage, jobs in stages.items()
+    ]
+
+
 def run(args: argparse.Namespace) -> None:
+    if args.bench == "timings":
+        print("| stage | jobs | job wall time, summed (min) | longest job (min) | peak RSS (MB) |")
+        print("|---|---|---|---|---|")
+        for row in stage_timings(args.directory):
+            print(
+                f"| {row['stage']} | {row['jobs']} | {row['seconds_total'] / 60:.1f} | {row['seconds_max'] / 60:.1f}"
+                f" | {row['max_rss_mb']:.0f} |"
+            )
+        return
     figures = _bench_conformers(args) if args.bench == "conformers" else _bench_pretrain(args)
     print(json.dumps(figures, indent=2))

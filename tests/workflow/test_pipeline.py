@@ -154,3 +154,12 @@ def test_html_report_embeds_the_results(tiny_run, tiny_config):
     snakemake(tiny_run, tiny_config, "--report", "report.html")
     html = (tiny_run / "report.html").read_text(errors="replace")
     assert "summary.md" in html and "centers.png" in html
+
+
+def test_stage_timings_from_the_benchmark_files(tiny_run, capsys):
+    from semmol.cli.main import main
+
+    main(["bench", "timings", str(tiny_run / "benchmarks")])
+    table = capsys.readouterr().out
+    stages = {line.split("|")[1].strip(): int(line.split("|")[2]) for line in table.splitlines()[2:]}
+    assert stages == {"conformers": 6, "finetune": 12, "pretrain": 1}
