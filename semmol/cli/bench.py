@@ -5,7 +5,7 @@
 - ``semmol bench pretrain MANIFEST``: pretraining throughput (molecules per second) and peak
   memory for ``--steps`` steps of a run's job on a set of corpus shards;
 - ``semmol bench timings [DIR]``: a finished pipeline's wall time per stage, from the
-  ``benchmarks/`` files Snakemake wrote for its heavy rules (a Markdown table).
+  ``benchmarks/`` files Snakemake wrote for its jobs (a Markdown table).
 """
 
 from __future__ import annotations

@@ -129,7 +129,9 @@ def test_one_finetune_target_builds_only_its_dependencies(tmp_path, tiny_config)
     assert planned_jobs(snakemake(tmp_path, tiny_config, "all", "-n"))["pretrain"] == 1
 
 
-@pytest.mark.parametrize("preset", ["config.yaml", "demo.yaml", "moleculenet-cpu.yaml"])
+@pytest.mark.parametrize(
+    "preset", ["config.yaml", "demo.yaml", "moleculenet-cpu.yaml", "moleculenet-gpu.yaml"]
+)
 def test_presets_plan_the_whole_dag(tmp_path, preset):
     jobs = planned_jobs(snakemake(tmp_path, ROOT / "config" / preset, "all", "-n"))
     for rule in (
@@ -143,6 +145,19 @@ def test_presets_plan_the_whole_dag(tmp_path, preset):
         "aggregate",
     ):
         assert jobs.get(rule, 0) > 0, f"{preset}: no {rule} jobs planned"
+
+
+@pytest.mark.parametrize(
+    ("runs_file", "n_runs", "n_pretrainings"),
+    [("ablations.yaml", 10, 9), ("finetuning.yaml", 5, 2)],
+)
+def test_run_sets_merge_into_a_preset(tmp_path, runs_file, n_runs, n_pretrainings):
+    # The preset's three runs plus the file's; fine-tuning variants reuse the SemMol pretraining.
+    preset = ROOT / "config" / "moleculenet-cpu.yaml"
+    runs = ROOT / "config" / "runs" / runs_file
+    jobs = planned_jobs(snakemake(tmp_path, preset, "all", "-n", "--configfile", str(preset), str(runs)))
+    assert jobs["finetune"] == n_runs * 4 * 3  # runs x benchmarks x seeds
+    assert jobs["pretrain"] == n_pretrainings
 
 
 def test_lint_is_clean(tmp_path):
@@ -162,4 +177,16 @@ def test_stage_timings_from_the_benchmark_files(tiny_run, capsys):
     main(["bench", "timings", str(tiny_run / "benchmarks")])
     table = capsys.readouterr().out
     stages = {line.split("|")[1].strip(): int(line.split("|")[2]) for line in table.splitlines()[2:]}
-    assert stages == {"conformers": 6, "finetune": 12, "pretrain": 1}
+    # 3 datasets, 2 shards each, 2 benchmarks x 2 seeds, 3 runs of which one pretrains
+    assert stages == {
+        "download": 3,
+        "standardize": 3,
+        "conformers": 6,
+        "gather": 3,
+        "split": 4,
+        "baseline": 4,
+        "pretrain": 1,
+        "centers": 1,
+        "finetune": 12,
+        "report": 1,
+    }

@@ -17,6 +17,8 @@ rule download:
         "../../environment.yml"
     log:
         "logs/download/{dataset}.log",
+    benchmark:
+        "benchmarks/download/{dataset}.tsv"
     shell:
         "python -m semmol download --name {wildcards.dataset} --dataset {params.dataset:q}"
         " --out-dir resources/datasets/{wildcards.dataset} 2> {log}"
@@ -38,6 +40,8 @@ rule standardize:
         "../../environment.yml"
     log:
         "logs/standardize/{dataset}.log",
+    benchmark:
+        "benchmarks/standardize/{dataset}.tsv"
     shell:
         "python -m semmol standardize --manifest {input} --dataset {params.dataset:q} --options {params.options:q}"
         " {params.benchmark} --out-dir results/data/{wildcards.dataset} 2> {log}"
@@ -75,6 +79,8 @@ rule gather_shards:
         "../../environment.yml"
     log:
         "logs/conformers/{dataset}/gather.log",
+    benchmark:
+        "benchmarks/gather/{dataset}.tsv"
     shell:
         "python -m semmol gather --out {output} {input} 2> {log}"
 
@@ -92,6 +98,8 @@ rule split:
         "../../environment.yml"
     log:
         "logs/split/{bench}/{split}-{seed}.log",
+    benchmark:
+        "benchmarks/split/{bench}/{split}-{seed}.tsv"
     shell:
         "python -m semmol split --manifest {input} --dataset {params.dataset:q} --split {params.split:q}"
         " --seed {wildcards.seed} --out {output} 2> {log}"

@@ -46,6 +46,8 @@ rule baseline:
         "../../environment.yml"
     log:
         "logs/baseline/{bench}/{split}-{seed}.log",
+    benchmark:
+        "benchmarks/baseline/{bench}/{split}-{seed}.tsv"
     shell:
         "python -m semmol baseline --molecules {input.molecules} --split {input.split} --dataset {params.dataset:q}"
         " --options {params.options:q} --benchmark {wildcards.bench} --seed {wildcards.seed}"

@@ -44,6 +44,8 @@ rule centers:
         "../../environment.yml"
     log:
         "logs/centers/{run}.log",
+    benchmark:
+        "benchmarks/centers/{run}.tsv"
     shell:
         "python -m semmol centers --model {input.model} --shards-manifest {input.manifest}"
         " --n-centers {params.n_centers} --seed {params.seed} --out-dir results/pretrain/{wildcards.run}/centers"

@@ -26,6 +26,8 @@ rule aggregate:
         "../../environment.yml"
     log:
         "logs/report/aggregate.log",
+    benchmark:
+        "benchmarks/report/aggregate.tsv"
     shell:
         "python -m semmol aggregate --out-dir results/report {params.pretrain} {params.snapshots} {params.published}"
         " {input.metrics} {input.baseline} 2> {log}"
