@@ -151,7 +151,7 @@ def test_presets_plan_the_whole_dag(tmp_path, preset):
     ("runs_file", "n_runs", "n_pretrainings"),
     [("ablations.yaml", 10, 9), ("finetuning.yaml", 5, 2)],
 )
-def test_run_sets_merge_into_a_preset(tmp_path, runs_file, n_runs, n_pretrainings):
+def test_run_sets_share_pretraining_where_they_can(tmp_path, runs_file, n_runs, n_pretrainings):
     # The preset's three runs plus the file's; fine-tuning variants reuse the SemMol pretraining.
     preset = ROOT / "config" / "moleculenet-cpu.yaml"
     runs = ROOT / "config" / "runs" / runs_file
