@@ -16,7 +16,7 @@ RUNS = {name: resolve_run(CFG, name) for name in CFG.runs}
 STAGE_VERSION = {
     "download": 1,
     "standardize": 1,
-    "conformers": 1,
+    "conformers": 2,  # 2: shards carry RDKit descriptors
     "split": 1,
     "pretrain": 1,
     "centers": 1,
