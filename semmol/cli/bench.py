@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import resource
 import sys
@@ -21,7 +22,7 @@ from pathlib import Path
 from semmol.cli.common import json_model
 from semmol.config import ConformerConfig, PretrainJob
 
-HELP = "measure conformer and pretraining throughput and print the figures"
+HELP = "measure conformer and pretraining throughput, or sum a finished pipeline's stage timings"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -128,8 +129,6 @@ def stage_timings(directory: Path) -> list[dict]:
     Reads the tab-separated files of Snakemake's ``benchmark:`` directive (columns ``s`` and
     ``max_rss``, one line per repetition, the last one kept).
     """
-    import csv
-
     stages: dict[str, list[tuple[float, float]]] = {}
     for path in sorted(directory.rglob("*.tsv")):
         with open(path, newline="") as handle:
@@ -152,15 +151,23 @@ def stage_timings(directory: Path) -> list[dict]:
     ]
 
 
+def _timings_table(directory: Path) -> str:
+    lines = [
+        "| stage | jobs | job wall time, summed (min) | longest job (min) | peak RSS (MB) |",
+        "|---|---|---|---|---|",
+    ]
+    for row in stage_timings(directory):
+        lines.append(
+            f"| {row['stage']} | {row['jobs']} | {row['seconds_total'] / 60:.1f} | {row['seconds_max'] / 60:.1f}"
+            f" | {row['max_rss_mb']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> None:
     if args.bench == "timings":
-        print("| stage | jobs | job wall time, summed (min) | longest job (min) | peak RSS (MB) |")
-        print("|---|---|---|---|---|")
-        for row in stage_timings(args.directory):
-            print(
-                f"| {row['stage']} | {row['jobs']} | {row['seconds_total'] / 60:.1f} | {row['seconds_max'] / 60:.1f}"
-                f" | {row['max_rss_mb']:.0f} |"
-            )
-        return
-    figures = _bench_conformers(args) if args.bench == "conformers" else _bench_pretrain(args)
-    print(json.dumps(figures, indent=2))
+        print(_timings_table(args.directory))
+    elif args.bench == "conformers":
+        print(json.dumps(_bench_conformers(args), indent=2))
+    else:
+        print(json.dumps(_bench_pretrain(args), indent=2))
