@@ -260,13 +260,13 @@ def test_nothing_accepted_fails_and_points_at_the_rejections(tmp_path):
     assert pq.read_table(out_dir / "rejected.parquet").num_rows == 2
 
 
-def test_esol_is_accepted_whole(moleculenet_dir, tmp_path):
+def test_esol_is_accepted_whole(full_moleculenet_dir, tmp_path):
     esol = DatasetConfig(
-        source=LocalSource(kind="local", path=str(moleculenet_dir / "esol.csv")),
+        source=LocalSource(kind="local", path=str(full_moleculenet_dir / "esol.csv")),
         targets=["measured log solubility in mols per litre"],
         task="regression",
     )
-    result = _standardize(moleculenet_dir / "esol.csv", tmp_path, dataset=esol, benchmark=True)
+    result = _standardize(full_moleculenet_dir / "esol.csv", tmp_path, dataset=esol, benchmark=True)
     assert result.report["records"] == result.report["accepted"] == 1128
     assert result.rejected == []
     assert result.molecules.get_column("row").to_list() == list(range(1128))
