@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch_geometric.data import Batch
 
+from semmol import __version__
 from semmol.config import ModelConfig
 from semmol.data.featurize import DESCRIPTOR_NAMES
 from semmol.models.base import EncoderOutput
@@ -25,7 +26,10 @@ from semmol.models.layers import mlp
 from semmol.models.smiles import SmilesTransformer
 from semmol.models.tokenizer import SmilesVocab
 from semmol.models.vector import VectorMLP
-from semmol.train.checkpoint import save_atomic
+from semmol.train.checkpoint import load_file, save_atomic
+
+#: The ``format`` field of a pretrained model file written by :meth:`MultiModalEncoder.save`.
+ENCODER_FORMAT = "semmol.encoder/1"
 
 #: (modality, encoder name) -> factory(model config, vocab, ecfp_bits).
 ENCODERS: dict[tuple[str, str], Callable[[ModelConfig, SmilesVocab | None, int], nn.Module]] = {
@@ -96,14 +100,45 @@ class MultiModalEncoder(nn.Module):
             )
         return outputs
 
+    def spec(self) -> dict:
+        """What rebuilds this module (weights aside), as plain data: see :meth:`from_spec`."""
+        return {
+            "model_config": self.cfg.model_dump(mode="json"),
+            "modalities": self.modalities,
+            "vocab": None if self.vocab is None else self.vocab.to_list(),
+            "ecfp_bits": self.ecfp_bits,
+            "descriptor_names": DESCRIPTOR_NAMES,
+        }
+
+    @classmethod
+    def from_spec(cls, spec: dict, *, where: str | Path = "model") -> MultiModalEncoder:
+        """A freshly initialised module of :meth:`spec`'s architecture.
+
+        Raises:
+            ValueError: the descriptors of the spec are not this RDKit's (another RDKit version
+                computes a different descriptor list, so the descriptor encoder would not fit).
+        """
+        modalities = spec["modalities"]
+        if "descriptors" in modalities and spec["descriptor_names"] != DESCRIPTOR_NAMES:
+            raise ValueError(
+                f"{where}: its descriptor encoder was trained on {len(spec['descriptor_names'])} RDKit "
+                f"descriptors, this RDKit computes {len(DESCRIPTOR_NAMES)} different ones; "
+                "install the RDKit version it was trained with"
+            )
+        return cls(
+            ModelConfig.model_validate(spec["model_config"]),
+            modalities=modalities,
+            vocab=None if spec["vocab"] is None else SmilesVocab(spec["vocab"]),
+            ecfp_bits=spec["ecfp_bits"],
+        )
+
     def save(self, path: str | Path, *, extra: dict | None = None) -> None:
-        """Write config, modalities, vocabulary, fingerprint length, weights and ``extra`` to ``path``."""
+        """Write :meth:`spec`, the weights and ``extra`` (plain data and tensors only) to ``path``."""
         save_atomic(
             {
-                "model_config": self.cfg.model_dump(mode="json"),
-                "modalities": self.modalities,
-                "vocab": None if self.vocab is None else self.vocab.to_list(),
-                "ecfp_bits": self.ecfp_bits,
+                "format": ENCODER_FORMAT,
+                "semmol_version": __version__,
+                **self.spec(),
                 "state_dict": self.state_dict(),
                 "extra": extra or {},
             },
@@ -112,15 +147,10 @@ class MultiModalEncoder(nn.Module):
 
     @classmethod
     def load(cls, path: str | Path) -> tuple[MultiModalEncoder, dict]:
-        """A model written by :meth:`save`, and its ``extra`` dict."""
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-        if "model_config" not in checkpoint:
-            raise ValueError(f"{path}: not a semmol pretrained model (no 'model_config')")
-        model = cls(
-            ModelConfig.model_validate(checkpoint["model_config"]),
-            modalities=checkpoint["modalities"],
-            vocab=None if checkpoint["vocab"] is None else SmilesVocab(checkpoint["vocab"]),
-            ecfp_bits=checkpoint["ecfp_bits"],
-        )
+        """A model written by :meth:`save`, and its ``extra`` dict (read with ``weights_only=True``)."""
+        checkpoint = load_file(path)
+        if not isinstance(checkpoint, dict) or checkpoint.get("format") != ENCODER_FORMAT:
+            raise ValueError(f"{path}: not a semmol pretrained model (format '{ENCODER_FORMAT}')")
+        model = cls.from_spec(checkpoint, where=path)
         model.load_state_dict(checkpoint["state_dict"])
         return model, checkpoint["extra"]

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 from torch_geometric.data import Batch
 
+from semmol import __version__
 from semmol.models.layers import mlp
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.semantic.objective import SemMolObjective
+from semmol.train.checkpoint import load_file, save_atomic
+
+#: The ``format`` field of a fine-tuned model file written by :meth:`PropertyModel.save`.
+PROPERTY_FORMAT = "semmol.property_model/1"
+
+
+def to_target_units(
+    raw: torch.Tensor, *, regression: bool, mean: torch.Tensor, std: torch.Tensor
+) -> torch.Tensor:
+    """Model outputs -> class-1 probabilities, or values in the targets' units (on the CPU).
+
+    Args:
+        raw: ``[B, n_tasks]`` logits (classification) or standardised values (regression).
+        regression: the task kind.
+        mean: ``[n_tasks]`` training-label means (regression).
+        std: ``[n_tasks]`` training-label standard deviations (regression).
+    """
+    raw = raw.cpu()
+    return raw * std + mean if regression else torch.sigmoid(raw)
 
 
 class PropertyModel(nn.Module):
@@ -43,6 +65,7 @@ class PropertyModel(nn.Module):
         super().__init__()
         self.encoder, self.modalities = encoder, list(modalities)
         self.objective, self.anchor = objective, anchor
+        self.n_tasks, self.head_hidden, self.dropout = n_tasks, head_hidden, dropout
         if objective is not None:
             objective.requires_grad_(False)  # frozen centers (and temperature)
         dims = {m: encoder.encoders[m].dim for m in self.modalities}
@@ -66,3 +89,54 @@ class PropertyModel(nn.Module):
             anchor = outputs[self.anchor].projected
             features += [anchor, self.objective.fused_positive(anchor)]
         return self.head(torch.cat(features, dim=1))
+
+    def spec(self) -> dict:
+        """What rebuilds this model (weights aside), as plain data: see :meth:`from_spec`."""
+        return {
+            "encoder": self.encoder.spec(),
+            "modalities": self.modalities,
+            "n_tasks": self.n_tasks,
+            "head_hidden": self.head_hidden,
+            "dropout": self.dropout,
+            "anchor": self.anchor,
+            "objective": None if self.objective is None else self.objective.spec(),
+        }
+
+    @classmethod
+    def from_spec(cls, spec: dict, *, where: str | Path = "model") -> PropertyModel:
+        """A freshly initialised model of :meth:`spec`'s architecture."""
+        objective = spec["objective"]
+        return cls(
+            MultiModalEncoder.from_spec(spec["encoder"], where=where),
+            modalities=spec["modalities"],
+            n_tasks=spec["n_tasks"],
+            head_hidden=spec["head_hidden"],
+            dropout=spec["dropout"],
+            objective=None if objective is None else SemMolObjective.from_spec(objective),
+            anchor=spec["anchor"],
+        )
+
+    def save(self, path: str | Path, *, metadata: dict) -> None:
+        """Write :meth:`spec`, the weights and ``metadata`` (plain data: what predicting needs
+        besides the network, e.g. targets and label scaling) to ``path``."""
+        save_atomic(
+            {
+                "format": PROPERTY_FORMAT,
+                "semmol_version": __version__,
+                "spec": self.spec(),
+                "state_dict": self.state_dict(),
+                "metadata": metadata,
+            },
+            path,
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> tuple[PropertyModel, dict]:
+        """A model written by :meth:`save` (read with ``weights_only=True``), in evaluation mode,
+        and its metadata."""
+        saved = load_file(path)
+        if not isinstance(saved, dict) or saved.get("format") != PROPERTY_FORMAT:
+            raise ValueError(f"{path}: not a semmol fine-tuned model (format '{PROPERTY_FORMAT}')")
+        model = cls.from_spec(saved["spec"], where=path)
+        model.load_state_dict(saved["state_dict"])
+        return model.eval(), saved["metadata"]

@@ -58,6 +58,7 @@ class SemMolObjective(nn.Module):
         if cfg.top_m > cfg.n_centers:
             raise ValueError(f"semantic.top_m ({cfg.top_m}) exceeds semantic.n_centers ({cfg.n_centers})")
         self.cfg, self.dim, self.targets = cfg, dim, list(targets)
+        self.seed, self.total_steps = seed, total_steps
         self.libraries = nn.ModuleDict(
             {
                 name: CenterLibrary(
@@ -82,6 +83,27 @@ class SemMolObjective(nn.Module):
         self.temperature = Temperature(cfg.tau, total_steps=total_steps)
         self.register_buffer("matching_since", torch.tensor(-1))  # step at which matching started
         self.register_buffer("last_step", torch.tensor(-1))  # step of the last forward call
+
+    def spec(self) -> dict:
+        """The constructor's arguments as plain data (weights and buffers aside)."""
+        return {
+            "semantic": self.cfg.model_dump(mode="json"),
+            "dim": self.dim,
+            "targets": self.targets,
+            "seed": self.seed,
+            "total_steps": self.total_steps,
+        }
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> SemMolObjective:
+        """A fresh objective of :meth:`spec`'s shape; load its state dict for the trained buffers."""
+        return cls(
+            SemanticConfig.model_validate(spec["semantic"]),
+            dim=spec["dim"],
+            targets=spec["targets"],
+            seed=spec["seed"],
+            total_steps=spec["total_steps"],
+        )
 
     # ------------------------------------------------------------------ training step
     def forward(

@@ -1,7 +1,16 @@
-"""Atomic checkpoint files: a killed job never leaves a half-written checkpoint behind."""
+"""Checkpoint and model files: written atomically, read without running any pickled code.
+
+Every file semmol writes with :func:`save_atomic` holds only tensors and plain data (dicts,
+lists, strings, numbers), so :func:`load_file` reads it with ``torch.load(weights_only=True)``,
+which refuses anything else. A model file from elsewhere therefore cannot execute code when
+it is loaded: a crafted pickle is refused with :class:`UnsafeFileError`.
+"""
 
 from __future__ import annotations
 
+import pickle
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +19,45 @@ import torch
 from semmol.atomic import atomic_path
 
 
+class UnsafeFileError(ValueError):
+    """A model or checkpoint file holds Python objects other than tensors and plain data."""
+
+
 def save_atomic(obj: Any, path: str | Path) -> None:
     """``torch.save`` to a temporary file beside ``path``, then rename over it."""
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
+
+
+def load_file(path: str | Path) -> Any:
+    """The contents of a file written by :func:`save_atomic`, on the CPU.
+
+    Raises:
+        FileNotFoundError: no such file.
+        UnsafeFileError: the file needs more than tensors and plain data to unpickle (such a
+            file could run code; it is not loaded).
+        ValueError: the file is not a torch file at all (truncated or of another format).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model or checkpoint file")
+    if not zipfile.is_zipfile(path):  # what torch.save writes; anything else is not ours
+        raise ValueError(f"{path}: not a readable torch file (truncated or another format?)")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = re.search(r"GLOBAL (\S+)", str(error))  # torch names the first refused object
+        if found is None:
+            raise ValueError(f"{path}: not a readable torch file (its pickle is damaged)") from None
+        raise UnsafeFileError(
+            f"{path}: refused to load: it holds Python objects ({found[1]}), not only tensors and plain "
+            "data, and unpickling them could run code; semmol files never do (load it with "
+            "torch.load(weights_only=False) only if you trust where it came from)"
+        ) from None
+    except (RuntimeError, EOFError, OSError) as error:
+        raise ValueError(
+            f"{path}: not a readable torch file (truncated or another format?): {error}"
+        ) from None
 
 
 def load_if_exists(path: str | Path) -> dict[str, Any] | None:
@@ -21,4 +65,4 @@ def load_if_exists(path: str | Path) -> dict[str, Any] | None:
     path = Path(path)
     if not path.exists():
         return None
-    return torch.load(path, map_location="cpu", weights_only=False)
+    return load_file(path)

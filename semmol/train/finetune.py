@@ -25,10 +25,9 @@ from semmol.data.shards import read_manifest, shard_paths
 from semmol.evaluate.metrics import TASK_METRIC, evaluate
 from semmol.evaluate.records import write_result
 from semmol.models.multimodal import MultiModalEncoder
-from semmol.models.property import PropertyModel
+from semmol.models.property import PropertyModel, to_target_units
 from semmol.models.tokenizer import SmilesVocab
 from semmol.semantic.objective import SemMolObjective
-from semmol.train.checkpoint import save_atomic
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +61,21 @@ def build_model(
         )
         return model, []
     source, extra = MultiModalEncoder.load(pretrained)
-    if source.cfg != job.model:
-        raise ValueError(f"{pretrained}: its model section differs from this run's; re-run pretraining")
+    # The pretrained encoders keep the architecture they were trained with (a model made
+    # elsewhere need not match this run's model section); other modalities follow the run's.
+    model_config = job.model.model_copy(
+        update={"proj_dim": source.cfg.proj_dim}
+        | {modality: getattr(source.cfg, modality) for modality in source.modalities}
+    )
+    if (
+        "fingerprint" in source.modalities
+        and "fingerprint" in cfg.modalities
+        and source.ecfp_bits != ecfp_bits
+    ):
+        raise ValueError(
+            f"{pretrained}: its fingerprint encoder reads {source.ecfp_bits} ECFP bits, the benchmark's "
+            f"shards hold {ecfp_bits}; set conformers.ecfp_bits to {source.ecfp_bits}"
+        )
     pretrain_job = PretrainJob.model_validate(extra["pretrain_job"])
     anchor = pretrain_job.pretrain.anchor
     objective = None
@@ -74,7 +86,7 @@ def build_model(
             )
         objective = SemMolObjective(
             pretrain_job.semantic,
-            dim=job.model.proj_dim,
+            dim=model_config.proj_dim,
             targets=pretrain_job.pretrain.targets,
             seed=pretrain_job.pretrain.seed,
             total_steps=pretrain_job.pretrain.steps,
@@ -82,7 +94,7 @@ def build_model(
         objective.load_state_dict(extra["objective"])
     # Modalities that were not pretrained (e.g. fingerprints) start from random weights.
     modalities = list(dict.fromkeys(cfg.modalities + ([anchor] if semantic_mode else [])))
-    encoder = MultiModalEncoder(job.model, modalities=modalities, vocab=source.vocab, ecfp_bits=ecfp_bits)
+    encoder = MultiModalEncoder(model_config, modalities=modalities, vocab=source.vocab, ecfp_bits=ecfp_bits)
     pretrained_state = {k: v for k, v in source.state_dict().items() if k.split(".")[1] in modalities}
     encoder.load_state_dict(pretrained_state, strict=False)
     loaded = set(pretrained_state)
@@ -124,8 +136,7 @@ class _Targets:
 
     def to_output(self, raw: torch.Tensor) -> torch.Tensor:
         """Model outputs -> class-1 probabilities or values in the targets' units (on the CPU)."""
-        raw = raw.cpu()
-        return raw * self.std + self.mean if self.regression else torch.sigmoid(raw)
+        return to_target_units(raw, regression=self.regression, mean=self.mean, std=self.std)
 
 
 def _masked_loss(raw: torch.Tensor, target: torch.Tensor, *, regression: bool) -> torch.Tensor:
@@ -304,8 +315,27 @@ def finetune(
             "pretrained": None if pretrained is None else str(pretrained),
         },
     )
-    save_atomic(
-        {"job": job.model_dump(mode="json"), "state_dict": tuner.model.state_dict()}, out_dir / "model.pt"
+    tuner.model.save(
+        out_dir / "model.pt",
+        metadata={
+            "run": run,
+            "benchmark": benchmark,
+            "split": tuner.split.kind,
+            "seed": seed,
+            "task": tuner.task,
+            "targets": job.dataset.targets,
+            "smiles_column": job.dataset.smiles_column,
+            "label_mean": tuner.targets.mean.tolist(),
+            "label_std": tuner.targets.std.tolist(),
+            "featurization": {
+                "standardize": job.standardize.model_dump(mode="json"),
+                "conformers": read_manifest(shards_manifest)["options"],
+            },
+            "job": job.model_dump(mode="json"),
+            "pretrained": None if pretrained is None else str(pretrained),
+            "valid": metrics["valid"],
+            "test": metrics["test"],
+        },
     )
     log.info(
         "%s/%s seed %d: test %s %.4f (valid %.4f, best epoch %d)",

@@ -9,6 +9,8 @@ import pytest
 import torch
 
 from semmol.config import DatasetConfig, FinetuneJob, PretrainJob
+from semmol.models.multimodal import MultiModalEncoder
+from semmol.train.checkpoint import load_file
 from semmol.train.finetune import build_model, finetune
 from semmol.train.pretrain import pretrain
 
@@ -87,7 +89,7 @@ def test_pretrained_encoders_are_loaded(tiny_benchmark, pretrained):
     model, pretrained_params = build_model(
         make_job(), n_tasks=1, ecfp_bits=256, corpus_smiles=["C"], pretrained=model_path
     )
-    state = torch.load(model_path, weights_only=False)["state_dict"]
+    state = load_file(model_path)["state_dict"]
     loaded = model.encoder.state_dict()
     for name in ("encoders.smiles.token_embedding.weight", "encoders.geom3d.embedding.weight"):
         torch.testing.assert_close(loaded[name], state[name])
@@ -114,8 +116,23 @@ def test_scratch_cannot_use_the_semmol_mode(tiny_benchmark, tmp_path):
         run(tiny_benchmark, tmp_path, make_job(init="scratch", mode="semmol"))
 
 
-def test_a_pretrained_model_of_another_architecture_is_refused(tiny_benchmark, pretrained, tmp_path):
+def test_pretrained_encoders_keep_their_architecture(pretrained):
     _, model_path = pretrained
-    job = FinetuneJob.model_validate({"dataset": DATASET, "model": {**MODEL, "proj_dim": 32}})
-    with pytest.raises(ValueError, match="model section differs"):
-        run(tiny_benchmark, tmp_path, job, model_path)
+    model = {**MODEL, "proj_dim": 32, "smiles": {**MODEL["smiles"], "dim": 32}, "fingerprint": {"dim": 24}}
+    job = FinetuneJob.model_validate({"dataset": DATASET, "model": model})
+    built, _ = build_model(job, n_tasks=1, ecfp_bits=256, corpus_smiles=["C"], pretrained=model_path)
+    assert built.encoder.cfg.proj_dim == 16 and built.encoder.encoders["smiles"].dim == 16
+    assert built.encoder.encoders["fingerprint"].dim == 24  # not pretrained: the run's own section
+
+
+def test_a_pretrained_fingerprint_encoder_needs_its_bit_count(pretrained, tmp_path):
+    _, model_path = pretrained
+    encoder, extra = MultiModalEncoder.load(model_path)
+    with_fingerprints = MultiModalEncoder(
+        encoder.cfg, modalities=[*encoder.modalities, "fingerprint"], vocab=encoder.vocab, ecfp_bits=128
+    )
+    with_fingerprints.save(tmp_path / "model.pt", extra=extra)
+    with pytest.raises(ValueError, match="reads 128 ECFP bits, the benchmark's shards hold 256"):
+        build_model(
+            make_job(), n_tasks=1, ecfp_bits=256, corpus_smiles=["C"], pretrained=tmp_path / "model.pt"
+        )
