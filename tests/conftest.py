@@ -80,3 +80,70 @@ def tiny_benchmark(tmp_path_factory, moleculenet_dir) -> dict[str, Path]:
         "manifest": out / "shards" / "manifest.json",
         "split": out / "split.json",
     }
+
+
+#: The model section of the small trained models below.
+TINY_MODEL = {
+    "proj_dim": 16,
+    "smiles": {"dim": 16, "layers": 1, "heads": 2, "max_len": 64},
+    "graph2d": {"dim": 16, "layers": 2},
+    "geom3d": {"dim": 16, "layers": 1, "num_gaussians": 8},
+    "fingerprint": {"dim": 16},
+    "descriptors": {"dim": 16},
+}
+
+
+@pytest.fixture(scope="session")
+def pretrained_dir(tiny_benchmark, tmp_path_factory) -> Path:
+    """``results/pretrain/<run>`` of a few SemMol steps on the tiny benchmark's molecules."""
+    from semmol.config import PretrainJob
+    from semmol.train.pretrain import pretrain
+
+    job = PretrainJob.model_validate(
+        {
+            "model": TINY_MODEL,
+            "pretrain": {"steps": 3, "batch_size": 8, "warmup_steps": 1},
+            "semantic": {"n_centers": 4, "top_m": 2, "init_cache": 8, "warmup_updates": 1},
+        }
+    )
+    out = tmp_path_factory.mktemp("pretrained")
+    pretrain(job, shards_manifest=tiny_benchmark["manifest"], out_dir=out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def finetuned_dirs(tiny_benchmark, pretrained_dir, tmp_path_factory) -> list[Path]:
+    """Two fine-tuning seeds on ESOL from the pretrained model, every view fused."""
+    from semmol.config import DatasetConfig, FinetuneJob
+    from semmol.train.finetune import finetune
+
+    job = FinetuneJob.model_validate(
+        {
+            "dataset": DatasetConfig(
+                source={"kind": "local", "path": "esol.csv"}, targets=[ESOL_TARGET], task="regression"
+            ).model_dump(mode="json"),
+            "model": TINY_MODEL,
+            "finetune": {
+                "modalities": ["smiles", "graph2d", "geom3d", "fingerprint", "descriptors"],
+                "epochs": 2,
+                "patience": 2,
+                "batch_size": 16,
+            },
+        }
+    )
+    dirs = []
+    for seed in (0, 1):
+        out = tmp_path_factory.mktemp(f"finetuned-{seed}")
+        finetune(
+            job,
+            run="semmol",
+            benchmark="esol",
+            molecules=tiny_benchmark["molecules"],
+            shards_manifest=tiny_benchmark["manifest"],
+            split=tiny_benchmark["split"],
+            seed=seed,
+            pretrained=pretrained_dir / "model.pt",
+            out_dir=out,
+        )
+        dirs.append(out)
+    return dirs

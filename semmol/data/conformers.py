@@ -33,6 +33,7 @@ from semmol.data.featurize import atom_features, bond_features, ecfp_bits, rdkit
 from semmol.data.schema import (
     STATUS_EMBED_FAILED,
     STATUS_MMFF_FAILED,
+    STATUS_NOT_EMBEDDED,
     STATUS_OK,
     STATUS_TIMEOUT,
     STATUSES,
@@ -91,12 +92,14 @@ def _optimize(mol_h: Chem.Mol, *, options: ConformerConfig) -> tuple[list[float]
     return [float(energy) for _, energy in results], STATUS_OK
 
 
-def featurize_molecule(smiles: str, *, options: ConformerConfig) -> dict:
+def featurize_molecule(smiles: str, *, options: ConformerConfig, embed: bool = True) -> dict:
     """One shard row (without ``mol_index``/``row``) for a canonical SMILES.
 
     Args:
         smiles: canonical SMILES from ``molecules.parquet`` (already sanitized once).
         options: the ``conformers`` section of the config.
+        embed: make conformers; default True. Without them (a model that has no 3D view)
+            the row has no coordinates and the status :data:`STATUS_NOT_EMBEDDED`.
     """
     started = time.perf_counter()
     with quiet_rdkit():
@@ -117,7 +120,11 @@ def featurize_molecule(smiles: str, *, options: ConformerConfig) -> dict:
         }
         mol_h = Chem.AddHs(mol)
         seed = molecule_seed(smiles, base_seed=options.seed)
-        conf_ids, status = _embed(mol_h, options=options, seed=seed, deadline=started + options.timeout_s)
+        conf_ids, status = (
+            _embed(mol_h, options=options, seed=seed, deadline=started + options.timeout_s)
+            if embed
+            else ([], STATUS_NOT_EMBEDDED)
+        )
         energies: list[float] = []
         if conf_ids:
             energies, status = _optimize(mol_h, options=options)
@@ -132,8 +139,42 @@ def featurize_molecule(smiles: str, *, options: ConformerConfig) -> dict:
     return record
 
 
-def _featurize_chunk(smiles: list[str], options: ConformerConfig) -> list[dict]:
-    return [featurize_molecule(s, options=options) for s in smiles]
+def _featurize_chunk(smiles: list[str], options: ConformerConfig, embed: bool = True) -> list[dict]:
+    return [featurize_molecule(s, options=options, embed=embed) for s in smiles]
+
+
+def featurize_molecules(
+    smiles: list[str],
+    *,
+    options: ConformerConfig,
+    threads: int = 1,
+    embed: bool = True,
+    chunk_size: int = 32,
+    desc: str = "featurize",
+) -> list[dict]:
+    """:func:`featurize_molecule` for each SMILES, in order, over ``threads`` worker processes
+    (joblib), with a progress bar.
+
+    Args:
+        smiles: canonical SMILES.
+        options: the ``conformers`` section.
+        threads: worker processes; default 1.
+        embed: make conformers; default True.
+        chunk_size: molecules per task sent to a worker; default 32.
+        desc: label of the progress bar.
+    """
+    from joblib import Parallel, delayed
+    from tqdm import tqdm
+
+    chunks = [smiles[i : i + chunk_size] for i in range(0, len(smiles), chunk_size)]
+    records: list[dict] = []
+    parallel = Parallel(n_jobs=max(1, threads), return_as="generator")
+    results = parallel(delayed(_featurize_chunk)(chunk, options, embed) for chunk in chunks)
+    with tqdm(total=len(smiles), desc=desc, mininterval=5) as bar:
+        for chunk_records in results:
+            records.extend(chunk_records)
+            bar.update(len(chunk_records))
+    return records
 
 
 def shard_bounds(n_molecules: int, *, shard: int, n_shards: int) -> tuple[int, int]:
@@ -168,25 +209,19 @@ def build_shard(
     Returns:
         The shard's summary (also stored in the file's metadata).
     """
-    from joblib import Parallel, delayed
-    from tqdm import tqdm
-
     schema = shard_schema(options.ecfp_bits)  # rejects bad options before any work is done
     table = pq.read_table(molecules, columns=["row", "smiles"])
     start, stop = shard_bounds(table.num_rows, shard=shard, n_shards=n_shards)
     rows = table.column("row").to_pylist()[start:stop]
     smiles = table.column("smiles").to_pylist()[start:stop]
-    chunks = [smiles[i : i + chunk_size] for i in range(0, len(smiles), chunk_size)]
     started = time.perf_counter()
-    records: list[dict] = []
-    parallel = Parallel(n_jobs=max(1, threads), return_as="generator")
-    results = parallel(delayed(_featurize_chunk)(chunk, options) for chunk in chunks)
-    with tqdm(
-        total=len(smiles), desc=f"conformers {molecules.parent.name} shard {shard}", mininterval=5
-    ) as bar:
-        for chunk_records in results:
-            records.extend(chunk_records)
-            bar.update(len(chunk_records))
+    records = featurize_molecules(
+        smiles,
+        options=options,
+        threads=threads,
+        chunk_size=chunk_size,
+        desc=f"conformers {molecules.parent.name} shard {shard}",
+    )
     for offset, (record, row) in enumerate(zip(records, rows)):
         record["mol_index"] = start + offset
         record["row"] = row

@@ -73,9 +73,7 @@ class _Columns:
     descriptors: np.ndarray  # [M, D]
 
 
-def _load_columns(paths: Sequence[Path]) -> _Columns:
-    tables = [read_shard(path) for path in paths]
-    table = pa.concat_tables(tables)
+def _load_columns(table: pa.Table) -> _Columns:
     atom_feats, atom_offsets = _flat(table.column("atom_features"))
     atom_feat_values, _ = _flat(atom_feats)
     bond_list, bond_offsets = _flat(table.column("bonds"))
@@ -112,16 +110,27 @@ class ShardDataset(Dataset):
 
     Args:
         paths: shard files, in shard order (see :func:`semmol.data.shards.shard_paths`).
+        table: instead of ``paths``, shard rows already in memory (the shard layout of
+            :func:`semmol.data.schema.shard_schema`), e.g. molecules featurized for prediction.
         conformers: which conformers a molecule carries: ``"random"`` (one, drawn per epoch
             and molecule from ``seed``; training), ``"first"`` (one, deterministic) or
             ``"all"`` (every stored conformer, padded; evaluation). Default ``"random"``.
         seed: seed of the random conformer choice; default 0.
     """
 
-    def __init__(self, paths: Sequence[str | Path], *, conformers: ConformerChoice = "random", seed: int = 0):
-        if not paths:
-            raise ValueError("no shard files given")
-        self.columns = _load_columns([Path(p) for p in paths])
+    def __init__(
+        self,
+        paths: Sequence[str | Path] = (),
+        *,
+        table: pa.Table | None = None,
+        conformers: ConformerChoice = "random",
+        seed: int = 0,
+    ):
+        if (table is None) == (not paths):
+            raise ValueError("give shard files or a table of shard rows (exactly one)")
+        if table is None:
+            table = pa.concat_tables([read_shard(Path(path)) for path in paths])
+        self.columns = _load_columns(table)
         self.conformers = conformers
         self.seed = seed
         self.epoch = 0

@@ -27,6 +27,8 @@ STATUS_MMFF_FAILED = "mmff_failed"  # embedded, but MMFF94 has no parameters for
 STATUS_EMBED_FAILED = "embed_failed"
 STATUS_TIMEOUT = "timeout"
 STATUSES = (STATUS_OK, STATUS_MMFF_FAILED, STATUS_EMBED_FAILED, STATUS_TIMEOUT)
+#: Not a shard status: rows featurized for a model without a 3D view skip the embedding.
+STATUS_NOT_EMBEDDED = "not_embedded"
 
 REJECTED_SCHEMA = pa.schema(
     [

@@ -53,7 +53,7 @@ def build_library(
     """Cluster each modality's valid embeddings and write the library files to ``out_dir``.
 
     Args:
-        embeddings: ``{modality: (embeddings [N, d], valid [N])}`` (see :func:`semmol.train.embed.embed_dataset`).
+        embeddings: ``{modality: (embeddings [N, d], valid [N])}`` (see :func:`semmol.inference.embed.embed_dataset`).
         n_centers: centers per modality.
         seed: k-means seed.
         out_dir: the run's ``centers/`` directory.

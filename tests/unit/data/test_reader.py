@@ -119,7 +119,7 @@ def test_with_conformers_shares_memory(dataset):
 
 
 def test_no_shards_is_an_error():
-    with pytest.raises(ValueError, match="no shard files given"):
+    with pytest.raises(ValueError, match="give shard files or a table of shard rows"):
         ShardDataset([])
 
 

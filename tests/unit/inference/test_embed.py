@@ -12,9 +12,10 @@ from torch_geometric.data import Batch
 from semmol.config import ConformerConfig, ModelConfig
 from semmol.data.conformers import build_shard
 from semmol.data.reader import ShardDataset
+from semmol.data.shards import shard_paths
+from semmol.inference.embed import embed_dataset, embed_smiles, load_encoder
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.models.tokenizer import SmilesVocab
-from semmol.train.embed import embed_dataset
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "C[N+](C)(C)C", "OC(=O)c1ccccc1Cl", "CCN(CC)CC", "C#N"]
 MODALITIES = ["smiles", "graph2d", "geom3d", "fingerprint"]
@@ -74,3 +75,32 @@ def test_deterministic_in_evaluation_mode_and_the_mode_is_restored(
     model.eval()
     embed_dataset(model, dataset, modalities=["graph2d"])
     assert not model.training
+
+
+@pytest.mark.slow
+def test_new_molecules_get_the_embeddings_of_the_pipeline_s_shards(pretrained_dir, tiny_benchmark):
+    encoder, featurization = load_encoder(pretrained_dir)
+    shards = ShardDataset(shard_paths(tiny_benchmark["manifest"]), conformers="all")
+    expected = embed_dataset(encoder, shards, modalities=encoder.modalities)
+    smiles = shards.columns.smiles[:6] + ["C1CC"]
+    table = embed_smiles(encoder, smiles, featurization=featurization)
+    embedding_columns = [f"{modality}_embedding" for modality in encoder.modalities]
+    assert table.column_names == ["smiles_canonical", *embedding_columns, "status", "reason"]
+    assert table.column("status").to_pylist() == ["ok"] * 6 + ["rejected"]
+    for modality in encoder.modalities:
+        column = table.column(f"{modality}_embedding")
+        assert column.type == pa.list_(pa.float32(), encoder.cfg.proj_dim)
+        assert column[6].as_py() is None
+        np.testing.assert_allclose(
+            np.array(column.to_pylist()[:6]), expected[modality][0][:6], rtol=1e-5, atol=1e-6
+        )
+
+
+@pytest.mark.slow
+def test_embed_takes_the_encoders_of_a_fine_tuned_model(finetuned_dirs):
+    encoder, featurization = load_encoder(finetuned_dirs[0])
+    assert "fingerprint" in encoder.modalities and featurization["conformers"]["ecfp_bits"] == 256
+    table = embed_smiles(encoder, ["CCO"], featurization=featurization, modalities=["graph2d"])
+    assert table.column_names == ["smiles_canonical", "graph2d_embedding", "status", "reason"]
+    with pytest.raises(ValueError, match=r"the model has no \['text'\] encoder"):
+        embed_smiles(encoder, ["CCO"], featurization=featurization, modalities=["text"])

@@ -1,0 +1,1 @@
+"""Using trained models on new molecules: featurization on the fly, prediction, embeddings."""

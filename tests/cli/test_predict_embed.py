@@ -1,0 +1,81 @@
+"""``semmol predict``, ``semmol embed`` and ``semmol download-model`` from the command line."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from semmol.cli.main import main
+from semmol.train.checkpoint import load_file
+
+from ..conftest import ESOL_TARGET
+
+pytestmark = pytest.mark.slow
+
+
+def test_predict_smiles_prints_a_csv(finetuned_dirs, capsys):
+    main(["predict", "--model", str(finetuned_dirs[0]), "--smiles", "CCO", "c1ccccc1O"])
+    table = pl.read_csv(capsys.readouterr().out.encode())
+    assert table.columns == ["smiles", "smiles_canonical", ESOL_TARGET + "__pred", "status", "reason"]
+    assert table["smiles_canonical"].to_list() == ["CCO", "Oc1ccccc1"] and table["status"].to_list() == [
+        "ok",
+        "ok",
+    ]
+
+
+def test_predict_a_file_with_an_ensemble_keeps_every_input_column(finetuned_dirs, moleculenet_dir, tmp_path):
+    source = pl.read_csv(moleculenet_dir / "lipophilicity.csv", n_rows=12)
+    source = source.with_columns(
+        pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("C1C")).otherwise("smiles").alias("smiles")
+    )
+    source.write_csv(tmp_path / "new.csv")
+    models = [str(d / "model.pt") for d in finetuned_dirs]
+    main(
+        [
+            "predict",
+            "--model",
+            *models,
+            "--input",
+            str(tmp_path / "new.csv"),
+            "--output",
+            str(tmp_path / "p.parquet"),
+        ]
+    )
+    table = pl.read_parquet(tmp_path / "p.parquet")
+    assert table.columns[:3] == source.columns and table.height == 12
+    assert {ESOL_TARGET + "__pred", ESOL_TARGET + "__std"} <= set(table.columns)
+    assert table["status"][3] == "rejected" and table[ESOL_TARGET + "__pred"].null_count() == 1
+
+
+def test_predict_names_a_missing_column(finetuned_dirs, tmp_path):
+    (tmp_path / "new.csv").write_text("SMILES\nCCO\n")
+    with pytest.raises(SystemExit, match=r"new\.csv: column 'smiles' not found \(columns: SMILES\)"):
+        main(["predict", "--model", str(finetuned_dirs[0]), "--input", str(tmp_path / "new.csv")])
+
+
+def test_embed_writes_one_vector_column_per_modality(pretrained_dir, tmp_path):
+    (tmp_path / "mols.csv").write_text("id,smiles\na,CCO\nb,c1ccccc1O\nc,not-a-smiles\n")
+    out = tmp_path / "emb.parquet"
+    main(
+        ["embed", "--model", str(pretrained_dir), "--input", str(tmp_path / "mols.csv"), "--output", str(out)]
+    )
+    table = pq.read_table(out)
+    embeddings = ["smiles_embedding", "graph2d_embedding", "geom3d_embedding"]
+    assert table.column_names == ["id", "smiles", "smiles_canonical", *embeddings, "status", "reason"]
+    assert table.num_rows == 3 and table.column("status").to_pylist() == ["ok", "ok", "rejected"]
+
+
+def test_download_model_fetches_and_checks_a_pretrained_model(pretrained_dir, tmp_path):
+    source = json.dumps({"kind": "local", "path": str(pretrained_dir / "model.pt")})
+    main(["download-model", "--name", "elsewhere", "--source", source, "--out-dir", str(tmp_path / "got")])
+    manifest = json.loads((tmp_path / "got/manifest.json").read_text())
+    assert manifest["file"] == "model.pt" and manifest["modalities"] == ["smiles", "graph2d", "geom3d"]
+    assert load_file(tmp_path / "got/model.pt")["format"] == "semmol.encoder/1"
+    (tmp_path / "notes.txt").write_text("no model here")
+    source = json.dumps({"kind": "local", "path": str(tmp_path / "notes.txt")})
+    with pytest.raises(SystemExit, match=r"bad/model\.pt: not a readable torch file"):
+        main(["download-model", "--name", "bad", "--source", source, "--out-dir", str(tmp_path / "bad")])
+    assert not (tmp_path / "bad/manifest.json").exists()
