@@ -47,6 +47,7 @@ class HFSource(_Section):
     pattern: str = Field(description="Case-insensitive glob on paths in the repository; must match one file.")
     revision: str = Field("main", description="Branch, tag or commit; pin a commit for reproducibility.")
     repo_type: Literal["dataset", "model"] = Field("dataset", description="Kind of Hub repository.")
+    sha256: str | None = Field(None, description="Expected checksum of the file; verified when given.")
 
 
 class URLSource(_Section):
@@ -119,6 +120,17 @@ class StandardizeConfig(_Section):
         True,
         description="Drop repeated canonical SMILES from the corpus. Benchmarks keep duplicates "
         "(flagged in 'duplicate_of') so that split row indices match the published ones.",
+    )
+    max_rejected_fraction: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Stop the stage when a larger share of a dataset's records is rejected, for "
+        "benchmarks and the corpus alike. The share counts every record left out of "
+        "molecules.parquet, whatever the reason (unparsable SMILES, no usable label, and for the "
+        "corpus also duplicates and heavy-atom bounds), over the records read; a bad label cell of "
+        "a kept molecule does not count. The stage's error names a copy of the rejected rows that "
+        "outlives the failed job (in the workflow logs/standardize/<dataset>.rejected.parquet).",
     )
 
 
@@ -315,6 +327,11 @@ class FinetuneConfig(_Section):
         "pretrained",
         description="Start from the run's pretrained encoders, or from random weights (ablation).",
     )
+    pretrained: Source | None = Field(
+        None,
+        description="A pretrained model.pt made elsewhere (source kind hf, url, local or package) to "
+        "fine-tune instead of pretraining this run; null = the run's own pretraining.",
+    )
     mode: Literal["encoder", "semmol"] = Field(
         "encoder",
         description="'semmol' feeds the head [anchor || fused positive] against the frozen centers.",
@@ -393,8 +410,11 @@ class ExperimentConfig(_Section):
             raise ValueError(
                 f"pretrain.targets {self.pretrain.targets} must be distinct and exclude the anchor"
             )
+        if self.finetune.pretrained is not None and self.finetune.init != "pretrained":
+            raise ValueError("finetune.pretrained needs finetune.init 'pretrained'")
+        own_pretraining = self.finetune.pretrained is None
         if self.finetune.mode == "semmol" and (
-            self.finetune.init != "pretrained" or self.pretrain.method != "semmol"
+            self.finetune.init != "pretrained" or (own_pretraining and self.pretrain.method != "semmol")
         ):
             raise ValueError(
                 "finetune.mode 'semmol' needs finetune.init 'pretrained' and pretrain.method 'semmol'"
@@ -454,6 +474,7 @@ def schema_text() -> str:
 # Stage jobs: the slices of a resolved run that one stage needs (passed as JSON by the rules)
 # --------------------------------------------------------------------------------------
 class PretrainJob(_Section):
+    standardize: StandardizeConfig = Field(default_factory=StandardizeConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
     semantic: SemanticConfig = Field(default_factory=SemanticConfig)
@@ -461,6 +482,7 @@ class PretrainJob(_Section):
 
 class FinetuneJob(_Section):
     dataset: DatasetConfig
+    standardize: StandardizeConfig = Field(default_factory=StandardizeConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
 

@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from semmol.atomic import atomic_path
-from semmol.config import DatasetConfig, HFSource, LocalSource, PackageSource, URLSource
+from semmol.config import DatasetConfig, HFSource, LocalSource, PackageSource, Source, URLSource
 from semmol.data.tables import read_table, require_columns
 
 log = logging.getLogger(__name__)
@@ -78,35 +78,74 @@ def fetch(dataset: DatasetConfig, *, name: str, out_dir: Path) -> Path:
         FileNotFoundError: a local file, package resource or offline Hub cache entry is missing.
         semmol.data.tables.TableError: the file is not a readable table or lacks a configured column.
     """
+
+    def check_table(data_path: Path) -> dict[str, Any]:
+        frame = read_table(data_path)
+        require_columns(frame, [dataset.smiles_column, *dataset.targets], path=data_path)
+        return {"rows": frame.height, "columns": frame.columns}
+
+    return fetch_file(dataset.source, name=name, out_dir=out_dir, describe=check_table)
+
+
+def fetch_file(
+    source: Source,
+    *,
+    name: str,
+    out_dir: Path,
+    filename: str | None = None,
+    describe: Callable[[Path], dict[str, Any]] | None = None,
+) -> Path:
+    """Place ``source``'s file in ``out_dir`` and describe it in ``out_dir/manifest.json``.
+
+    Args:
+        source: where the file comes from.
+        name: what it is, recorded in the manifest and used in log messages.
+        out_dir: directory to fill (created if missing).
+        filename: the name to give the file; default the source's.
+        describe: checks the placed file and returns more manifest fields (raises when the
+            file is unusable: no manifest is written then); default none.
+
+    Returns:
+        The path of the manifest (its ``file`` field names the data file).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = out_dir / MANIFEST_NAME
     manifest.unlink(missing_ok=True)  # a stale manifest must never describe a new file
-    source = dataset.source
     log.info("%s: fetching from its %s source", name, source.kind)
     # Staged inside out_dir so that the final rename stays on one file system (atomic).
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".staging-") as staging:
         fetched = _FETCHERS[source.kind](source, Path(staging))
-        if fetched.path.name == MANIFEST_NAME:
+        _check_sha256(fetched, getattr(source, "sha256", None))
+        data_path = out_dir / (filename or fetched.path.name)
+        if data_path.name == MANIFEST_NAME:
             raise SourceError(f"{fetched.origin}: a data file may not be called {MANIFEST_NAME}")
-        data_path = out_dir / fetched.path.name
         os.replace(fetched.path, data_path)
-    frame = read_table(data_path)
-    require_columns(frame, [dataset.smiles_column, *dataset.targets], path=data_path)
     record = {
         "name": name,
         "source": source.model_dump(mode="json"),
         "file": data_path.name,
         "sha256": _sha256(data_path),
         "bytes": data_path.stat().st_size,
-        "rows": frame.height,
-        "columns": frame.columns,
+        **(describe(data_path) if describe is not None else {}),
         "revision": fetched.revision,
         "origin": fetched.origin,
     }
     with atomic_path(manifest) as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
     return manifest
+
+
+def _check_sha256(fetched: _Fetched, expected: str | None) -> None:
+    """Compare a fetched file with the checksum its source pins (nothing to do without one)."""
+    if expected is None:
+        return
+    got = _sha256(fetched.path)
+    if got != expected.lower():
+        raise SourceError(
+            f"{fetched.origin}: sha256 mismatch for {fetched.path.name}: the source pins {expected.lower()}, "
+            f"the downloaded file has {got}; the file was not kept"
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -207,12 +246,6 @@ def _fetch_url(source: URLSource, staging: Path) -> _Fetched:
         raise SourceError(f"{url}: cannot download: {error.reason}") from error
     except OSError as error:  # timeouts and dropped connections while reading
         raise SourceError(f"{url}: download failed: {error}") from error
-    if source.sha256 is not None:
-        got = _sha256(target)
-        if got != source.sha256.lower():
-            raise SourceError(
-                f"{url}: sha256 mismatch: expected {source.sha256}, got {got}; the file was not kept"
-            )
     return _Fetched(path=target, origin=url)
 
 

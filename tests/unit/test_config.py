@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,21 @@ def test_presets_validate(preset):
     config = load_config(ROOT / "config" / preset)
     for run in config.runs:
         resolve_run(config, run)
+
+
+@pytest.mark.parametrize("preset", sorted(p.name for p in (ROOT / "config").glob("*.yaml")))
+def test_shipped_url_sources_pin_their_content(preset):
+    config = load_config(ROOT / "config" / preset)
+    for name, dataset in config.datasets.items():
+        if dataset.source.kind == "url":
+            assert dataset.source.sha256, (
+                f"{preset}: dataset '{name}' downloads {dataset.source.url} unchecked"
+            )
+            assert "/main/" not in dataset.source.url and "/master/" not in dataset.source.url, name
+        if dataset.source.kind == "hf":
+            assert re.fullmatch(r"[0-9a-f]{40}", dataset.source.revision), (
+                f"{preset}: dataset '{name}' follows revision '{dataset.source.revision}', not a commit"
+            )
 
 
 def _preset(name: str = "demo") -> dict:

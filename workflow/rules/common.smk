@@ -15,14 +15,15 @@ RUNS = {name: resolve_run(CFG, name) for name in CFG.runs}
 # edits to the semmol package, but it re-runs a rule whose params changed.
 STAGE_VERSION = {
     "download": 1,
+    "download_model": 1,
     "standardize": 1,
     "conformers": 2,  # 2: shards carry RDKit descriptors
     "split": 1,
-    "pretrain": 1,
+    "pretrain": 2,  # 2: model.pt records the featurization and loads with weights_only
     "centers": 1,
-    "finetune": 1,
+    "finetune": 2,  # 2: model.pt is self-contained (spec, featurization, label scaling)
     "baseline": 1,
-    "aggregate": 1,
+    "aggregate": 2,  # 2: the data table over the datasets (summary.md, summary.html, data.csv)
 }
 
 
@@ -55,6 +56,7 @@ def pretrain_json(wildcards):
     run = RUNS[wildcards.run]
     return json.dumps(
         {
+            "standardize": CFG.standardize.model_dump(mode="json"),
             "model": run.model.model_dump(mode="json"),
             "pretrain": run.pretrain.model_dump(mode="json"),
             "semantic": run.semantic.model_dump(mode="json"),
@@ -68,6 +70,7 @@ def finetune_json(wildcards):
     return json.dumps(
         {
             "dataset": CFG.datasets[wildcards.bench].model_dump(mode="json"),
+            "standardize": CFG.standardize.model_dump(mode="json"),
             "model": run.model.model_dump(mode="json"),
             "finetune": run.finetune.model_dump(mode="json"),
         },
@@ -90,25 +93,48 @@ def pretraining_of(run):
     def sections(name):
         return RUNS[name].model, RUNS[name].pretrain, RUNS[name].semantic
 
-    return next(name for name in RUNS if sections(name) == sections(run))
+    own = (name for name in RUNS if RUNS[name].finetune.pretrained is None)
+    return next(name for name in own if sections(name) == sections(run))
 
 
 def pretrained_inputs(wildcards):
-    """The pretrained model a fine-tuning run starts from; none for a from-scratch run."""
-    if RUNS[wildcards.run].finetune.init == "scratch":
+    """The pretrained model a fine-tuning run starts from: its own pretraining (shared where
+    possible), a model made elsewhere (finetune.pretrained), or none for a from-scratch run."""
+    finetune = RUNS[wildcards.run].finetune
+    if finetune.init == "scratch":
         return []
+    if finetune.pretrained is not None:
+        return [f"resources/pretrained/{wildcards.run}/model.pt"]
     return [f"results/pretrain/{pretraining_of(wildcards.run)}/model.pt"]
 
 
 def pretrained_runs():
-    """The runs that are pretrained (each shared pretraining once)."""
-    runs = [pretraining_of(name) for name, run in RUNS.items() if run.finetune.init == "pretrained"]
+    """The runs that are pretrained here (each shared pretraining once)."""
+    runs = [
+        pretraining_of(name)
+        for name, run in RUNS.items()
+        if run.finetune.init == "pretrained" and run.finetune.pretrained is None
+    ]
     return list(dict.fromkeys(runs))
+
+
+def pretrained_source(wildcards):
+    """The source of a run's pretrained model made elsewhere, as JSON."""
+    source = RUNS[wildcards.run].finetune.pretrained
+    if source is None:
+        raise ValueError(f"run '{wildcards.run}' sets no finetune.pretrained")
+    return source.model_dump_json()
 
 
 def semantic_runs():
     """Pretrained runs with the SemMol objective: they leave center-library snapshots."""
     return [name for name in pretrained_runs() if RUNS[name].pretrain.method == "semmol"]
+
+
+def data_datasets():
+    """The datasets that go through the data stages: the corpus when a run pretrains, and the benchmarks."""
+    corpus = [CFG.corpus] if pretrained_runs() else []
+    return list(dict.fromkeys([*corpus, *CFG.benchmarks]))
 
 
 def finetune_metrics():
@@ -135,5 +161,7 @@ def baseline_metrics():
 def all_targets():
     return [
         "results/report/summary.md",
+        # named too: Snakemake re-runs a job for a missing output only when a target asks for it
+        "results/report/summary.html",
         *expand("results/pretrain/{run}/centers/library.json", run=pretrained_runs()),
     ]

@@ -1,4 +1,26 @@
-# Pretraining (torchrun DDP) on the corpus shards, then the center library of each run.
+# Pretraining (torchrun DDP) on the corpus shards, then the center library of each run; or a
+# pretrained model made elsewhere (finetune.pretrained), fetched instead.
+
+
+localrules:
+    download_model,
+
+
+rule download_model:
+    output:
+        "resources/pretrained/{run}/model.pt",
+    params:
+        source=pretrained_source,
+        version=STAGE_VERSION["download_model"],
+    conda:
+        "../../environment.yml"
+    log:
+        "logs/download_model/{run}.log",
+    benchmark:
+        "benchmarks/download_model/{run}.tsv"
+    shell:
+        "python -m semmol download-model --name {wildcards.run} --source {params.source:q}"
+        " --out-dir resources/pretrained/{wildcards.run} 2> {log}"
 
 
 rule pretrain:

@@ -228,7 +228,10 @@ def test_url_wrong_sha256_keeps_no_file(web, tmp_path):
     url = f"{web}/mols.csv"
     expected = "0" * 64
 
-    mismatch = rf"{re.escape(url)}: sha256 mismatch: expected {expected}, got {_sha256(MOLECULES_CSV)}"
+    mismatch = (
+        rf"{re.escape(url)}: sha256 mismatch for mols.csv: the source pins {expected}, "
+        rf"the downloaded file has {_sha256(MOLECULES_CSV)}"
+    )
     with pytest.raises(SourceError, match=mismatch):
         _fetch(tmp_path / "out", {"kind": "url", "url": url, "sha256": expected})
     assert os.listdir(tmp_path / "out") == []
@@ -385,6 +388,16 @@ def test_hf_pinned_commit(hub, tmp_path):
 
     assert manifest["revision"] == HUB_COMMIT
     assert manifest["source"]["revision"] == HUB_COMMIT
+
+
+def test_hf_checksum_pins_the_content(hub, tmp_path):
+    zinc = HUB_FILES["data/zinc_250k.csv"]
+    manifest = _manifest(_fetch(tmp_path / "out", _hf("*zinc*", sha256=_sha256(zinc))))
+    assert manifest["sha256"] == _sha256(zinc)
+
+    with pytest.raises(SourceError, match=r"sha256 mismatch for zinc_250k\.csv: the source pins 0{64}"):
+        _fetch(tmp_path / "bad", _hf("*zinc*", sha256="0" * 64))
+    assert os.listdir(tmp_path / "bad") == []
 
 
 def test_hf_pattern_matching_nothing_lists_the_files(hub, tmp_path):
