@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", required=True, help="the benchmark's name, for messages")
     parser.add_argument("--manifest", type=Path, required=True, help="the download stage's manifest.json")
     parser.add_argument("--dataset", type=json_model(DatasetConfig), required=True, help="DatasetConfig JSON")
     parser.add_argument("--split", type=json_model(SplitConfig), required=True, help="SplitConfig JSON")
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> None:
         seed=args.seed,
         max_rows=args.dataset.max_rows,
         sha256=manifest.get("sha256"),
+        name=args.name,
     )
     write_split(record, args.out)
     sizes = record["sizes"]

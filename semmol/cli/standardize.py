@@ -21,6 +21,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--benchmark", action="store_true", help="keep duplicates, no size filters")
     parser.add_argument("--out-dir", type=Path, required=True, help="where the three outputs go")
+    parser.add_argument(
+        "--rejected-copy",
+        type=Path,
+        default=None,
+        help="where the rejected rows go when too many are rejected (default: OUT_DIR/rejected.parquet); "
+        "a path Snakemake does not delete after the failed job",
+    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -33,4 +40,5 @@ def run(args: argparse.Namespace) -> None:
         options=args.options,
         benchmark=args.benchmark,
         out_dir=args.out_dir,
+        rejected_copy=args.rejected_copy,
     )

@@ -7,6 +7,9 @@ column and sum the embeddings (as OGB's AtomEncoder does), so the stored arrays 
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import numpy as np
 from rdkit import Chem
 from rdkit.Chem import Descriptors, rdFingerprintGenerator
@@ -24,6 +27,7 @@ _HYBRIDIZATION = [
     Chem.HybridizationType.SP3D,
     Chem.HybridizationType.SP3D2,
 ]
+# Dative bonds (metal complexes) and any other type take the "other" slot.
 _BOND_TYPES = [Chem.BondType.SINGLE, Chem.BondType.DOUBLE, Chem.BondType.TRIPLE, Chem.BondType.AROMATIC]
 _BOND_STEREO = [
     Chem.BondStereo.STEREONONE,
@@ -116,12 +120,22 @@ def ecfp_bits(mol: Chem.Mol, *, radius: int = 2, n_bits: int = 2048) -> np.ndarr
 DESCRIPTOR_NAMES: list[str] = [name for name, _ in Descriptors._descList]
 
 
+def _descriptor(function: Callable[[Chem.Mol], float], mol: Chem.Mol) -> float:
+    """One descriptor of ``mol``; NaN when its function raises (some do on odd molecules, e.g.
+    ``SPS`` divides by the heavy-atom count)."""
+    try:
+        return float(function(mol))
+    except Exception:  # RDKit descriptors raise many unrelated exception types
+        return math.nan
+
+
 def rdkit_descriptors(mol: Chem.Mol) -> np.ndarray:
     """RDKit's 2D descriptors (:data:`DESCRIPTOR_NAMES`) as ``float32``, squashed by ``sign(x) log(1 + |x|)``.
 
     The squashing keeps counts, areas and indices of very different scales on one footing
-    without statistics from any data set; a descriptor RDKit cannot compute is 0.
+    without statistics from any data set; a descriptor RDKit cannot compute (not finite, or
+    its function raises) is 0.
     """
-    values = np.array([function(mol) for _, function in Descriptors._descList], dtype=np.float64)
+    values = np.array([_descriptor(function, mol) for _, function in Descriptors._descList], dtype=np.float64)
     values[~np.isfinite(values)] = 0.0
     return (np.sign(values) * np.log1p(np.abs(values))).astype(np.float32)

@@ -237,6 +237,7 @@ def make_split(
     seed: int = 0,
     max_rows: int | None = None,
     sha256: str | None = None,
+    name: str | None = None,
 ) -> dict[str, Any]:
     """Split a source table's rows and describe the split as a JSON-ready record.
 
@@ -248,6 +249,7 @@ def make_split(
         seed: seed of the seeded kinds; recorded for every kind (default 0).
         max_rows: split only the first ``max_rows`` records (default: all).
         sha256: checksum of the source file recorded in the output (default: none).
+        name: the benchmark's name, for messages (default: the file's name).
 
     Returns:
         ``{"kind", "seed", "fractions", "train", "valid", "test", "dropped", "sizes", "source"}``;
@@ -256,7 +258,8 @@ def make_split(
 
     Raises:
         semmol.data.tables.TableError: the file is unreadable or lacks ``smiles_column``.
-        ValueError: unknown ``kind`` or bad ``fractions``.
+        ValueError: unknown ``kind`` or bad ``fractions``, or too few molecules to give every
+            subset at least one (fine-tuning needs all three).
     """
     table = read_table(table_path, max_rows=max_rows)
     require_columns(table, [smiles_column], path=table_path)
@@ -274,14 +277,22 @@ def make_split(
         {"row": row, "column": smiles_column, "value": smiles[row], "reason": reason}
         for row, reason in sorted(scan.dropped.items())
     ]
-    subsets = {name: getattr(split, name) for name in SUBSETS}
+    subsets = {subset: getattr(split, subset) for subset in SUBSETS}
+    sizes = {subset: len(rows) for subset, rows in subsets.items()}
+    if not all(sizes.values()):
+        counts = ", ".join(f"{subset} {size}" for subset, size in sizes.items())
+        raise ValueError(
+            f"benchmark '{name or Path(table_path).name}' ({table_path}): {len(scan.positions)} parseable "
+            f"molecules ({len(dropped)} unparsable) give a {kind} split with fractions {list(fractions)} of "
+            f"{counts}; fine-tuning needs every subset: add molecules or change split.fractions"
+        )
     return {
         "kind": kind,
         "seed": seed,
         "fractions": list(fractions),
         **subsets,
         "dropped": dropped,
-        "sizes": {**{name: len(rows) for name, rows in subsets.items()}, "dropped": len(dropped)},
+        "sizes": {**sizes, "dropped": len(dropped)},
         "source": {"file": Path(table_path).name, "sha256": sha256},
     }
 

@@ -198,25 +198,69 @@ def _reason_kind(reason: str) -> str:
     return reason.split(" (")[0].split(" of row")[0].split(";")[0]
 
 
+def write_rejected(rejected: list[dict], path: Path) -> None:
+    """The rejected records as a Parquet file of :data:`REJECTED_SCHEMA` (parent created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rejected, schema=REJECTED_SCHEMA), path)
+
+
 def write_outputs(result: StandardizeResult, out_dir: Path) -> None:
     """``molecules.parquet``, ``rejected.parquet`` and ``standardize.json`` in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     result.molecules.write_parquet(out_dir / "molecules.parquet")
-    pq.write_table(
-        pa.Table.from_pylist(result.rejected, schema=REJECTED_SCHEMA), out_dir / "rejected.parquet"
-    )
+    write_rejected(result.rejected, out_dir / "rejected.parquet")
     (out_dir / "standardize.json").write_text(json.dumps(result.report, indent=2) + "\n")
 
 
+def rejection_error(report: dict, *, max_fraction: float) -> str | None:
+    """Why the stage must stop (nothing accepted, or more than ``max_fraction`` of the records
+    rejected), or ``None`` when it may go on.
+
+    Args:
+        report: :attr:`StandardizeResult.report`.
+        max_fraction: ``standardize.max_rejected_fraction``.
+    """
+    if report["accepted"] == 0:
+        return f"{report['source']}: no molecule survived standardization"
+    fraction = report["rejected_records"] / report["records"]
+    if fraction > max_fraction:
+        return (
+            f"{report['source']}: {report['rejected_records']} of {report['records']} records rejected "
+            f"({fraction:.1%}), more than standardize.max_rejected_fraction {max_fraction:g}"
+        )
+    return None
+
+
 def standardize(
-    table_path: Path, *, dataset: DatasetConfig, options: StandardizeConfig, benchmark: bool, out_dir: Path
+    table_path: Path,
+    *,
+    dataset: DatasetConfig,
+    options: StandardizeConfig,
+    benchmark: bool,
+    out_dir: Path,
+    rejected_copy: Path | None = None,
 ) -> StandardizeResult:
-    """Read ``table_path``, standardize it and write the stage's three outputs to ``out_dir``."""
+    """Read ``table_path``, standardize it and write the stage's three outputs to ``out_dir``.
+
+    Args:
+        table_path: the downloaded table.
+        dataset: its config entry.
+        options: the ``standardize`` section.
+        benchmark: a benchmark (keeps duplicates, no size filter) or the corpus.
+        out_dir: where the three outputs go.
+        rejected_copy: where the rejected records go when the stage stops instead of writing
+            its outputs (default: ``out_dir/rejected.parquet``). The workflow passes a path
+            outside the declared outputs, which Snakemake deletes after a failed job. Deleted
+            when the stage succeeds, so that it only ever describes a failure.
+
+    Raises:
+        ValueError: no molecule survived, or more than ``options.max_rejected_fraction`` of the
+            records were rejected; the message names ``rejected_copy``.
+    """
     table = read_table(table_path, max_rows=dataset.max_rows)
     result = standardize_table(
         table, dataset=dataset, options=options, benchmark=benchmark, source=str(table_path)
     )
-    write_outputs(result, out_dir)
     report = result.report
     log.info(
         "%s: %d records -> %d molecules, %d rejected, %d bad label cells (%s)",
@@ -227,8 +271,12 @@ def standardize(
         report["bad_label_cells"],
         ", ".join(f"{k}: {v}" for k, v in report["reasons"].items()) or "no rejections",
     )
-    if report["accepted"] == 0:
-        raise ValueError(
-            f"{table_path}: no molecule survived standardization; see {out_dir / 'rejected.parquet'}"
-        )
+    error = rejection_error(report, max_fraction=options.max_rejected_fraction)
+    if error is not None:
+        copy = out_dir / "rejected.parquet" if rejected_copy is None else rejected_copy
+        write_rejected(result.rejected, copy)
+        raise ValueError(f"{error}; the rejected rows are in {copy}")
+    write_outputs(result, out_dir)
+    if rejected_copy is not None:
+        rejected_copy.unlink(missing_ok=True)  # left by an earlier failure
     return result

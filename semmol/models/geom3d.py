@@ -91,7 +91,11 @@ class EquivariantNoiseHead(nn.Module):
         """``[n, 3]`` from atom states ``h`` ``[n, dim]`` at ``pos`` ``[n, 3]``, directed edges
         ``edge_index`` ``[2, E]`` (source, target) with ``lengths`` ``[E]`` and features ``rbf`` ``[E, G]``."""
         source, target = edge_index
-        weight = self.edge_weight(torch.cat([h[source] + h[target], rbf], dim=1))
+        # index_select, not h[source]: the backward of advanced indexing (index_put_ with
+        # accumulation) adds the edges' gradients in thread order on the CPU, so two runs differ
+        # in the last bits; index_select's backward (index_add_) adds them in edge order.
+        pair = h.index_select(0, source) + h.index_select(0, target)
+        weight = self.edge_weight(torch.cat([pair, rbf], dim=1))
         unit = (pos[target] - pos[source]) / lengths.clamp_min(1e-6).unsqueeze(1)
         return scatter(weight * unit, target, dim=0, dim_size=len(pos), reduce="sum")
 

@@ -1,9 +1,10 @@
 """Atom-level SMILES tokenization with a vocabulary built from the corpus.
 
 The regular expression is the usual atom-level one (bracket atoms, two-letter halogens, ring
-closures with ``%nn``, bonds and branches as single tokens). The vocabulary is saved with the
-model, so fine-tuning tokenizes exactly as pretraining did; tokens it has not seen map to
-``<unk>``.
+closures with ``%nn``, bonds and branches as single tokens, ``<`` and ``>`` of dative bonds);
+any other character is a token of its own, so every string tokenizes and no molecule stops a
+job. The vocabulary is saved with the model, so fine-tuning tokenizes exactly as pretraining
+did; tokens it has not seen (a metal such as ``[Co]``, an odd character) map to ``<unk>``.
 """
 
 from __future__ import annotations
@@ -15,22 +16,17 @@ from collections.abc import Iterable
 import torch
 
 SMILES_TOKEN = re.compile(
-    r"(\[[^\]]+]|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\(|\)|\.|=|#|-|\+|\\|\/|:|~|@|\?|>|\*|\$|%[0-9]{2}|[0-9])"
+    r"(\[[^\]]+]|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\(|\)|\.|=|#|-|\+|\\|\/|:|~|@|\?|>|<|\*|\$|%[0-9]{2}|[0-9]"
+    r"|.)",  # last: any character no rule above covers
+    re.DOTALL,
 )
 PAD, UNK, CLS, MASK = "<pad>", "<unk>", "<cls>", "<mask>"
 SPECIAL_TOKENS = [PAD, UNK, CLS, MASK]
 
 
 def tokenize(smiles: str) -> list[str]:
-    """Split a SMILES string into atom-level tokens.
-
-    Raises:
-        ValueError: when the tokens do not spell the input (a character no rule covers).
-    """
-    tokens = SMILES_TOKEN.findall(smiles)
-    if "".join(tokens) != smiles:
-        raise ValueError(f"SMILES '{smiles}' has characters the tokenizer does not cover")
-    return tokens
+    """Split a SMILES string into atom-level tokens; they always spell the input."""
+    return SMILES_TOKEN.findall(smiles)
 
 
 class SmilesVocab:

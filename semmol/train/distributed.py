@@ -12,7 +12,10 @@ batch ``G`` and ``W`` processes with ``G / W`` each follow the same curve.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -31,6 +34,29 @@ class DistContext:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+
+#: ``prctl`` option: the signal the kernel sends this process when its parent dies (linux/prctl.h).
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_launcher() -> None:
+    """Under ``torchrun`` on Linux, have the kernel kill this worker when its launcher dies.
+
+    ``torchrun`` starts each worker in a session of its own, so a ``SIGKILL`` to the process
+    group of a Snakemake run (or of ``torchrun`` itself) would leave the worker training on as
+    an orphan, writing to the checkpoint that the re-run resumes from. Elsewhere a no-op.
+
+    Raises:
+        OSError: ``prctl`` refused.
+    """
+    if "TORCHELASTIC_RUN_ID" not in os.environ or not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() == 1:  # the launcher died before the request was made
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def init_distributed() -> DistContext:

@@ -7,8 +7,12 @@ terms. Every loss is a mean over the *global* batch and every random choice is k
 molecule, so one process with batch ``G`` and two with ``G/2`` each follow the same curve.
 
 Resumable: a checkpoint is written to ``{out_dir}/_ckpt/last.pt`` every
-``checkpoint_every`` steps (not a declared output), and a restarted job continues from it,
-skipping the batches it had consumed, with the same data order and random streams.
+``checkpoint_every`` steps, and a restarted job continues from it, skipping the batches it had
+consumed, with the same data order and random streams. The loss curve grows beside it in
+``_ckpt/metrics.jsonl``. Neither is a declared output, so neither is deleted when Snakemake
+re-runs a killed job; the declared ``metrics.jsonl`` and ``model.pt`` are written only when
+the run finishes, so a killed run leaves no declared output and its re-run needs no
+``--rerun-incomplete``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from semmol.atomic import atomic_path
 from semmol.config import PretrainJob
 from semmol.data.reader import ShardDataset, make_loader
 from semmol.data.shards import read_manifest, shard_paths
@@ -37,6 +42,7 @@ from semmol.train.distributed import (
     DistContext,
     all_gather_objects,
     barrier,
+    die_with_launcher,
     init_distributed,
     mean_across_ranks,
     shutdown,
@@ -45,6 +51,8 @@ from semmol.train.distributed import (
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "_ckpt/last.pt"
+#: The loss curve so far, one JSON line per logged step, kept beside the checkpoint.
+HISTORY = "_ckpt/metrics.jsonl"
 
 
 @dataclass
@@ -84,7 +92,7 @@ class Pretrainer:
         job: model, pretraining and semantic options of the run.
         shards_manifest: the corpus ``shards/manifest.json``.
         out_dir: ``results/pretrain/{run}``; holds ``model.pt``, ``metrics.jsonl``,
-            ``centers/`` snapshots and the undeclared ``_ckpt/``.
+            ``centers/`` snapshots and the undeclared ``_ckpt/`` (checkpoint and loss history).
         ctx: this process's place in the job (default: from the environment).
     """
 
@@ -97,6 +105,7 @@ class Pretrainer:
             )
         torch.manual_seed(self.cfg.seed)  # identical initial weights on every rank
         paths = shard_paths(shards_manifest)
+        self.conformer_options = read_manifest(shards_manifest)["options"]
         self.dataset = ShardDataset(paths, conformers="random", seed=self.cfg.seed)
         if len(self.dataset) < self.cfg.batch_size:
             raise ValueError(
@@ -171,15 +180,30 @@ class Pretrainer:
                     "scheduler": self.scheduler.state_dict(),
                     "rng": rng,
                     "world_size": self.ctx.world_size,
+                    "job": self._resumable_job(),
                 },
                 self.checkpoint_path,
             )
         barrier()
 
+    def _resumable_job(self) -> dict:
+        """The options a checkpoint must share with this job to be resumed (all but ``nproc``,
+        which :meth:`resume` checks on its own)."""
+        job = self.job.model_dump(mode="json")
+        del job["pretrain"]["nproc"]
+        return job
+
     def resume(self) -> bool:
-        """Load the last checkpoint if there is one; True when the run continues from it."""
+        """Load the last checkpoint if there is one of this job; True when the run continues from it.
+
+        A checkpoint left by a run with other options (Snakemake re-runs the rule when they
+        change) is not resumed: the run starts afresh and replaces it at its first checkpoint.
+        """
         checkpoint = load_if_exists(self.checkpoint_path)
         if checkpoint is None:
+            return False
+        if checkpoint.get("job") != self._resumable_job():
+            log.warning("%s was written with other options; starting afresh", self.checkpoint_path)
             return False
         if checkpoint["world_size"] != self.ctx.world_size:
             raise ValueError(
@@ -253,10 +277,10 @@ class Pretrainer:
     def run(self, *, stop_after: int | None = None) -> None:
         """Train to ``pretrain.steps``; ``stop_after`` ends the process early (crash/resume tests)."""
         self.resume()
-        metrics_path = self.out_dir / "metrics.jsonl"
+        history = self.out_dir / HISTORY
         if self.ctx.is_main:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            _truncate_metrics(metrics_path, self.state.step)
+            history.parent.mkdir(parents=True, exist_ok=True)
+            _truncate_metrics(history, self.state.step)
         started, molecules = time.perf_counter(), 0
         while self.state.step < self.cfg.steps:
             # a resumed run skips the batches consumed before its checkpoint
@@ -274,7 +298,7 @@ class Pretrainer:
                         molecules_per_s=molecules / (time.perf_counter() - started),
                     )
                     if self.ctx.is_main:
-                        with metrics_path.open("a") as handle:
+                        with history.open("a") as handle:
                             handle.write(json.dumps(record) + "\n")
                         log.info(
                             "step %d/%d loss %.4f (%.0f molecules/s)",
@@ -302,12 +326,20 @@ class Pretrainer:
             self.objective.save_snapshot(self.out_dir / "centers" / f"step-{self.state.step:06d}")
 
     def finish(self) -> None:
-        """Write the declared outputs: the final snapshot and ``model.pt``."""
+        """Write the outputs: the final snapshot, ``metrics.jsonl`` (the whole history) and,
+        last, ``model.pt``."""
         if self.objective is not None:
             self._snapshot()
         if self.ctx.is_main:
+            with atomic_path(self.out_dir / "metrics.jsonl") as tmp:
+                tmp.write_bytes((self.out_dir / HISTORY).read_bytes())
             extra = {
                 "pretrain_job": self.job.model_dump(mode="json"),
+                # how the corpus was featurized: `semmol embed` repeats it on new molecules
+                "featurization": {
+                    "standardize": self.job.standardize.model_dump(mode="json"),
+                    "conformers": self.conformer_options,
+                },
                 "steps": self.state.step,
                 "objective": None if self.objective is None else self.objective.state_dict(),
             }
@@ -316,17 +348,23 @@ class Pretrainer:
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop metric lines past ``step``: they belong to work the resumed run will redo."""
+    """Drop metric lines past ``step``: they belong to work the resumed run will redo.
+
+    A last line without its newline was cut short by a kill and is dropped as well.
+    """
     if not path.exists():
         return
-    kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
-    path.write_text("".join(line + "\n" for line in kept))
+    complete = path.read_text().split("\n")[:-1]
+    kept = [line for line in complete if json.loads(line)["step"] <= step]
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(line + "\n" for line in kept))
 
 
 def pretrain(
     job: PretrainJob, *, shards_manifest: Path, out_dir: Path, stop_after: int | None = None
 ) -> None:
     """Run (or resume) one pretraining job in this process; see :class:`Pretrainer`."""
+    die_with_launcher()
     ctx = init_distributed()
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads()))))
     try:

@@ -34,6 +34,8 @@ def _split_args(manifest, dataset: str, split: str, seed: int, out) -> list[str]
     """The flags the workflow's split rule passes."""
     return [
         "split",
+        "--name",
+        "bbbp",
         "--manifest",
         str(manifest),
         "--dataset",
@@ -84,6 +86,20 @@ def test_misspelled_smiles_column_is_one_clean_line(downloaded, tmp_path):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("semmol split: error: ")
     assert "BBBP.csv: column 'smile' not found; did you mean 'smiles'?" in lines[0]
+    assert not out.exists()
+
+
+def test_too_small_a_benchmark_is_one_clean_line_naming_it(downloaded, tmp_path):
+    out = tmp_path / "split.json"
+    args = _split_args(downloaded, _dataset(max_rows=4), SplitConfig().model_dump_json(), 0, out)
+    result = subprocess.run([sys.executable, "-m", "semmol", *args], capture_output=True, text=True)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("semmol split: error: ")]
+    assert len(errors) == 1 and result.stderr.strip().endswith(errors[0]), result.stderr
+    assert (
+        "benchmark 'bbbp' (" in errors[0] and "BBBP.csv): 4 parseable molecules (0 unparsable)" in errors[0]
+    )
+    assert "of train 3, valid 0, test 1; fine-tuning needs every subset" in errors[0]
     assert not out.exists()
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -29,10 +30,13 @@ def _dataset(**overrides) -> str:
     return DatasetConfig(source=LocalSource(kind="local", path="unused"), **fields).model_dump_json()
 
 
-def _args(manifest, out_dir, *, dataset: str, options: str = "{}", benchmark: bool = True) -> list[str]:
+def _args(
+    manifest, out_dir, *, dataset: str, options: str = "{}", benchmark: bool = True, rejected_copy=None
+) -> list[str]:
     """The flags the workflow's standardize rule passes."""
     flags = ["standardize", "--manifest", str(manifest), "--dataset", dataset, "--options", options]
-    return [*flags, *(["--benchmark"] if benchmark else []), "--out-dir", str(out_dir)]
+    copy = [] if rejected_copy is None else ["--rejected-copy", str(rejected_copy)]
+    return [*flags, *(["--benchmark"] if benchmark else []), "--out-dir", str(out_dir), *copy]
 
 
 def _semmol(*args: str) -> subprocess.CompletedProcess:
@@ -82,6 +86,32 @@ def test_misspelled_column_is_one_clean_line(downloaded, tmp_path):
     assert lines[0].startswith("semmol standardize: error: ")
     assert "mols.csv: column 'activty' not found; did you mean 'activity'?" in lines[0]
     assert not out_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "max_fraction", "message"),
+    [
+        ({}, 0.25, r"2 of 7 records rejected \(28\.6%\), more than standardize\.max_rejected_fraction 0\.25"),
+        # the SMILES column set to the label column: not one SMILES parses
+        ({"smiles_column": "activity"}, 0.5, r"no molecule survived standardization"),
+    ],
+)
+def test_too_many_rejections_stop_with_a_copy_that_outlives_the_job(
+    downloaded, tmp_path, overrides, max_fraction, message
+):
+    out_dir = tmp_path / "results" / "data" / "mols"
+    copy = tmp_path / "logs" / "standardize" / "mols.rejected.parquet"
+    options = StandardizeConfig(max_rejected_fraction=max_fraction).model_dump_json()
+    args = _args(downloaded, out_dir, dataset=_dataset(**overrides), options=options, rejected_copy=copy)
+    result = _semmol(*args)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("semmol standardize: error: ")]
+    assert len(errors) == 1 and result.stderr.strip().endswith(errors[0]), result.stderr
+    expected = rf"mols\.csv: {message}; the rejected rows are in {re.escape(str(copy))}$"
+    assert re.search(expected, errors[0]), errors[0]
+    rejected = pl.read_parquet(copy)
+    assert rejected.height > 0 and set(rejected.get_column("stage")) == {"standardize"}
+    assert not (out_dir / "rejected.parquet").exists()
 
 
 def test_manifest_without_file_is_named(tmp_path):

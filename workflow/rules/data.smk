@@ -42,9 +42,12 @@ rule standardize:
         "logs/standardize/{dataset}.log",
     benchmark:
         "benchmarks/standardize/{dataset}.tsv"
+    # When too many records are rejected the job fails and Snakemake deletes its outputs, so the
+    # rejected rows the error names are copied beside the log.
     shell:
         "python -m semmol standardize --manifest {input} --dataset {params.dataset:q} --options {params.options:q}"
-        " {params.benchmark} --out-dir results/data/{wildcards.dataset} 2> {log}"
+        " {params.benchmark} --out-dir results/data/{wildcards.dataset}"
+        " --rejected-copy logs/standardize/{wildcards.dataset}.rejected.parquet 2> {log}"
 
 
 rule conformers:
@@ -101,5 +104,5 @@ rule split:
     benchmark:
         "benchmarks/split/{bench}/{split}-{seed}.tsv"
     shell:
-        "python -m semmol split --manifest {input} --dataset {params.dataset:q} --split {params.split:q}"
-        " --seed {wildcards.seed} --out {output} 2> {log}"
+        "python -m semmol split --name {wildcards.bench} --manifest {input} --dataset {params.dataset:q}"
+        " --split {params.split:q} --seed {wildcards.seed} --out {output} 2> {log}"

@@ -28,6 +28,7 @@ EXOTIC = [
     "[SiH6-2]",
     "*C",
     "F[Pt@SP1](Cl)(Br)I",
+    "[NH3]->[Pt](<-[NH3])(Cl)Cl",
 ]
 
 
@@ -81,6 +82,14 @@ def test_common_atom_and_bond_features():
     assert (aromatic[:, BOND["bond_type"]] == 3).all() and (aromatic[:, BOND["in_ring"]] == 1).all()
 
 
+def test_dative_bonds_take_the_other_bond_type():
+    mol = Chem.MolFromSmiles("[NH3]->[Pt](<-[NH3])(Cl)Cl")
+    bonds, feats = bond_features(mol)
+    dative = [b.GetBondType() == Chem.BondType.DATIVE for b in mol.GetBonds()]
+    assert sum(dative) == 2 and len(bonds) == 4
+    assert feats[:, BOND["bond_type"]].tolist() == [4 if d else 0 for d in dative]  # 0: single
+
+
 def test_single_atom_has_empty_bond_arrays():
     bonds, feats = bond_features(Chem.MolFromSmiles("C"))
     assert bonds.shape == (0, 2) and feats.shape == (0, len(BOND_FEATURES))
@@ -106,3 +115,27 @@ def test_rdkit_descriptors_are_finite_squashed_and_named():
     assert np.isfinite(values).all() and np.abs(values).max() < 25  # log1p squashing
     mol_wt = values[DESCRIPTOR_NAMES.index("MolWt")]
     assert mol_wt == pytest.approx(np.log1p(259.349), rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("smiles", "zeroed"),
+    [
+        ("[H][H]", "SPS"),  # no heavy atom: SPS divides by zero and raises
+        ("[NH3]->[Pt](<-[NH3])(Cl)Cl", "BCUT2D_MWHI"),  # dative bonds: RDKit gives NaN
+    ],
+)
+def test_descriptors_rdkit_cannot_compute_are_zero(smiles, zeroed):
+    from rdkit.Chem import Descriptors
+
+    from semmol.data.featurize import DESCRIPTOR_NAMES, rdkit_descriptors
+
+    mol = Chem.MolFromSmiles(smiles)
+    function = dict(Descriptors._descList)[zeroed]
+    try:
+        raw = function(mol)
+    except ZeroDivisionError:
+        raw = None
+    assert raw is None or not np.isfinite(raw)  # what RDKit itself does with this molecule
+    values = rdkit_descriptors(mol)
+    assert values.shape == (len(DESCRIPTOR_NAMES),) and np.isfinite(values).all()
+    assert values[DESCRIPTOR_NAMES.index(zeroed)] == 0 and (values != 0).any()

@@ -203,6 +203,25 @@ def test_make_split_max_rows(bbbp_csv):
     assert [entry["row"] for entry in record["dropped"]] == [59, 61]
 
 
+@pytest.mark.parametrize(
+    ("kind", "too_few", "sizes"),
+    [
+        ("scaffold", 5, "train 4, valid 0, test 1"),
+        ("random", 5, "train 4, valid 0, test 1"),
+        ("balanced_scaffold", 9, "train 7, valid 0, test 2"),
+    ],
+)
+def test_make_split_refuses_a_benchmark_too_small_for_three_subsets(bbbp_csv, kind, too_few, sizes):
+    message = (
+        rf"benchmark 'tiny_bbbp' \(.*bbbp\.csv\): {too_few} parseable molecules \(0 unparsable\) give a "
+        rf"{kind} split with fractions \[0\.8, 0\.1, 0\.1\] of {sizes}; fine-tuning needs every subset"
+    )
+    with pytest.raises(ValueError, match=message):
+        make_split(bbbp_csv, smiles_column="smiles", kind=kind, max_rows=too_few, name="tiny_bbbp")
+    enough = make_split(bbbp_csv, smiles_column="smiles", kind=kind, max_rows=too_few + 1, name="tiny_bbbp")
+    assert min(enough["sizes"][subset] for subset in ("train", "valid", "test")) == 1
+
+
 def test_make_split_misspelled_column(bbbp_csv):
     with pytest.raises(TableError, match=r"bbbp\.csv: column 'smile' not found; did you mean 'smiles'"):
         make_split(bbbp_csv, smiles_column="smile", kind="scaffold")

@@ -255,9 +255,54 @@ def test_empty_file_fails_clearly(tmp_path, content, message):
 def test_nothing_accepted_fails_and_points_at_the_rejections(tmp_path):
     source = _csv(tmp_path, "smiles\nC1CC\nXx\n")
     out_dir = tmp_path / "out"
-    with pytest.raises(ValueError, match=r"mols\.csv: no molecule survived standardization; see .*rejected"):
+    message = (
+        r"mols\.csv: no molecule survived standardization; the rejected rows are in .*out/rejected\.parquet"
+    )
+    with pytest.raises(ValueError, match=message):
         _standardize(source, out_dir)
     assert pq.read_table(out_dir / "rejected.parquet").num_rows == 2
+
+
+#: 3 of 5 records rejected (a syntax error, an empty cell, no heavy atom), one bad label cell kept.
+MOSTLY_REJECTED = "smiles,p,q\nCCO,1,0\nC1CC,0,0\n,1,1\n[H][H],0,1\nCCN,x,1\n"
+
+
+def test_too_many_rejected_fails_with_the_counts_and_a_copy_of_the_rejections(tmp_path):
+    source = _csv(tmp_path, MOSTLY_REJECTED)
+    copy = tmp_path / "logs" / "mols.rejected.parquet"
+    message = (
+        r"mols\.csv: 3 of 5 records rejected \(60\.0%\), more than standardize\.max_rejected_fraction "
+        r"0\.5; the rejected rows are in .*logs/mols\.rejected\.parquet$"
+    )
+    with pytest.raises(ValueError, match=message):
+        standardize(
+            source,
+            dataset=DATASET,
+            options=StandardizeConfig(),
+            benchmark=True,
+            out_dir=tmp_path / "out",
+            rejected_copy=copy,
+        )
+    assert not (tmp_path / "out").exists()
+    rejected = pq.read_table(copy)
+    assert rejected.schema.equals(REJECTED_SCHEMA)
+    assert rejected.select(["row", "column"]).to_pylist() == [
+        {"row": row, "column": column}
+        for row, column in [(1, "smiles"), (2, "smiles"), (3, "smiles"), (4, "p")]
+    ]
+    # a looser bound lets the same table through, and the copy of the failure goes
+    options = StandardizeConfig(max_rejected_fraction=0.6)
+    result = standardize(
+        source, dataset=DATASET, options=options, benchmark=True, out_dir=tmp_path / "out", rejected_copy=copy
+    )
+    assert result.report["accepted"] == 2 and not copy.exists()
+    assert (tmp_path / "out" / "rejected.parquet").exists()
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.5])
+def test_max_rejected_fraction_is_a_share(fraction):
+    with pytest.raises(ValueError, match="max_rejected_fraction"):
+        StandardizeConfig(max_rejected_fraction=fraction)
 
 
 def test_esol_is_accepted_whole(full_moleculenet_dir, tmp_path):

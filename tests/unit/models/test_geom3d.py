@@ -156,3 +156,23 @@ def test_the_coordinate_noise_has_noise_std(encoder: GeometryEncoder, make_batch
     offset = seen[0] - clean
     assert float(offset.mean()) == pytest.approx(0.0, abs=0.02)
     assert float(offset.std()) == pytest.approx(encoder.cfg.noise_std, rel=0.1)
+
+
+def test_gradients_are_the_same_on_every_pass_with_two_threads(encoder: GeometryEncoder, make_batch):
+    # A resumed pretraining matches an uninterrupted one bit for bit only if a backward pass
+    # adds the same numbers in the same order every time, also when the CPU runs two threads.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    batch = make_batch(list(range(24)))
+    try:
+        passes = []
+        for _ in range(30):
+            encoder.zero_grad()
+            out = encoder(batch, CorruptionKey(seed=0, step=0))
+            (out.hidden.sum() + out.reconstruction_loss).backward()
+            passes.append({name: p.grad.clone() for name, p in encoder.named_parameters()})
+    finally:
+        torch.set_num_threads(threads)
+    for grads in passes[1:]:
+        for name, grad in grads.items():
+            assert torch.equal(grad, passes[0][name]), name

@@ -5,6 +5,8 @@ import torch
 
 from semmol.models.tokenizer import CLS, PAD, SPECIAL_TOKENS, UNK, SmilesVocab, tokenize
 
+CORPUS = ["CCO", "c1ccccc1Cl", "CC(=O)O", "C[N+](C)(C)C", "OCCBr", "CCN"]
+
 
 @pytest.mark.parametrize(
     ("smiles", "tokens"),
@@ -17,6 +19,11 @@ from semmol.models.tokenizer import CLS, PAD, SPECIAL_TOKENS, UNK, SmilesVocab, 
         ("F/C=C\\F", ["F", "/", "C", "=", "C", "\\", "F"]),
         ("N[C@@H](C)[C@H]1CC1", ["N", "[C@@H]", "(", "C", ")", "[C@H]", "1", "C", "C", "1"]),
         ("[2H]C#N.[Na+]", ["[2H]", "C", "#", "N", ".", "[Na+]"]),
+        (
+            "[NH3]->[Pt](<-[NH3])(Cl)Cl",
+            ["[NH3]", "-", ">", "[Pt]", "(", "<", "-", "[NH3]", ")", "(", "Cl", ")", "Cl"],
+        ),
+        ("[13CH4]", ["[13CH4]"]),
     ],
 )
 def test_tokenize_splits_atoms_and_spells_the_input(smiles: str, tokens: list[str]):
@@ -24,13 +31,17 @@ def test_tokenize_splits_atoms_and_spells_the_input(smiles: str, tokens: list[st
     assert "".join(tokenize(smiles)) == smiles
 
 
-@pytest.mark.parametrize("smiles", ["CXC", "C C", "C[N+", "c1ccccc1!"])
-def test_tokenize_rejects_uncovered_characters(smiles: str):
-    with pytest.raises(ValueError, match="tokenizer does not cover"):
-        tokenize(smiles)
-
-
-CORPUS = ["CCO", "c1ccccc1Cl", "CC(=O)O", "C[N+](C)(C)C", "OCCBr", "CCN"]
+@pytest.mark.parametrize(
+    ("smiles", "odd"),
+    [("CXC", ["X"]), ("C C", [" "]), ("C[N+", ["["]), ("c1ccccc1!", ["!"]), ("C\nC", ["\n"])],
+)
+def test_characters_no_rule_covers_are_tokens_of_their_own(smiles: str, odd: list[str]):
+    tokens = tokenize(smiles)
+    assert "".join(tokens) == smiles and [t for t in tokens if t in odd] == odd
+    vocab = SmilesVocab.build(CORPUS)
+    ids = vocab.encode([smiles], max_len=16)[0].tolist()
+    assert len(ids) == len(tokens) + 1
+    assert [ids[1 + i] for i, token in enumerate(tokens) if token in odd] == [vocab.unk_id] * len(odd)
 
 
 def test_build_counts_tokens_and_ignores_corpus_order():
@@ -64,6 +75,15 @@ def test_unknown_tokens_map_to_unk():
     ids = vocab.encode(["CSI"], max_len=8)
     assert ids.tolist() == [[vocab.cls_id, vocab.stoi["C"], vocab.unk_id, vocab.unk_id]]
     assert [vocab.itos[i] for i in (vocab.pad_id, vocab.unk_id, vocab.cls_id)] == [PAD, UNK, CLS]
+
+
+def test_a_metal_complex_with_dative_bonds_encodes():
+    # cisplatin as RDKit writes it: a bracket metal, bracket atoms and both arrows of dative bonds
+    smiles = "[NH3]->[Pt](<-[NH3])([Cl])[Cl]"
+    vocab = SmilesVocab.build(CORPUS)
+    ids = vocab.encode([smiles], max_len=32)[0].tolist()
+    assert ids == [vocab.cls_id] + [vocab.stoi.get(token, vocab.unk_id) for token in tokenize(smiles)]
+    assert ids.count(vocab.unk_id) == 9  # [NH3] x2, [Pt], [Cl] x2, - x2, > and < are not in CORPUS
 
 
 def test_to_list_round_trips_through_the_constructor():

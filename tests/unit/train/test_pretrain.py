@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from semmol.config import PretrainJob
-from semmol.train.pretrain import CHECKPOINT, pretrain, warmup_cosine
+from semmol.train.pretrain import CHECKPOINT, HISTORY, _truncate_metrics, pretrain, warmup_cosine
 
 pytestmark = pytest.mark.slow
 
@@ -47,16 +47,18 @@ def test_warmup_cosine_schedule():
     assert all(a >= b for a, b in zip(factors[3:], factors[4:]))
 
 
-def _metrics(out_dir):
-    return [json.loads(line) for line in (out_dir / "metrics.jsonl").read_text().splitlines()]
+def _metrics(out_dir, name="metrics.jsonl"):
+    return [json.loads(line) for line in (out_dir / name).read_text().splitlines()]
 
 
 def test_killed_run_resumes_to_the_same_weights(tiny_benchmark, tmp_path):
     """Dropout is on: the resumed run must restore data order, RNG streams, optimizer and library."""
     pretrain(JOB, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path / "straight")
     pretrain(JOB, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path / "killed", stop_after=5)
-    assert not (tmp_path / "killed/model.pt").exists()
+    # a killed run leaves no declared output (Snakemake would delete it before the re-run)
+    assert not (tmp_path / "killed/model.pt").exists() and not (tmp_path / "killed/metrics.jsonl").exists()
     assert (tmp_path / "killed" / CHECKPOINT).exists()
+    assert [m["step"] for m in _metrics(tmp_path / "killed", HISTORY)] == [1, 2, 3, 4, 5]
     # the kill came after step 5; the checkpoint is from step 4, so step 5 is redone
     pretrain(JOB, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path / "killed")
     straight = torch.load(tmp_path / "straight/model.pt", weights_only=False)
@@ -84,3 +86,23 @@ def test_batch_larger_than_corpus_is_a_clear_error(tiny_benchmark, tmp_path):
     job = JOB.model_copy(update={"pretrain": JOB.pretrain.model_copy(update={"batch_size": 4096})})
     with pytest.raises(ValueError, match="fewer than one batch"):
         pretrain(job, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path)
+
+
+def test_checkpoint_of_other_options_is_not_resumed(tiny_benchmark, tmp_path):
+    pretrain(JOB, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path / "changed", stop_after=5)
+    other = JOB.model_copy(update={"pretrain": JOB.pretrain.model_copy(update={"lr": 3e-4})})
+    pretrain(other, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path / "changed")
+    pretrain(other, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path / "fresh")
+    changed = torch.load(tmp_path / "changed/model.pt", weights_only=False)["state_dict"]
+    fresh = torch.load(tmp_path / "fresh/model.pt", weights_only=False)["state_dict"]
+    assert all(torch.equal(value, changed[name]) for name, value in fresh.items())
+    assert [m["step"] for m in _metrics(tmp_path / "changed")] == list(range(1, 10))
+
+
+def test_truncated_history_drops_later_steps_and_a_line_cut_short(tmp_path):
+    history = tmp_path / "metrics.jsonl"
+    history.write_text('{"step": 2}\n{"step": 4}\n{"step": 6}\n{"st')
+    _truncate_metrics(history, 4)
+    assert history.read_text() == '{"step": 2}\n{"step": 4}\n'
+    _truncate_metrics(history, 0)
+    assert history.read_text() == ""
