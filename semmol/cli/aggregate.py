@@ -1,27 +1,33 @@
-"""``semmol aggregate``: the results table (CSV, Markdown) and plots over every run, benchmark and seed."""
+"""``semmol aggregate``: results and data tables (CSV, Markdown, HTML) and plots over every run and seed."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-HELP = "write summary.csv, summary.md and plots/*.png from fine-tuning and baseline metrics.json files"
+HELP = (
+    "write summary.csv, summary.md, summary.html, data.csv and plots/*.png from fine-tuning and baseline"
+    " metrics.json files"
+)
 
 
-def _run_and_path(text: str) -> tuple[str, Path]:
-    run, sep, path = text.partition("=")
-    if not sep or not run or not path:
-        raise argparse.ArgumentTypeError(f"expected RUN=PATH, got '{text}'")
-    return run, Path(path)
+def _name_and_path(text: str) -> tuple[str, Path]:
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got '{text}'")
+    return name, Path(path)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--out-dir", type=Path, required=True, help="directory of summary.csv, summary.md and plots/"
+        "--out-dir",
+        type=Path,
+        required=True,
+        help="directory of summary.csv, summary.md, summary.html, data.csv and plots/",
     )
     parser.add_argument(
         "--pretrain-metrics",
-        type=_run_and_path,
+        type=_name_and_path,
         action="append",
         default=[],
         metavar="RUN=PATH",
@@ -29,11 +35,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--center-snapshots",
-        type=_run_and_path,
+        type=_name_and_path,
         action="append",
         default=[],
         metavar="RUN=DIR",
         help="a SemMol run's directory of center-library snapshots, for the centers plot (repeatable)",
+    )
+    parser.add_argument(
+        "--dataset-report",
+        type=_name_and_path,
+        action="append",
+        default=[],
+        metavar="DATASET=DIR",
+        help="a dataset's directory (results/data/DATASET: standardize.json, shards/manifest.json),"
+        " for the data table (repeatable)",
     )
     parser.add_argument(
         "--no-published",
@@ -49,18 +64,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     from semmol.evaluate.aggregate import aggregate
 
-    for option, pairs in (
-        ("--pretrain-metrics", args.pretrain_metrics),
-        ("--center-snapshots", args.center_snapshots),
+    for option, what, pairs in (
+        ("--pretrain-metrics", "run(s)", args.pretrain_metrics),
+        ("--center-snapshots", "run(s)", args.center_snapshots),
+        ("--dataset-report", "dataset(s)", args.dataset_report),
     ):
-        runs = [run for run, _ in pairs]
-        repeated = sorted({run for run in runs if runs.count(run) > 1})
+        names = [name for name, _ in pairs]
+        repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
-            raise ValueError(f"{option} names run(s) {repeated} more than once")
+            raise ValueError(f"{option} names {what} {repeated} more than once")
     aggregate(
         args.metrics,
         out_dir=args.out_dir,
         pretrain_logs=dict(args.pretrain_metrics),
         center_snapshots=dict(args.center_snapshots),
+        datasets=dict(args.dataset_report),
         include_published=args.published,
     )

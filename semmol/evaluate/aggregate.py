@@ -1,8 +1,9 @@
 """The results table: test scores of every run, benchmark and split, mean +- std over seeds.
 
 Inputs are the ``metrics.json`` files of fine-tuning runs and of the fingerprint baseline
-(:mod:`semmol.evaluate.records`) and, for the training-curve plot, the ``metrics.jsonl`` logs
-of pretraining runs. Outputs, under one directory:
+(:mod:`semmol.evaluate.records`), for the training-curve plot the ``metrics.jsonl`` logs of
+pretraining runs, and for the data table each dataset's ``standardize.json`` and
+``shards/manifest.json``. Outputs, under one directory:
 
 ``summary.csv``
     one row per run x benchmark x split: run, benchmark, split, metric, mean, std (sample
@@ -11,7 +12,13 @@ of pretraining runs. Outputs, under one directory:
     std, n and seeds empty).
 ``summary.md``
     one table: a line per benchmark and split, a column per run, baseline and published
-    method, cells "mean ± std (n)".
+    method, cells "mean ± std (n)"; then, given the datasets' directories, the data table
+    (:mod:`semmol.evaluate.data_report`).
+``summary.html``
+    the tables of ``summary.md`` and the metrics plot in one self-contained page
+    (:mod:`semmol.evaluate.page`): what ``snakemake --report`` shows of them.
+``data.csv``
+    given the datasets' directories, the data table: one row per dataset.
 ``plots/metrics.png``, ``plots/finetune_curves.png``, ``plots/pretrain_curves.png``, ``plots/centers.png``
     see :mod:`semmol.evaluate.plots`.
 """
@@ -30,7 +37,8 @@ from typing import Any
 import numpy as np
 
 from semmol.atomic import atomic_path
-from semmol.evaluate import plots
+from semmol.evaluate import page, plots
+from semmol.evaluate.data_report import data_markdown, read_dataset, write_data_csv
 from semmol.evaluate.metrics import HIGHER_IS_BETTER, metric_label
 from semmol.evaluate.published import SOURCE_NOTE, published_scores
 from semmol.evaluate.records import KIND_BASELINE, KIND_PIPELINE, read_metrics
@@ -42,10 +50,16 @@ KIND_PUBLISHED = "published"
 #: Output files, relative to the output directory.
 SUMMARY_CSV = "summary.csv"
 SUMMARY_MD = "summary.md"
+SUMMARY_HTML = "summary.html"
+DATA_CSV = "data.csv"
 METRICS_PLOT = "plots/metrics.png"
 FINETUNE_PLOT = "plots/finetune_curves.png"
 PRETRAIN_PLOT = "plots/pretrain_curves.png"
 CENTERS_PLOT = "plots/centers.png"
+METRICS_CAPTION = (
+    "Test score of every seed (points) and their mean (black bar) per run; baselines dashed, "
+    "published figures dotted."
+)
 SUMMARY_COLUMNS = ("run", "benchmark", "split", "metric", "mean", "std", "n", "seeds", "kind")
 _KIND_ORDER = (KIND_PIPELINE, KIND_BASELINE, KIND_PUBLISHED)
 
@@ -313,16 +327,21 @@ def aggregate(
     out_dir: str | Path,
     pretrain_logs: Mapping[str, str | Path] | None = None,
     center_snapshots: Mapping[str, str | Path] | None = None,
+    datasets: Mapping[str, str | Path] | None = None,
     include_published: bool = True,
 ) -> list[SummaryRow]:
     """Write the results table and plots for a set of result files.
 
     Args:
         metrics: ``metrics.json`` files of fine-tuning runs and baselines.
-        out_dir: output directory (:data:`SUMMARY_CSV`, :data:`SUMMARY_MD` and the plots).
+        out_dir: output directory (:data:`SUMMARY_CSV`, :data:`SUMMARY_MD`, :data:`SUMMARY_HTML`,
+            :data:`DATA_CSV` and the plots).
         pretrain_logs: pretraining ``metrics.jsonl`` per run name (default: none).
         center_snapshots: per SemMol run, the directory of its center-library snapshots
             (default: none).
+        datasets: per dataset, its directory of stage reports (``standardize.json``,
+            ``shards/manifest.json``) for the data table and :data:`DATA_CSV` (default: none,
+            no data table).
         include_published: add published reference figures (default: True).
 
     Returns:
@@ -331,11 +350,19 @@ def aggregate(
     out_dir = Path(out_dir)
     results = load_results(metrics)
     logs = {run: read_pretrain_log(path) for run, path in (pretrain_logs or {}).items()}
+    data_rows = [read_dataset(name, directory) for name, directory in (datasets or {}).items()]
     rows = summarize(results, include_published=include_published)
     write_summary_csv(rows, out_dir / SUMMARY_CSV)
+    sections = [summary_markdown(rows)]
+    if data_rows:
+        write_data_csv(data_rows, out_dir / DATA_CSV)
+        sections.append(data_markdown(data_rows))
     with atomic_path(out_dir / SUMMARY_MD) as tmp:
-        tmp.write_text(summary_markdown(rows))
+        tmp.write_text("\n".join(sections))
     plots.plot_metrics(results, rows, out_dir / METRICS_PLOT)
+    figure = page.figure_html(out_dir / METRICS_PLOT, METRICS_CAPTION)
+    parts = [page.markdown_html(sections[0]), figure, *map(page.markdown_html, sections[1:])]
+    page.write_page(out_dir / SUMMARY_HTML, title="semmol results", parts=parts)
     plots.plot_finetune_curves(results, out_dir / FINETUNE_PLOT)
     plots.plot_pretrain_curves(logs, out_dir / PRETRAIN_PLOT)
     snapshots = {run: read_snapshots(directory) for run, directory in (center_snapshots or {}).items()}

@@ -48,6 +48,7 @@ def test_aggregate_command_writes_table_and_plots(tmp_path):
     for name in (
         "summary.csv",
         "summary.md",
+        "summary.html",
         "plots/metrics.png",
         "plots/finetune_curves.png",
         "plots/pretrain_curves.png",
@@ -67,6 +68,38 @@ def test_aggregate_command_writes_table_and_plots(tmp_path):
 
     main(["aggregate", "--out-dir", str(out), "--no-published", *map(str, files)])
     assert "(published)" not in (out / "summary.md").read_text()
+
+
+def _dataset_dir(directory, *, accepted):
+    """A dataset directory whose stage reports say ``accepted`` of 12 records were kept."""
+    (directory / "shards").mkdir(parents=True)
+    report = {"records": 12, "accepted": accepted, "rejected_records": 12 - accepted, "bad_label_cells": 0}
+    statuses = {"ok": accepted - 1, "mmff_failed": 0, "embed_failed": 0, "timeout": 1}
+    (directory / "standardize.json").write_text(json.dumps(report))
+    (directory / "shards/manifest.json").write_text(json.dumps({"molecules": accepted, "statuses": statuses}))
+    return directory
+
+
+def test_aggregate_command_writes_the_data_table(tmp_path, capsys):
+    files = [_result(tmp_path, "semmol", seed) for seed in (0, 1)]
+    esol = _dataset_dir(tmp_path / "data/esol", accepted=10)
+    out = tmp_path / "report"
+
+    main(["aggregate", "--out-dir", str(out), "--dataset-report", f"esol={esol}", *map(str, files)])
+
+    assert "| esol | 12 | 10 | 2 | 0 | 1 (10.0%) | – |" in (out / "summary.md").read_text()
+    with open(out / "data.csv", newline="") as handle:
+        (row,) = csv.DictReader(handle)
+    assert (row["dataset"], row["accepted"], row["no_conformer"]) == ("esol", "10", "1")
+
+    args = ["aggregate", "--out-dir", str(out)]
+    with pytest.raises(SystemExit, match=r"--dataset-report names dataset\(s\) \['esol'\] more than once"):
+        main([*args, "--dataset-report", f"esol={esol}", "--dataset-report", f"esol={esol}", str(files[0])])
+    with pytest.raises(SystemExit, match="standardize.json: not found"):
+        main([*args, "--dataset-report", f"esol={tmp_path}", str(files[0])])
+    with pytest.raises(SystemExit):
+        main([*args, "--dataset-report", str(esol), str(files[0])])
+    assert f"expected NAME=PATH, got '{esol}'" in capsys.readouterr().err
 
 
 def test_aggregate_command_reports_inconsistent_inputs(tmp_path):

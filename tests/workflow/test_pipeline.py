@@ -1,16 +1,24 @@
-"""The Snakemake workflow end to end on a tiny config, its caching, and its per-target DAGs."""
+"""The Snakemake workflow end to end on a tiny config, its caching, its per-target DAGs, and the
+faults it survives: a killed pretraining run, and molecules that no stage can treat as usual."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
+import torch
+import yaml
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
@@ -18,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SNAKEFILE = ROOT / "workflow" / "Snakefile"
 
 
-def snakemake(workdir: Path, config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run Snakemake on the repository's workflow in ``workdir`` with ``config``."""
+def snakemake_command(workdir: Path, config: Path, *args: str) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that run Snakemake on the repository's workflow."""
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONUNBUFFERED": "1"}
     command = [
@@ -34,6 +42,12 @@ def snakemake(workdir: Path, config: Path, *args: str, check: bool = True) -> su
         "2",
         *args,
     ]
+    return command, env
+
+
+def snakemake(workdir: Path, config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run Snakemake on the repository's workflow in ``workdir`` with ``config``."""
+    command, env = snakemake_command(workdir, config, *args)
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
@@ -54,6 +68,14 @@ def tiny_config(tmp_path_factory, moleculenet_dir) -> Path:
     text = (ROOT / "tests/workflow/tiny.yaml").read_text().replace("MOLECULENET_DIR", str(moleculenet_dir))
     path = tmp_path_factory.mktemp("config") / "tiny.yaml"
     path.write_text(text)
+    return path
+
+
+def config_variant(tiny_config: Path, path: Path, **sections) -> Path:
+    """A copy of the tiny config, written to ``path``, with the given top-level sections replaced."""
+    config = yaml.safe_load(tiny_config.read_text())
+    config.update(sections)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
 
@@ -97,6 +119,25 @@ def test_summary_table_has_every_run_and_benchmark(tiny_run):
     assert "semmol" in markdown and "rf_ecfp4" in markdown
     for plot in ("metrics", "finetune_curves", "pretrain_curves", "centers"):
         assert (tiny_run / f"results/report/plots/{plot}.png").stat().st_size > 1000
+
+
+def test_data_table_counts_every_dataset(tiny_run):
+    data = (tiny_run / "results/report/summary.md").read_text().split("\n## Data\n")[1]
+    lines = {line.split("|")[1].strip(): line for line in data.splitlines() if line.startswith("| ")}
+    csv_rows = {row["dataset"]: row for row in pl.read_csv(tiny_run / "results/report/data.csv").to_dicts()}
+    for dataset in ("corpus", "freesolv", "bbbp"):
+        report = json.loads((tiny_run / f"results/data/{dataset}/standardize.json").read_text())
+        statuses = json.loads((tiny_run / f"results/data/{dataset}/shards/manifest.json").read_text())[
+            "statuses"
+        ]
+        counts = [report[key] for key in ("records", "accepted", "rejected_records", "bad_label_cells")]
+        no_conformer = statuses["embed_failed"] + statuses["timeout"]
+        cells = [cell.strip() for cell in lines[dataset].split("|")[2:-1]]
+        assert cells[:4] == [str(count) for count in counts] and cells[4].startswith(f"{no_conformer} (")
+        assert [
+            csv_rows[dataset][key]
+            for key in ("records", "accepted", "rejected_records", "bad_label_cells", "no_conformer")
+        ] == [*counts, no_conformer]
 
 
 def test_rerun_has_nothing_to_do(tiny_run, tiny_config):
@@ -165,10 +206,90 @@ def test_lint_is_clean(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_html_report_embeds_the_results(tiny_run, tiny_config):
+@pytest.fixture(scope="module")
+def html_report(tiny_run, tiny_config) -> Path:
+    """``snakemake --report`` of the tiny run."""
     snakemake(tiny_run, tiny_config, "--report", "report.html")
-    html = (tiny_run / "report.html").read_text(errors="replace")
-    assert "summary.md" in html and "centers.png" in html
+    return tiny_run / "report.html"
+
+
+def test_html_report_embeds_the_results(html_report):
+    html = html_report.read_text(errors="replace")
+    for name in (
+        "summary.html",
+        "summary.md",
+        "data.csv",
+        "metrics.png",
+        "pretrain_curves.png",
+        "centers.png",
+    ):
+        assert name in html, name
+
+
+def assert_drawn(screenshot: Path, box: dict[str, float] | None, what: str) -> None:
+    """Assert that the region ``box`` of a screenshot lies in it and shows something.
+
+    Args:
+        screenshot: the PNG file.
+        box: the region in CSS pixels (a Playwright bounding box; device scale factor 1).
+        what: what should be there, for the failure message.
+    """
+    from PIL import Image
+
+    assert box is not None, f"{what}: not laid out"
+    with Image.open(screenshot) as image:
+        left, top = round(box["x"]), round(box["y"])
+        right, bottom = left + round(box["width"]), top + round(box["height"])
+        assert 0 <= left < right <= image.width and 0 <= top < bottom <= image.height, f"{what}: off screen"
+        pixels = np.asarray(image.convert("RGB").crop((left, top, right, bottom))).reshape(-1, 3)
+    colours, counts = np.unique(pixels, axis=0, return_counts=True)
+    drawn = 1 - counts.max() / counts.sum()  # share of pixels not in the background colour
+    assert len(colours) > 16 and drawn > 0.03, f"{what}: {len(colours)} colours, {drawn:.1%} drawn"
+
+
+def test_html_report_shows_tables_and_plots_in_a_browser(
+    html_report, tiny_run, browser_page, artifact_dir, capsys
+):
+    from playwright.sync_api import expect
+
+    page = browser_page
+    page.goto(html_report.as_uri())
+    # as a person would: the 'Results' category, then the eye button of the summary page
+    page.get_by_role("link", name="Results", exact=True).click()
+    page.get_by_role("row").filter(has_text="summary.html").locator("a[iconname=eye]").click()
+    summary = page.frame_locator("iframe")
+    tables = summary.locator("table")
+    expect(tables).to_have_count(2)
+    results_table, data_table = tables.nth(0), tables.nth(1)
+    for run in ("semmol", "semmol_head", "scratch", "rf_ecfp4 (baseline)"):
+        expect(results_table.locator("th")).to_contain_text([run])
+    expect(results_table.get_by_role("row")).to_have_count(3)  # header, freesolv, bbbp
+    for dataset in ("corpus", "freesolv", "bbbp"):
+        report = json.loads((tiny_run / f"results/data/{dataset}/standardize.json").read_text())
+        cells = [dataset, str(report["records"]), str(report["accepted"]), str(report["rejected_records"])]
+        expect(data_table.get_by_role("row").filter(has_text=dataset).locator("td")).to_contain_text(cells)
+    plot = summary.get_by_role("img")
+    expect(plot).to_be_visible()
+    assert plot.evaluate("image => image.complete && image.naturalWidth") > 0
+    shot = artifact_dir / "report-results.png"
+    page.screenshot(path=shot)
+    with capsys.disabled():
+        print(f"\nscreenshot of the report's results page: {shot}")
+    assert_drawn(shot, results_table.bounding_box(), "results table")
+    assert_drawn(shot, plot.bounding_box(), "metrics plot")
+    assert_drawn(shot, data_table.bounding_box(), "data table")
+
+    # back to the categories, then the pretraining curves
+    page.get_by_role("link", name="Results", exact=True).first.click()
+    page.get_by_role("link", name="Training curves", exact=True).click()
+    page.get_by_role("row").filter(has_text="pretrain_curves.png").locator("a[iconname=eye]").click()
+    curves = page.locator("img[src^='data:image/png']")
+    expect(curves).to_be_visible()
+    shot = artifact_dir / "report-pretrain-curves.png"
+    page.screenshot(path=shot)
+    with capsys.disabled():
+        print(f"screenshot of the report's pretraining curves: {shot}")
+    assert_drawn(shot, curves.bounding_box(), "pretraining curves")
 
 
 def test_stage_timings_from_the_benchmark_files(tiny_run, capsys):
@@ -190,3 +311,151 @@ def test_stage_timings_from_the_benchmark_files(tiny_run, capsys):
         "finetune": 12,
         "report": 1,
     }
+
+
+def test_killed_pretraining_resumes_to_the_same_model(tmp_path, tiny_config):
+    """SIGKILL to the whole Snakemake process group mid-run; the re-run continues from the
+    checkpoint and ends with the weights and loss curve of a run that was never killed."""
+    pretrain = {"steps": 60, "batch_size": 16, "warmup_steps": 2, "checkpoint_every": 10, "log_every": 1}
+    config = config_variant(tiny_config, tmp_path / "resume.yaml", pretrain=pretrain)
+    target, out = "results/pretrain/semmol/model.pt", "results/pretrain/semmol"
+    killed, straight = tmp_path / "killed", tmp_path / "straight"
+    killed.mkdir()
+    snakemake(killed, config, "results/data/corpus/shards/manifest.json")
+    shutil.copytree(killed, straight, symlinks=True)  # the same corpus shards and Snakemake records
+    snakemake(straight, config, target)
+
+    command, env = snakemake_command(killed, config, target)
+    log = tmp_path / "killed.log"
+    with log.open("w") as handle:
+        process = subprocess.Popen(
+            command, env=env, cwd=killed, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    history = killed / out / "_ckpt/metrics.jsonl"
+    deadline = time.monotonic() + 600
+    # killed after the step-10 checkpoint, with steps past it logged that the re-run must redo
+    while not (history.exists() and history.read_text().count("\n") >= 12):
+        assert process.poll() is None, f"snakemake ended before the kill:\n{log.read_text()[-6000:]}"
+        assert time.monotonic() < deadline, "no checkpoint within 600 s"
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    logged = history.read_text()
+    time.sleep(2)  # a training process that outlived the kill (torchrun's worker) would log on
+    assert history.read_text() == logged
+    assert not (killed / target).exists() and not (killed / out / "metrics.jsonl").exists()
+
+    snakemake(killed, config, target, "--unlock")  # a SIGKILL leaves Snakemake's lock behind
+    snakemake(killed, config, target)  # no --rerun-incomplete: the kill left no declared output
+    resumed = re.search(r"resumed from \S+ at step (\d+)", (killed / "logs/pretrain/semmol.log").read_text())
+    assert resumed is not None and int(resumed[1]) >= 10
+    models = [torch.load(workdir / target, weights_only=True) for workdir in (straight, killed)]
+    weights = [
+        {**model["state_dict"], **{f"objective.{k}": v for k, v in model["extra"]["objective"].items()}}
+        for model in models
+    ]
+    assert weights[0].keys() == weights[1].keys()
+    for name, value in weights[0].items():
+        assert torch.equal(value, weights[1][name]), name
+    curves = [
+        [json.loads(line) for line in (workdir / out / "metrics.jsonl").read_text().splitlines()]
+        for workdir in (straight, killed)
+    ]
+    assert [m["step"] for m in curves[1]] == list(range(1, 61))
+    assert [m["loss"] for m in curves[1]] == [m["loss"] for m in curves[0]]
+
+
+#: Molecules most benchmarks do not have, each kept with its label (name, SMILES).
+ODD_MOLECULES = [
+    (
+        "cyanocobalamin, dative bonds to [Co]",
+        "CC1=C2C(CCC(N)=O)C(C)(CC(N)=O)C3(C)C4C(CC(N)=O)C5(C)CCC(=O)NCC(C)OP(=O)([O-])OC6C(CO)OC("
+        "n7c[n](->[Co]89([C]#N)([N]23)<-[N]2=C(C=C3C(CCC(N)=O)C(C)(CC(N)=O)C1=[N]->83)C(C)(C)C(CCC(N)=O)"
+        "C2=C(C)C5=[N]->94)c1cc(C)c(C)cc17)C6O",
+    ),
+    ("ferrocene, ionic", "[CH-]1C=CC=C1.[CH-]1C=CC=C1.[Fe+2]"),
+    ("ferrocene, dative", "C1=CC=C[CH]1->[Fe]<-[CH]1C=CC=C1"),
+    ("cisplatin, dative", "[NH3]->[Pt](<-[NH3])(Cl)Cl"),
+    ("cisplatin, fragments", "N.N.Cl[Pt]Cl"),
+    ("ammonia borane", "N->B"),
+    ("gadolinium chloride", "[Gd+3].[Cl-].[Cl-].[Cl-]"),
+    ("carbon-13 methane", "[13CH4]"),
+    ("ethanol-d3", "[2H]C([2H])([2H])CO"),
+    ("sodium benzoate", "[Na+].[O-]C(=O)c1ccccc1"),
+    ("tetramethylammonium chloride", "C[N+](C)(C)C.[Cl-]"),
+    ("glycine zwitterion", "[NH3+]CC([O-])=O"),
+]
+#: Records no stage can use, which must be rejected with a reason (name, SMILES).
+UNUSABLE = [("ring never closed", "C1CC"), ("pentavalent carbon", "C(C)(C)(C)(C)C"), ("dihydrogen", "[H][H]")]
+
+
+def test_odd_molecules_never_fail_a_benchmark(tmp_path, tiny_config, moleculenet_dir):
+    """Metal complexes, dative bonds, isotopes, salts and a 168-heavy-atom peptide beside 60
+    ESOL molecules: every fine-tuning job succeeds, and every odd record is either predicted or
+    rejected with a reason."""
+    import csv
+
+    from rdkit import Chem
+
+    from semmol.evaluate.records import PRED_SUFFIX
+
+    with (moleculenet_dir / "esol.csv").open() as handle:
+        esol = [
+            (row["smiles"], row["measured log solubility in mols per litre"])
+            for row in csv.DictReader(handle)
+        ]
+    peptide = ("20-residue peptide", Chem.MolToSmiles(Chem.MolFromSequence("ACDEFGHIKLMNPQRSTVWY")))
+    odd = [*ODD_MOLECULES, peptide]
+    records = esol[:60] + [(smiles, "-1.5") for _, smiles in odd + UNUSABLE]
+    table = tmp_path / "odd.csv"
+    with table.open("w", newline="") as handle:
+        csv.writer(handle).writerows([("smiles", "logS"), *records])
+    tiny = yaml.safe_load(tiny_config.read_text())
+    datasets = {
+        "corpus": tiny["datasets"]["corpus"],
+        "odd": {
+            "source": {"kind": "local", "path": str(table)},
+            "smiles_column": "smiles",
+            "targets": ["logS"],
+            "task": "regression",
+        },
+    }
+    config = config_variant(
+        tiny_config, tmp_path / "odd.yaml", datasets=datasets, benchmarks=["odd"], seeds=[0]
+    )
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    snakemake(workdir, config, "all")
+
+    results = workdir / "results"
+    rejected = pl.read_parquet(results / "data/odd/rejected.parquet")
+    reasons = dict(zip(rejected["row"], rejected["reason"]))
+    shard_rows = pl.concat(
+        pl.read_parquet(path, columns=["row", "status"])
+        for path in sorted((results / "data/odd/shards").glob("*.parquet"))
+    )
+    statuses = dict(zip(shard_rows["row"], shard_rows["status"]))
+    manifest = json.loads((results / "data/odd/shards/manifest.json").read_text())
+    assert sum(manifest["statuses"].values()) == manifest["molecules"] == len(records) - len(UNUSABLE)
+    split = json.loads((results / "benchmarks/odd/splits/scaffold-0.json").read_text())
+    dropped = {entry["row"]: entry["reason"] for entry in split["dropped"]}  # RDKit cannot parse them
+    odd_rows = {60 + i: name for i, (name, _) in enumerate(odd)}
+    unusable_rows = {60 + len(odd) + i: name for i, (name, _) in enumerate(UNUSABLE)}
+    assert set(dropped) == set(list(unusable_rows)[:2]) and all(dropped.values())
+    for run, kind in [
+        ("semmol", "finetune"),
+        ("semmol_head", "finetune"),
+        ("scratch", "finetune"),
+        ("rf_ecfp4", "baseline"),
+    ]:
+        out = results / kind / run / "odd/scaffold-0"
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["test"] is not None and math.isfinite(metrics["test"]), (run, metrics["test"])
+        predictions = pl.read_parquet(out / "predictions.parquet")
+        predicted = dict(zip(predictions["row"], predictions[f"logS{PRED_SUFFIX}"]))
+        for row, name in odd_rows.items():
+            assert row in predicted and math.isfinite(predicted[row]), (run, name)
+            assert statuses[row] in {"ok", "mmff_failed", "embed_failed", "timeout"}, (run, name)
+        for row, name in unusable_rows.items():
+            assert row not in predicted and reasons[row], (run, name)
+        assert sum(metrics["n"].values()) + sum(metrics["missing"].values()) == len(records) - len(dropped)

@@ -1,4 +1,5 @@
-# The results table and plots over every run, benchmark and seed; `snakemake --report` embeds them.
+# The results table and plots over every run, benchmark and seed, and the data table over every
+# dataset; `snakemake --report` embeds them.
 
 
 rule aggregate:
@@ -8,9 +9,15 @@ rule aggregate:
         pretrain=expand("results/pretrain/{run}/metrics.jsonl", run=pretrained_runs()),
         # snapshots are written beside model.pt by the same job
         semantic=expand("results/pretrain/{run}/model.pt", run=semantic_runs()),
+        # read from results/data/{dataset}/ by --dataset-report
+        standardize=expand("results/data/{dataset}/standardize.json", dataset=data_datasets()),
+        shards=expand("results/data/{dataset}/shards/manifest.json", dataset=data_datasets()),
     output:
         csv="results/report/summary.csv",
         md=report("results/report/summary.md", category="Results"),
+        # the tables and the metrics plot in one page: the report shows HTML, not Markdown
+        html=report("results/report/summary.html", category="Results"),
+        data=report("results/report/data.csv", category="Results"),
         metrics_plot=report("results/report/plots/metrics.png", category="Results"),
         finetune_plot=report("results/report/plots/finetune_curves.png", category="Training curves"),
         pretrain_plot=report("results/report/plots/pretrain_curves.png", category="Training curves"),
@@ -20,6 +27,7 @@ rule aggregate:
             f"--pretrain-metrics {path.split('/')[2]}={path}" for path in input.pretrain
         ),
         snapshots=" ".join(f"--center-snapshots {run}=results/pretrain/{run}/centers" for run in semantic_runs()),
+        datasets=" ".join(f"--dataset-report {name}=results/data/{name}" for name in data_datasets()),
         published="" if CFG.report.published else "--no-published",
         version=STAGE_VERSION["aggregate"],
     conda:
@@ -29,5 +37,5 @@ rule aggregate:
     benchmark:
         "benchmarks/report/aggregate.tsv"
     shell:
-        "python -m semmol aggregate --out-dir results/report {params.pretrain} {params.snapshots} {params.published}"
-        " {input.metrics} {input.baseline} 2> {log}"
+        "python -m semmol aggregate --out-dir results/report {params.pretrain} {params.snapshots}"
+        " {params.datasets} {params.published} {input.metrics} {input.baseline} 2> {log}"

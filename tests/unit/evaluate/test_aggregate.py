@@ -9,10 +9,12 @@ import pytest
 
 from semmol.evaluate.aggregate import (
     CENTERS_PLOT,
+    DATA_CSV,
     FINETUNE_PLOT,
     METRICS_PLOT,
     PRETRAIN_PLOT,
     SUMMARY_CSV,
+    SUMMARY_HTML,
     SUMMARY_MD,
     AggregateError,
     aggregate,
@@ -136,6 +138,50 @@ def test_summary_markdown_table(tmp_path, result_files):
         " | 1.050 | 0.788 |" in text
     )
     assert "Uni-Mol" in text and "ICLR 2023" in text
+
+
+def _dataset_dir(directory, *, records, rejected, bad_labels, no_conformer):
+    """A dataset directory with the two stage reports the data table reads."""
+    accepted = records - rejected
+    (directory / "shards").mkdir(parents=True)
+    report = {
+        "records": records,
+        "accepted": accepted,
+        "rejected_records": rejected,
+        "bad_label_cells": bad_labels,
+        "reasons": {"unparsable SMILES": rejected} if rejected else {},
+    }
+    statuses = {"ok": accepted - no_conformer, "mmff_failed": 0, "embed_failed": no_conformer, "timeout": 0}
+    (directory / "standardize.json").write_text(json.dumps(report))
+    (directory / "shards/manifest.json").write_text(json.dumps({"molecules": accepted, "statuses": statuses}))
+    return directory
+
+
+def test_data_table_follows_the_results_table(tmp_path, result_files):
+    datasets = {
+        "corpus": _dataset_dir(tmp_path / "corpus", records=200, rejected=4, bad_labels=0, no_conformer=2),
+        "bbbp": _dataset_dir(tmp_path / "bbbp", records=50, rejected=0, bad_labels=3, no_conformer=0),
+    }
+    out = tmp_path / "report"
+    aggregate(result_files, out_dir=out, datasets=datasets)
+    results, data = (out / SUMMARY_MD).read_text().split("\n## Data\n")
+    assert "| bbbp | scaffold | ROC-AUC ↑ |" in results and "| corpus |" not in results
+    lines = [line for line in data.splitlines() if line.startswith("| ")]
+    assert lines == [
+        "| dataset | records | accepted | rejected records | bad label cells | no conformer | reasons |",
+        "| corpus | 200 | 196 | 4 | 0 | 2 (1.0%) | unparsable SMILES: 4 |",
+        "| bbbp | 50 | 50 | 0 | 3 | 0 (0.0%) | – |",
+    ]
+    with open(out / DATA_CSV, newline="") as handle:
+        assert [row["dataset"] for row in csv.DictReader(handle)] == ["corpus", "bbbp"]
+    page = (out / SUMMARY_HTML).read_text()
+    results_at, plot_at, data_at = (page.index(text) for text in ("<td>bbbp</td>", "<img", "<td>corpus</td>"))
+    assert results_at < plot_at < data_at  # the results table, the metrics plot, the data table
+    assert "<td>2 (1.0%)</td>" in page
+
+    aggregate(result_files, out_dir=tmp_path / "plain")
+    assert "## Data" not in (tmp_path / "plain" / SUMMARY_MD).read_text()
+    assert not (tmp_path / "plain" / DATA_CSV).exists()
 
 
 def test_plots_are_png_files(tmp_path, result_files, pretrain_log):

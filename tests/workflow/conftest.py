@@ -1,0 +1,62 @@
+"""A headless Chromium page (Playwright driving the system browser) and the test-artefact directory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Flags that keep Chromium off the network: on a machine without internet it otherwise waits on
+#: connections (updates, sync, QUIC probes).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def artifact_dir() -> Path:
+    """Where tests leave files for a person to look at: $SEMMOL_TEST_ARTIFACTS or test-artifacts/."""
+    path = Path(os.environ.get("SEMMOL_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def browser_page(tmp_path) -> Iterator:
+    """A Playwright page in the system's headless Chromium, with a fresh profile.
+
+    Skipped where Chromium is not installed (CI installs it: .ci/run).
+    """
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip(
+            "needs Chromium on PATH: on Debian/Ubuntu `apt-get install -y chromium` "
+            "(the browser Playwright drives; `playwright install` is not needed)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            tmp_path / "chromium-profile",
+            executable_path=chromium,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1600, "height": 1400},
+        )
+        context.set_default_timeout(30_000)
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
