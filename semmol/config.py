@@ -332,9 +332,10 @@ class FinetuneConfig(_Section):
         description="A pretrained model.pt made elsewhere (source kind hf, url, local or package) to "
         "fine-tune instead of pretraining this run; null = the run's own pretraining.",
     )
-    mode: Literal["encoder", "semmol"] = Field(
+    mode: Literal["encoder", "method"] = Field(
         "encoder",
-        description="'semmol' feeds the head [anchor || fused positive] against the frozen centers.",
+        description="'method' also feeds the head what the pretraining method offers, frozen (SemMol: "
+        "[anchor || fused soft positive] against its center libraries); 'encoder': the views alone.",
     )
     epochs: int = Field(50, ge=1, description="Maximum epochs.")
     batch_size: int = Field(32, ge=2, description="Molecules per batch.")
@@ -413,12 +414,15 @@ class ExperimentConfig(_Section):
         if self.finetune.pretrained is not None and self.finetune.init != "pretrained":
             raise ValueError("finetune.pretrained needs finetune.init 'pretrained'")
         own_pretraining = self.finetune.pretrained is None
-        if self.finetune.mode == "semmol" and (
-            self.finetune.init != "pretrained" or (own_pretraining and self.pretrain.method != "semmol")
-        ):
-            raise ValueError(
-                "finetune.mode 'semmol' needs finetune.init 'pretrained' and pretrain.method 'semmol'"
-            )
+        if self.finetune.mode == "method":
+            from semmol.methods import method_class  # the registry imports this module
+
+            if self.finetune.init != "pretrained":
+                raise ValueError("finetune.mode 'method' needs finetune.init 'pretrained'")
+            if own_pretraining and method_class(self.pretrain.method).head_input_class is None:
+                raise ValueError(
+                    f"finetune.mode 'method': pretraining method '{self.pretrain.method}' offers no head input"
+                )
         return self
 
 

@@ -95,7 +95,7 @@ def _bench_conformers(args: argparse.Namespace) -> dict:
 def _bench_pretrain(args: argparse.Namespace) -> dict:
     import torch
 
-    from semmol.train.distributed import init_distributed
+    from semmol.runtime.distributed import init_distributed
     from semmol.train.pretrain import Pretrainer
 
     job = args.job.model_copy(update={"pretrain": args.job.pretrain.model_copy(update={"steps": args.steps})})

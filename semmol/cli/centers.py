@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> None:
     from semmol.data.shards import shard_paths
     from semmol.inference.embed import embed_dataset
     from semmol.models.multimodal import MultiModalEncoder
-    from semmol.semantic.corpus_centers import build_library
+    from semmol.inference.centers import build_library
 
     torch.set_num_threads(args.threads)
     faiss.omp_set_num_threads(args.threads)

@@ -23,14 +23,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-size", type=int, default=256, help="molecules per forward pass (default 256)"
     )
+    parser.add_argument(
+        "--centers",
+        type=Path,
+        help="a run's corpus center library (results/pretrain/<run>/centers): adds each view's nearest "
+        "center and its cosine",
+    )
 
 
 def run(args: argparse.Namespace) -> None:
     import pyarrow.parquet as pq
     import torch
 
-    from semmol.atomic import atomic_path
-    from semmol.inference.embed import embed_smiles, load_encoder
+    from semmol.inference.centers import CorpusLibrary
+    from semmol.inference.embed import add_nearest_centers, embed_smiles, load_encoder
+    from semmol.runtime.atomic import atomic_path
 
     torch.set_num_threads(max(1, args.threads))
     encoder, featurization = load_encoder(args.model)
@@ -43,5 +50,7 @@ def run(args: argparse.Namespace) -> None:
         threads=args.threads,
         batch_size=args.batch_size,
     )
+    if args.centers is not None:
+        embedded = add_nearest_centers(embedded, CorpusLibrary(args.centers))
     with atomic_path(args.output) as tmp:
         pq.write_table(join_outputs(inputs, embedded), tmp)

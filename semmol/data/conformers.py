@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from rdkit import Chem
 from rdkit.Chem import AllChem, rdDistGeom
 
-from semmol.atomic import atomic_path
+from semmol.runtime.atomic import atomic_path
 from semmol.config import ConformerConfig
 from semmol.data.chem import quiet_rdkit
 from semmol.data.featurize import atom_features, bond_features, ecfp_bits, rdkit_descriptors

@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from semmol.atomic import atomic_path
+from semmol.runtime.atomic import atomic_path
 from semmol.config import DatasetConfig, HFSource, LocalSource, PackageSource, Source, URLSource
 from semmol.data.tables import read_table, require_columns
 

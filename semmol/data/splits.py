@@ -34,7 +34,7 @@ from rdkit import Chem
 from rdkit.Chem.Scaffolds import MurckoScaffold
 from tqdm import tqdm
 
-from semmol.atomic import atomic_path
+from semmol.runtime.atomic import atomic_path
 from semmol.config import SplitKind
 from semmol.data.chem import parse_smiles, quiet_rdkit
 from semmol.data.tables import read_table, require_columns

@@ -36,13 +36,13 @@ from typing import Any
 
 import numpy as np
 
-from semmol.atomic import atomic_path
+from semmol.runtime.atomic import atomic_path
 from semmol.evaluate import page, plots
 from semmol.evaluate.data_report import data_markdown, read_dataset, write_data_csv
 from semmol.evaluate.metrics import HIGHER_IS_BETTER, metric_label
 from semmol.evaluate.published import SOURCE_NOTE, published_scores
 from semmol.evaluate.records import KIND_BASELINE, KIND_PIPELINE, read_metrics
-from semmol.semantic.objective import read_snapshots
+from semmol.methods.semmol.objective import read_snapshots
 
 log = logging.getLogger(__name__)
 

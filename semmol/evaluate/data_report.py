@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from semmol.atomic import atomic_path
+from semmol.runtime.atomic import atomic_path
 from semmol.data.schema import STATUS_EMBED_FAILED, STATUS_TIMEOUT
 
 #: The two reports, relative to a dataset's directory.

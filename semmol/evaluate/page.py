@@ -11,7 +11,7 @@ import base64
 import html
 from pathlib import Path
 
-from semmol.atomic import atomic_path
+from semmol.runtime.atomic import atomic_path
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #1f2937; max-width: 90rem; }

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from semmol.atomic import atomic_path
+from semmol.runtime.atomic import atomic_path
 from semmol.evaluate.metrics import metric_label
 from semmol.evaluate.records import KIND_BASELINE, KIND_PIPELINE
 
@@ -172,7 +172,7 @@ def plot_center_libraries(
     axes of all of them, coloured by step (final centers ringed).
 
     Args:
-        snapshots: per run, its snapshots (:func:`semmol.semantic.objective.read_snapshots`);
+        snapshots: per run, its snapshots (:func:`semmol.methods.semmol.objective.read_snapshots`);
             empty gives a figure saying so.
         path: the PNG file to write.
     """

@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from semmol.atomic import atomic_path
+from semmol.runtime.atomic import atomic_path
 from semmol.config import TaskType
 from semmol.data.benchmark import SUBSETS
 from semmol.evaluate.metrics import TASK_METRIC, evaluate

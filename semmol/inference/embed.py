@@ -13,10 +13,11 @@ from tqdm import tqdm
 
 from semmol.config import ConformerConfig, StandardizeConfig
 from semmol.data.reader import ShardDataset, make_loader
+from semmol.inference.centers import CorpusLibrary
 from semmol.inference.molecules import prepare_molecules
 from semmol.models.multimodal import MultiModalEncoder
-from semmol.models.property import PROPERTY_FORMAT, PropertyModel
-from semmol.train.checkpoint import load_file
+from semmol.methods.property import PROPERTY_FORMAT, PropertyModel
+from semmol.runtime.checkpoint import load_file
 
 log = logging.getLogger(__name__)
 
@@ -143,3 +144,37 @@ def embed_smiles(
         len(smiles) / max(seconds, 1e-9),
     )
     return pa.table(columns)
+
+
+def add_nearest_centers(table: pa.Table, library: CorpusLibrary) -> pa.Table:
+    """``table`` (from :func:`embed_smiles`) with each embedded view's nearest corpus center.
+
+    For every ``<modality>_embedding`` column whose modality the library clusters, adds
+    ``<modality>_center`` (int64, the center's row in ``{modality}.npy``) and
+    ``<modality>_center_cosine`` (float32); null where the embedding is null.
+
+    Raises:
+        ValueError: the library clusters none of the embedded views.
+    """
+    modalities = [
+        name.removesuffix(EMBEDDING_SUFFIX)
+        for name in table.column_names
+        if name.endswith(EMBEDDING_SUFFIX) and name.removesuffix(EMBEDDING_SUFFIX) in library.modalities
+    ]
+    if not modalities:
+        raise ValueError(f"{library.directory}: clusters {library.modalities}, none of the embedded views")
+    position = table.column_names.index("status")
+    for modality in modalities:
+        column = table.column(modality + EMBEDDING_SUFFIX)
+        rows = column.to_pylist()
+        present = [i for i, vector in enumerate(rows) if vector is not None]
+        vectors = np.asarray([rows[i] for i in present], np.float32).reshape(len(present), -1)
+        center, cosine = library.nearest(modality, vectors)
+        centers: list[int | None] = [None] * len(table)
+        cosines: list[float | None] = [None] * len(table)
+        for row, nearest, similarity in zip(present, center, cosine):
+            centers[row], cosines[row] = int(nearest), float(similarity)
+        table = table.add_column(position, modality + "_center", pa.array(centers, pa.int64()))
+        table = table.add_column(position + 1, modality + "_center_cosine", pa.array(cosines, pa.float32()))
+        position += 2
+    return table

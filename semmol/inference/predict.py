@@ -1,6 +1,6 @@
 """Predictions of fine-tuned models on new molecules, alone or as a seed ensemble.
 
-Each model file is self-contained (:meth:`semmol.models.property.PropertyModel.save`): its
+Each model file is self-contained (:meth:`semmol.methods.property.PropertyModel.save`): its
 architecture, weights, targets, task, label scaling and featurization. Several models of one
 benchmark (e.g. its fine-tuning seeds) give the mean of their predictions and the spread.
 """
@@ -19,7 +19,7 @@ import torch
 from semmol.config import ConformerConfig, StandardizeConfig
 from semmol.data.reader import make_loader
 from semmol.inference.molecules import PreparedMolecules, prepare_molecules
-from semmol.models.property import PropertyModel, to_target_units
+from semmol.methods.property import PropertyModel, to_target_units
 
 log = logging.getLogger(__name__)
 

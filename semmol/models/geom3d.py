@@ -20,7 +20,7 @@ from semmol.config import Geom3DEncoderConfig
 from semmol.models.base import EncoderOutput
 from semmol.models.corruption import STREAM_COORD_NOISE, CorruptionKey
 from semmol.models.layers import mlp, node_positions
-from semmol.train.distributed import global_mean
+from semmol.runtime.distributed import global_mean
 
 _MAX_ATOMS = 4096  # bound on atoms per molecule, used to key noise by (conformer, atom, axis)
 

@@ -12,7 +12,7 @@ from semmol.data.featurize import ATOM_FEATURE_SIZES, BOND_FEATURE_SIZES
 from semmol.models.base import EncoderOutput
 from semmol.models.corruption import STREAM_ATOM_MASK, CorruptionKey
 from semmol.models.layers import CategoricalEncoder, mlp, node_positions
-from semmol.train.distributed import global_mean
+from semmol.runtime.distributed import global_mean
 
 
 class GraphEncoder(nn.Module):

@@ -26,7 +26,7 @@ from semmol.models.layers import mlp
 from semmol.models.smiles import SmilesTransformer
 from semmol.models.tokenizer import SmilesVocab
 from semmol.models.vector import VectorMLP
-from semmol.train.checkpoint import load_file, save_atomic
+from semmol.runtime.checkpoint import load_file, save_atomic
 
 #: The ``format`` field of a pretrained model file written by :meth:`MultiModalEncoder.save`.
 ENCODER_FORMAT = "semmol.encoder/1"

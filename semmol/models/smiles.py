@@ -10,7 +10,7 @@ from semmol.config import SmilesEncoderConfig
 from semmol.models.base import EncoderOutput
 from semmol.models.corruption import STREAM_SMILES_MASK, CorruptionKey
 from semmol.models.tokenizer import SmilesVocab
-from semmol.train.distributed import global_mean
+from semmol.runtime.distributed import global_mean
 
 
 class SmilesTransformer(nn.Module):

@@ -25,9 +25,9 @@ from semmol.data.shards import read_manifest, shard_paths
 from semmol.evaluate.metrics import TASK_METRIC, evaluate
 from semmol.evaluate.records import write_result
 from semmol.models.multimodal import MultiModalEncoder
-from semmol.models.property import PropertyModel, to_target_units
+from semmol.methods import build_method
+from semmol.methods.property import PropertyModel, to_target_units
 from semmol.models.tokenizer import SmilesVocab
-from semmol.semantic.objective import SemMolObjective
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,10 @@ def build_model(
         pretrained: the run's ``model.pt``, or ``None`` for training from scratch.
     """
     cfg = job.finetune
-    semantic_mode = cfg.mode == "semmol"
+    method_mode = cfg.mode == "method"
     if pretrained is None:
-        if semantic_mode:
-            raise ValueError("finetune.mode 'semmol' needs a pretrained model (finetune.init: pretrained)")
+        if method_mode:
+            raise ValueError("finetune.mode 'method' needs a pretrained model (finetune.init: pretrained)")
         encoder = MultiModalEncoder(
             job.model, modalities=cfg.modalities, vocab=SmilesVocab.build(corpus_smiles), ecfp_bits=ecfp_bits
         )
@@ -76,24 +76,15 @@ def build_model(
             f"{pretrained}: its fingerprint encoder reads {source.ecfp_bits} ECFP bits, the benchmark's "
             f"shards hold {ecfp_bits}; set conformers.ecfp_bits to {source.ecfp_bits}"
         )
-    pretrain_job = PretrainJob.model_validate(extra["pretrain_job"])
-    anchor = pretrain_job.pretrain.anchor
-    objective = None
-    if semantic_mode:
-        if extra.get("objective") is None:
-            raise ValueError(
-                f"{pretrained}: finetune.mode 'semmol' needs a run pretrained with method 'semmol'"
-            )
-        objective = SemMolObjective(
-            pretrain_job.semantic,
-            dim=model_config.proj_dim,
-            targets=pretrain_job.pretrain.targets,
-            seed=pretrain_job.pretrain.seed,
-            total_steps=pretrain_job.pretrain.steps,
-        )
-        objective.load_state_dict(extra["objective"])
+    head_input = None
+    if method_mode:
+        pretrain_job = PretrainJob.model_validate(extra["pretrain_job"])
+        method = build_method(pretrain_job)
+        method.load_state_dict(extra["method"])
+        head_input = method.head_input()  # raises for a method that offers none
     # Modalities that were not pretrained (e.g. fingerprints) start from random weights.
-    modalities = list(dict.fromkeys(cfg.modalities + ([anchor] if semantic_mode else [])))
+    extra_views = [head_input.anchor] if head_input is not None else []
+    modalities = list(dict.fromkeys(cfg.modalities + extra_views))
     encoder = MultiModalEncoder(model_config, modalities=modalities, vocab=source.vocab, ecfp_bits=ecfp_bits)
     pretrained_state = {k: v for k, v in source.state_dict().items() if k.split(".")[1] in modalities}
     encoder.load_state_dict(pretrained_state, strict=False)
@@ -105,8 +96,8 @@ def build_model(
         n_tasks=n_tasks,
         head_hidden=cfg.head_hidden,
         dropout=cfg.dropout,
-        objective=objective,
-        anchor=anchor,
+        head_input=head_input,
+        method=None if head_input is None else pretrain_job.pretrain.method,
     )
     log.info("loaded pretrained %s from %s", sorted({k.split(".")[1] for k in loaded}), pretrained)
     return model, pretrained_params

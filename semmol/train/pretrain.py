@@ -1,10 +1,10 @@
 """Multimodal pretraining on corpus shards, one process per rank (``torchrun``).
 
-Objective per step: cross-modal InfoNCE between the anchor view and each target view, the
-encoders' reconstruction losses on their corrupted inputs (masked SMILES tokens, masked
-atoms, coordinate denoising), and, for ``method: semmol``, the center-library soft-matching
-terms. Every loss is a mean over the *global* batch and every random choice is keyed by
-molecule, so one process with batch ``G`` and two with ``G/2`` each follow the same curve.
+Objective per step: the encoders' reconstruction losses on their corrupted inputs (masked
+SMILES tokens, masked atoms, coordinate denoising) plus the terms of the run's pretraining
+method (``pretrain.method``, a plug-in of :mod:`semmol.methods`; this loop names none). Every
+loss is a mean over the *global* batch and every random choice is keyed by molecule, so one
+process with batch ``G`` and two with ``G/2`` each follow the same curve.
 
 Resumable: a checkpoint is written to ``{out_dir}/_ckpt/last.pt`` every
 ``checkpoint_every`` steps, and a restarted job continues from it, skipping the batches it had
@@ -28,19 +28,19 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from semmol.atomic import atomic_path
+from semmol.runtime.atomic import atomic_path
 from semmol.config import PretrainJob
 from semmol.data.reader import ShardDataset, make_loader
 from semmol.data.shards import read_manifest, shard_paths
 from semmol.models.corruption import CorruptionKey
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.models.tokenizer import SmilesVocab
-from semmol.semantic.infonce import infonce_loss
-from semmol.semantic.objective import SemMolObjective
-from semmol.train.checkpoint import load_if_exists, save_atomic
-from semmol.train.distributed import (
+from semmol.methods import build_method, method_class
+from semmol.runtime.checkpoint import load_if_exists, save_atomic
+from semmol.runtime.distributed import (
     DistContext,
     all_gather_objects,
+    average_gradients,
     barrier,
     die_with_launcher,
     init_distributed,
@@ -121,38 +121,26 @@ class Pretrainer:
             drop_last=True,
         )
         self.sampler = self.loader.batch_sampler
-        self.modalities = [self.cfg.anchor, *self.cfg.targets]
         self.model = MultiModalEncoder(
             job.model,
-            modalities=self.modalities,
+            modalities=method_class(job.pretrain.method).views(job),
             vocab=SmilesVocab.build(self.dataset.columns.smiles),  # every rank reads every shard
             ecfp_bits=read_manifest(shards_manifest)["ecfp_bits"],
         ).to(ctx.device)
-        self.objective = (
-            SemMolObjective(
-                job.semantic,
-                dim=job.model.proj_dim,
-                targets=self.cfg.targets,
-                seed=self.cfg.seed,
-                total_steps=self.cfg.steps,
-            ).to(ctx.device)
-            if self.cfg.method == "semmol"
-            else None
-        )
+        self.method = build_method(job).to(ctx.device)
         self.ddp = (
             DistributedDataParallel(self.model, find_unused_parameters=True)
             if ctx.world_size > 1
             else self.model
         )
-        # The objective (a learnable temperature) lives outside DDP and averages its own
-        # gradients across ranks; no weight decay pulls the temperature towards 1.
-        self.objective_params = (
-            [] if self.objective is None else [p for p in self.objective.parameters() if p.requires_grad]
-        )
+        # The method's parameters (e.g. a learnable temperature, fusion layers) live outside
+        # DDP; train_step averages their gradients over ranks. No weight decay on them: it
+        # would pull a log-temperature towards 0.
+        self.method_params = [p for p in self.method.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(
             [
                 {"params": list(self.model.parameters())},
-                {"params": self.objective_params, "weight_decay": 0.0},
+                {"params": self.method_params, "weight_decay": 0.0},
             ],
             lr=self.cfg.lr,
             weight_decay=self.cfg.weight_decay,
@@ -175,7 +163,7 @@ class Pretrainer:
                 {
                     "state": self.state.__dict__,
                     "model": self.model.state_dict(),
-                    "objective": None if self.objective is None else self.objective.state_dict(),
+                    "method": self.method.state_dict(),
                     "optimizer": self.optimizer.state_dict(),
                     "scheduler": self.scheduler.state_dict(),
                     "rng": rng,
@@ -211,8 +199,7 @@ class Pretrainer:
                 f"this job has {self.ctx.world_size}; keep nproc or delete the checkpoint to restart"
             )
         self.model.load_state_dict(checkpoint["model"])
-        if self.objective is not None:
-            self.objective.load_state_dict(checkpoint["objective"])
+        self.method.load_state_dict(checkpoint["method"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.scheduler.load_state_dict(checkpoint["scheduler"])
         _set_rng_state(checkpoint["rng"][self.ctx.rank])
@@ -222,35 +209,15 @@ class Pretrainer:
 
     # ---------------------------------------------------------------- one step
     def losses(self, batch) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
-        """The loss terms of one step, and the semantic objective's diagnostics.
+        """The loss terms of one step, and the method's diagnostics.
 
         Each term is this rank's share of a mean over the global batch, scaled so that the
         average over ranks (what DDP does to gradients) is the global mean.
         """
         outputs = self.ddp(batch, corrupt=CorruptionKey(seed=self.cfg.seed, step=self.state.step))
-        anchor = outputs[self.cfg.anchor]
-        terms: dict[str, torch.Tensor] = {}
-        contrastive = [
-            infonce_loss(
-                anchor.projected,
-                outputs[target].projected,
-                anchor.valid & outputs[target].valid,
-                temperature=self.cfg.temperature,
-            )
-            for target in self.cfg.targets
-        ]
-        terms["infonce"] = self.cfg.w_contrastive * torch.stack(contrastive).mean()
+        terms, diagnostics = self.method(outputs, batch.mol_id, self.state.step)
         recon = [out.reconstruction_loss for out in outputs.values() if out.reconstruction_loss is not None]
         terms["reconstruction"] = self.cfg.w_reconstruction * torch.stack(recon).sum()
-        diagnostics: dict[str, float] = {}
-        if self.objective is not None:
-            semantic, diagnostics = self.objective(
-                anchor.projected,
-                {t: (outputs[t].projected, outputs[t].valid) for t in self.cfg.targets},
-                batch.mol_id,
-                self.state.step,
-            )
-            terms["semantic"] = semantic
         return terms, diagnostics
 
     def train_step(self, batch) -> dict[str, float]:
@@ -263,6 +230,7 @@ class Pretrainer:
             loss = torch.stack(list(terms.values())).sum()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        average_gradients(self.method_params)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
@@ -307,7 +275,8 @@ class Pretrainer:
                             record["loss"],
                             record["molecules_per_s"],
                         )
-                if self.objective is not None and self.state.step % self.job.semantic.snapshot_every == 0:
+                every = self.method.snapshot_every
+                if every is not None and self.state.step % every == 0:
                     self._snapshot()
                 if self.state.step % self.cfg.checkpoint_every == 0:
                     self.save_checkpoint()
@@ -323,12 +292,12 @@ class Pretrainer:
 
     def _snapshot(self) -> None:
         if self.ctx.is_main:
-            self.objective.save_snapshot(self.out_dir / "centers" / f"step-{self.state.step:06d}")
+            self.method.save_snapshot(self.out_dir / "centers" / f"step-{self.state.step:06d}")
 
     def finish(self) -> None:
         """Write the outputs: the final snapshot, ``metrics.jsonl`` (the whole history) and,
         last, ``model.pt``."""
-        if self.objective is not None:
+        if self.method.snapshot_every is not None:
             self._snapshot()
         if self.ctx.is_main:
             with atomic_path(self.out_dir / "metrics.jsonl") as tmp:
@@ -341,7 +310,7 @@ class Pretrainer:
                     "conformers": self.conformer_options,
                 },
                 "steps": self.state.step,
-                "objective": None if self.objective is None else self.objective.state_dict(),
+                "method": self.method.state_dict(),
             }
             self.model.save(self.out_dir / "model.pt", extra=extra)
         barrier()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
 from semmol.cli.main import main
-from semmol.train.checkpoint import load_file
+from semmol.runtime.checkpoint import load_file
 
 from ..conftest import ESOL_TARGET
 
@@ -66,6 +67,28 @@ def test_embed_writes_one_vector_column_per_modality(pretrained_dir, tmp_path):
     embeddings = ["smiles_embedding", "graph2d_embedding", "geom3d_embedding"]
     assert table.column_names == ["id", "smiles", "smiles_canonical", *embeddings, "status", "reason"]
     assert table.num_rows == 3 and table.column("status").to_pylist() == ["ok", "ok", "rejected"]
+
+
+def test_embed_names_each_view_s_nearest_corpus_center(pretrained_dir, tiny_benchmark, tmp_path):
+    library = tmp_path / "centers"
+    main(["centers", "--model", str(pretrained_dir / "model.pt"), "--shards-manifest",
+          str(tiny_benchmark["manifest"]), "--n-centers", "4", "--out-dir", str(library)])  # fmt: skip
+    (tmp_path / "mols.csv").write_text("smiles\nCCO\nnot-a-smiles\nc1ccccc1O\n")
+    out = tmp_path / "emb.parquet"
+    main(["embed", "--model", str(pretrained_dir), "--input", str(tmp_path / "mols.csv"), "--output", str(out),
+          "--modalities", "smiles", "graph2d", "--centers", str(library)])  # fmt: skip
+    table = pq.read_table(out)
+    assert table.column_names[-6:] == [
+        "smiles_center", "smiles_center_cosine", "graph2d_center", "graph2d_center_cosine", "status", "reason"
+    ]  # fmt: skip
+    for modality in ("smiles", "graph2d"):
+        centers = np.load(library / f"{modality}.npy")
+        embeddings = table.column(f"{modality}_embedding").to_pylist()
+        assert table.column(f"{modality}_center").to_pylist()[1] is None  # the rejected row
+        for row in (0, 2):
+            similarity = centers @ np.asarray(embeddings[row])
+            assert table.column(f"{modality}_center")[row].as_py() == int(similarity.argmax())
+            assert table.column(f"{modality}_center_cosine")[row].as_py() == pytest.approx(similarity.max(), abs=1e-5)
 
 
 def test_download_model_fetches_and_checks_a_pretrained_model(pretrained_dir, tmp_path):

@@ -18,9 +18,15 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from semmol.config import SemanticConfig
-from semmol.semantic.infonce import infonce_loss
-from semmol.semantic.objective import SemMolObjective
-from semmol.train.distributed import all_gather, init_distributed, mean_across_ranks, shutdown
+from semmol.methods.shared.contrastive import infonce_loss
+from semmol.methods.semmol.objective import SemMolObjective
+from semmol.runtime.distributed import (
+    all_gather,
+    average_gradients,
+    init_distributed,
+    mean_across_ranks,
+    shutdown,
+)
 
 MOLECULES, IN_DIM, DIM, GLOBAL_BATCH, STEPS = 48, 12, 8, 16, 14
 
@@ -88,6 +94,7 @@ def simulate() -> dict:
         loss, step_logs = objective(anchor, targets, keys, step)
         optimizer.zero_grad()
         loss.backward()
+        average_gradients(objective.parameters())  # tau lives outside DDP, as in the pretraining loop
         optimizer.step()
         for name, tensor in objective.state_dict().items():
             _assert_same_on_every_rank(name, tensor)

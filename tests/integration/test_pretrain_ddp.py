@@ -78,7 +78,7 @@ def test_two_processes_follow_the_one_process_curve(tiny_benchmark, tmp_path):
     weights_two = torch.load(tmp_path / "two/model.pt", weights_only=False)["state_dict"]
     for name, value in weights_one.items():
         torch.testing.assert_close(value, weights_two[name], rtol=1e-3, atol=1e-4, msg=name)
-    centers_one = torch.load(tmp_path / "one/model.pt", weights_only=False)["extra"]["objective"]
-    centers_two = torch.load(tmp_path / "two/model.pt", weights_only=False)["extra"]["objective"]
-    for name in ("libraries.graph2d.centers", "libraries.geom3d.centers"):
+    centers_one = torch.load(tmp_path / "one/model.pt", weights_only=False)["extra"]["method"]
+    centers_two = torch.load(tmp_path / "two/model.pt", weights_only=False)["extra"]["method"]
+    for name in ("objective.libraries.graph2d.centers", "objective.libraries.geom3d.centers"):
         torch.testing.assert_close(centers_one[name], centers_two[name], rtol=1e-3, atol=1e-4, msg=name)

@@ -92,8 +92,8 @@ def test_run_sets_merge_into_a_preset(run_set):
     ("overrides", "message"),
     [
         ({"pretrain.targets": ["smiles", "graph2d"]}, "exclude the anchor"),
-        ({"finetune.mode": "semmol", "pretrain.method": "infonce"}, "finetune.mode 'semmol' needs"),
-        ({"finetune.mode": "semmol", "finetune.init": "scratch"}, "finetune.mode 'semmol' needs"),
+        ({"finetune.mode": "method", "pretrain.method": "infonce"}, "method 'infonce' offers no head input"),
+        ({"finetune.mode": "method", "finetune.init": "scratch"}, "finetune.mode 'method' needs"),
     ],
 )
 def test_runs_whose_stages_do_not_fit_together_are_rejected(overrides, message):

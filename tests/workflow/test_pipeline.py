@@ -351,7 +351,7 @@ def test_killed_pretraining_resumes_to_the_same_model(tmp_path, tiny_config):
     assert resumed is not None and int(resumed[1]) >= 10
     models = [torch.load(workdir / target, weights_only=True) for workdir in (straight, killed)]
     weights = [
-        {**model["state_dict"], **{f"objective.{k}": v for k, v in model["extra"]["objective"].items()}}
+        {**model["state_dict"], **{f"method.{k}": v for k, v in model["extra"]["method"].items()}}
         for model in models
     ]
     assert weights[0].keys() == weights[1].keys()

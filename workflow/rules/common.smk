@@ -19,9 +19,9 @@ STAGE_VERSION = {
     "standardize": 1,
     "conformers": 2,  # 2: shards carry RDKit descriptors
     "split": 1,
-    "pretrain": 2,  # 2: model.pt records the featurization and loads with weights_only
+    "pretrain": 3,  # 3: model.pt holds the pretraining method's state (extra["method"])
     "centers": 1,
-    "finetune": 2,  # 2: model.pt is self-contained (spec, featurization, label scaling)
+    "finetune": 3,  # 3: model.pt names its head input's method (format semmol.property_model/2)
     "baseline": 1,
     "aggregate": 2,  # 2: the data table over the datasets (summary.md, summary.html, data.csv)
 }

@@ -260,7 +260,7 @@ def test_center_library_plot_from_real_snapshots(tmp_path, result_files):
     import torch
 
     from semmol.config import SemanticConfig
-    from semmol.semantic.objective import SemMolObjective
+    from semmol.methods.semmol.objective import SemMolObjective
 
     cfg = SemanticConfig(n_centers=4, top_m=2, init_cache=8, warmup_updates=1, memory_bank_size=0)
     objective = SemMolObjective(cfg, dim=8, targets=["graph2d", "geom3d"], seed=0, total_steps=6)

@@ -10,7 +10,7 @@ import torch
 
 from semmol.config import DatasetConfig, FinetuneJob, PretrainJob
 from semmol.models.multimodal import MultiModalEncoder
-from semmol.train.checkpoint import load_file
+from semmol.runtime.checkpoint import load_file
 from semmol.train.finetune import build_model, finetune
 from semmol.train.pretrain import pretrain
 
@@ -100,20 +100,20 @@ def test_pretrained_encoders_are_loaded(tiny_benchmark, pretrained):
     }
 
 
-def test_semmol_mode_needs_a_semmol_pretrained_run(tiny_benchmark, pretrained, tmp_path):
+def test_method_mode_needs_a_method_with_a_head_input(tiny_benchmark, pretrained, tmp_path):
     method, model_path = pretrained
-    job = make_job(mode="semmol", modalities=["smiles", "graph2d"])
+    job = make_job(mode="method", modalities=["smiles", "graph2d"])
     if method == "infonce":
-        with pytest.raises(ValueError, match="method 'semmol'"):
+        with pytest.raises(ValueError, match="method 'infonce' offers no fine-tuning head input"):
             run(tiny_benchmark, tmp_path, job, model_path)
         return
     metrics = run(tiny_benchmark, tmp_path, job, model_path)
-    assert metrics["mode"] == "semmol" and json.loads((tmp_path / "metrics.json").read_text())["test"] > 0
+    assert metrics["mode"] == "method" and json.loads((tmp_path / "metrics.json").read_text())["test"] > 0
 
 
-def test_scratch_cannot_use_the_semmol_mode(tiny_benchmark, tmp_path):
+def test_scratch_cannot_use_the_method_mode(tiny_benchmark, tmp_path):
     with pytest.raises(ValueError, match="needs a pretrained model"):
-        run(tiny_benchmark, tmp_path, make_job(init="scratch", mode="semmol"))
+        run(tiny_benchmark, tmp_path, make_job(init="scratch", mode="method"))
 
 
 def test_pretrained_encoders_keep_their_architecture(pretrained):

@@ -65,8 +65,8 @@ def test_killed_run_resumes_to_the_same_weights(tiny_benchmark, tmp_path):
     resumed = torch.load(tmp_path / "killed/model.pt", weights_only=False)
     for name, value in straight["state_dict"].items():
         torch.testing.assert_close(value, resumed["state_dict"][name], rtol=0, atol=0, msg=name)
-    for name, value in straight["extra"]["objective"].items():
-        torch.testing.assert_close(value, resumed["extra"]["objective"][name], rtol=0, atol=0, msg=name)
+    for name, value in straight["extra"]["method"].items():
+        torch.testing.assert_close(value, resumed["extra"]["method"][name], rtol=0, atol=0, msg=name)
     straight_log, resumed_log = _metrics(tmp_path / "straight"), _metrics(tmp_path / "killed")
     assert [m["step"] for m in resumed_log] == list(range(1, 10))
     assert [m["loss"] for m in straight_log] == [m["loss"] for m in resumed_log]

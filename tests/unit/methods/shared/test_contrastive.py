@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from semmol.semantic.infonce import infonce_loss
+from semmol.methods.shared.contrastive import infonce_loss
 
 
 def views(rows: int = 6, dim: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,8 +2,8 @@
 
 A learnable tau is stored as ``log tau`` (positive by construction) and clamped into
 ``[min, max]`` in place before each use, so the optimizer can always move it back inside.
-Its module is not wrapped in DistributedDataParallel, so its gradient is averaged over ranks
-here, in the backward pass, exactly as DDP averages the encoders' gradients.
+It lives outside DistributedDataParallel: the pretraining loop averages its gradient over
+ranks (:func:`semmol.runtime.distributed.average_gradients`), as DDP does for the encoders.
 
 Weight decay would pull ``log tau`` towards 0 (tau towards 1): keep this parameter out of
 the decayed group.
@@ -17,19 +17,6 @@ import torch
 from torch import nn
 
 from semmol.config import TemperatureConfig
-from semmol.train.distributed import all_reduce_sum, world_size
-
-
-class _MeanGradAcrossRanks(torch.autograd.Function):
-    """Identity whose backward averages the gradient over ranks (what DDP does for its parameters)."""
-
-    @staticmethod
-    def forward(ctx, value: torch.Tensor) -> torch.Tensor:
-        return value.clone()
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        return all_reduce_sum(grad) / world_size()
 
 
 def cosine_schedule(step: int, *, start: float, end: float, total_steps: int) -> float:
@@ -63,7 +50,7 @@ class Temperature(nn.Module):
             return torch.tensor(self.value(step))
         with torch.no_grad():
             self.log_tau.clamp_(math.log(self.low), math.log(self.high))
-        return _MeanGradAcrossRanks.apply(self.log_tau.exp())
+        return self.log_tau.exp()
 
     def value(self, step: int) -> float:
         """tau at ``step`` as a float, outside the graph and without touching the parameter."""

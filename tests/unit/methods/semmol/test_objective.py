@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from semmol.config import SemanticConfig
-from semmol.semantic.matching import alignment_loss, fuse_positives, pseudo_pair_loss, soft_match
-from semmol.semantic.objective import SemMolObjective
+from semmol.methods.semmol.matching import alignment_loss, fuse_positives, pseudo_pair_loss, soft_match
+from semmol.methods.semmol.objective import SemMolObjective
 
 DIM = 6
 TARGETS = ["graph2d", "geom3d"]

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from semmol.atomic import atomic_path
+from semmol.runtime.atomic import atomic_path
 
 
 class UnsafeFileError(ValueError):

@@ -1,4 +1,4 @@
-"""Real conformer shards of a few dozen molecules, and batches read from them, for the model tests."""
+"""Real conformer shards of a few dozen molecules, and batches read from them, for the model and method tests."""
 
 from __future__ import annotations
 

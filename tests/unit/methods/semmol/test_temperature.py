@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from semmol.config import TemperatureConfig
-from semmol.semantic.temperature import Temperature
+from semmol.methods.semmol.temperature import Temperature
 
 
 def test_fixed_temperature_is_constant():

@@ -3,7 +3,7 @@
 Per step (:meth:`SemMolObjective.forward`):
 
 1. matching, once every target library is initialised and has made ``warmup_updates``
-   updates: each anchor row is matched (:func:`~semmol.semantic.matching.soft_match`)
+   updates: each anchor row is matched (:func:`~semmol.methods.semmol.matching.soft_match`)
    against a detached snapshot of each target library taken *before* this step's update,
    so a batch never retrieves centers it moved itself;
 2. the losses, over the (row, target modality) pairs whose target view is valid:
@@ -29,13 +29,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from semmol.atomic import atomic_path
+from semmol.runtime.atomic import atomic_path
 from semmol.config import SemanticConfig
-from semmol.semantic.library import CenterLibrary
-from semmol.semantic.matching import alignment_loss, fuse_positives, pseudo_pair_loss, soft_match
-from semmol.semantic.memory import MemoryBank
-from semmol.semantic.temperature import Temperature
-from semmol.train.distributed import all_reduce_sum, global_mean
+from semmol.methods.semmol.library import CenterLibrary
+from semmol.methods.semmol.matching import alignment_loss, fuse_positives, pseudo_pair_loss, soft_match
+from semmol.methods.shared.memory import MemoryBank
+from semmol.methods.semmol.temperature import Temperature
+from semmol.runtime.distributed import all_reduce_sum, global_mean
 
 Targets = dict[str, tuple[torch.Tensor, torch.Tensor]]
 

@@ -11,11 +11,11 @@ from torch_geometric.data import Batch
 from semmol import __version__
 from semmol.models.layers import mlp
 from semmol.models.multimodal import MultiModalEncoder
-from semmol.semantic.objective import SemMolObjective
-from semmol.train.checkpoint import load_file, save_atomic
+from semmol.methods import method_class
+from semmol.runtime.checkpoint import load_file, save_atomic
 
 #: The ``format`` field of a fine-tuned model file written by :meth:`PropertyModel.save`.
-PROPERTY_FORMAT = "semmol.property_model/1"
+PROPERTY_FORMAT = "semmol.property_model/2"
 
 
 def to_target_units(
@@ -36,9 +36,10 @@ def to_target_units(
 class PropertyModel(nn.Module):
     """Concatenation fusion of per-modality representations, then an MLP head.
 
-    A molecule without a view (no conformer) gets a learned "missing" vector for it. In the
-    SemMol fine-tuning mode the head also sees the anchor's projection and its fused soft
-    positive against the frozen pretrained center libraries: ``[... || anchor || positive]``.
+    A molecule without a view (no conformer) gets a learned "missing" vector for it. With a
+    ``head_input`` (``finetune.mode: method``) the head also sees what the pretraining method
+    makes of the anchor's projection, frozen: for SemMol ``[anchor || fused soft positive]``
+    against its center libraries.
 
     Args:
         encoder: encoders of (at least) ``modalities``.
@@ -46,9 +47,10 @@ class PropertyModel(nn.Module):
         n_tasks: outputs (targets).
         head_hidden: hidden size of the head.
         dropout: dropout of the head.
-        objective: pretrained SemMol objective (center libraries) for the SemMol mode;
-            default none (plain encoder fine-tuning).
-        anchor: the anchor modality of ``objective``; default none.
+        head_input: a method's frozen head input (:meth:`PretrainMethod.head_input`), with
+            attributes ``anchor`` (the modality it reads) and ``out_dim``; default none (plain
+            encoder fine-tuning).
+        method: the name of the method ``head_input`` comes from; needed with it.
     """
 
     def __init__(
@@ -59,22 +61,23 @@ class PropertyModel(nn.Module):
         n_tasks: int,
         head_hidden: int,
         dropout: float,
-        objective: SemMolObjective | None = None,
-        anchor: str | None = None,
+        head_input: nn.Module | None = None,
+        method: str | None = None,
     ):
         super().__init__()
+        if (head_input is None) != (method is None):
+            raise ValueError("a head input needs the name of its method, and only then")
         self.encoder, self.modalities = encoder, list(modalities)
-        self.objective, self.anchor = objective, anchor
+        self.head_input, self.method = head_input, method
         self.n_tasks, self.head_hidden, self.dropout = n_tasks, head_hidden, dropout
-        if objective is not None:
-            objective.requires_grad_(False)  # frozen centers (and temperature)
         dims = {m: encoder.encoders[m].dim for m in self.modalities}
         self.missing = nn.ParameterDict({m: nn.Parameter(torch.zeros(d)) for m, d in dims.items()})
-        width = sum(dims.values()) + (2 * encoder.cfg.proj_dim if objective is not None else 0)
+        width = sum(dims.values()) + (head_input.out_dim if head_input is not None else 0)
         self.head = mlp(width, head_hidden, n_tasks, layers=2, dropout=dropout)
 
     def used_modalities(self) -> list[str]:
-        return list(dict.fromkeys(self.modalities + ([self.anchor] if self.objective is not None else [])))
+        extra = [self.head_input.anchor] if self.head_input is not None else []
+        return list(dict.fromkeys(self.modalities + extra))
 
     def forward(self, batch: Batch) -> torch.Tensor:
         """Logits (classification) or standardised values (regression), ``[B, n_tasks]``."""
@@ -85,9 +88,8 @@ class PropertyModel(nn.Module):
             )
             for m in self.modalities
         ]
-        if self.objective is not None:
-            anchor = outputs[self.anchor].projected
-            features += [anchor, self.objective.fused_positive(anchor)]
+        if self.head_input is not None:
+            features.append(self.head_input(outputs[self.head_input.anchor].projected))
         return self.head(torch.cat(features, dim=1))
 
     def spec(self) -> dict:
@@ -98,22 +100,24 @@ class PropertyModel(nn.Module):
             "n_tasks": self.n_tasks,
             "head_hidden": self.head_hidden,
             "dropout": self.dropout,
-            "anchor": self.anchor,
-            "objective": None if self.objective is None else self.objective.spec(),
+            "method": self.method,
+            "head_input": None if self.head_input is None else self.head_input.spec(),
         }
 
     @classmethod
     def from_spec(cls, spec: dict, *, where: str | Path = "model") -> PropertyModel:
         """A freshly initialised model of :meth:`spec`'s architecture."""
-        objective = spec["objective"]
+        head_input = None
+        if spec["head_input"] is not None:
+            head_input = method_class(spec["method"]).head_input_class.from_spec(spec["head_input"])
         return cls(
             MultiModalEncoder.from_spec(spec["encoder"], where=where),
             modalities=spec["modalities"],
             n_tasks=spec["n_tasks"],
             head_hidden=spec["head_hidden"],
             dropout=spec["dropout"],
-            objective=None if objective is None else SemMolObjective.from_spec(objective),
-            anchor=spec["anchor"],
+            head_input=head_input,
+            method=spec["method"],
         )
 
     def save(self, path: str | Path, *, metadata: dict) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from semmol.train.distributed import all_gather
+from semmol.runtime.distributed import all_gather
 
 
 def gather_rows_by_key(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from semmol.semantic.gather import gather_rows_by_key
+from semmol.methods.shared.gather import gather_rows_by_key
 
 
 class MemoryBank(nn.Module):

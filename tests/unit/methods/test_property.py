@@ -6,9 +6,10 @@ import torch.nn.functional as F
 
 from semmol.config import ModelConfig, SemanticConfig
 from semmol.models.multimodal import MultiModalEncoder
-from semmol.models.property import PropertyModel
+from semmol.methods.property import PropertyModel
 from semmol.models.tokenizer import SmilesVocab
-from semmol.semantic.objective import SemMolObjective
+from semmol.methods.semmol.method import SemMolHeadInput
+from semmol.methods.semmol.objective import SemMolObjective
 
 FUSED = ["graph2d", "geom3d"]
 BATCH = [3, 10, 24, 7, 16, 26, 0, 21]
@@ -85,7 +86,7 @@ def test_the_missing_vector_learns_only_from_molecules_without_conformers(
 def test_semmol_mode_adds_the_anchor_and_its_fused_positive(
     encoder: MultiModalEncoder, objective: SemMolObjective, make_batch
 ):
-    property_model = model(encoder, objective=objective, anchor="smiles")
+    property_model = model(encoder, head_input=SemMolHeadInput(objective, anchor="smiles"), method="semmol")
     assert property_model.head[0].in_features == 2 * 16 + 2 * 8
     assert property_model.used_modalities() == [*FUSED, "smiles"]
     batch = make_batch(BATCH)
@@ -107,7 +108,8 @@ def test_semmol_mode_adds_the_anchor_and_its_fused_positive(
 def test_semmol_mode_keeps_the_objective_frozen(
     encoder: MultiModalEncoder, objective: SemMolObjective, make_batch
 ):
-    property_model = model(encoder, objective=objective, anchor="smiles").train()
+    head_input = SemMolHeadInput(objective, anchor="smiles")
+    property_model = model(encoder, head_input=head_input, method="semmol").train()
     buffers = {name: value.clone() for name, value in objective.state_dict().items()}
     assert list(objective.parameters()) and not any(p.requires_grad for p in objective.parameters())
     property_model(make_batch(BATCH)).sum().backward()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from semmol.train.distributed import all_gather, gather_with_grad, global_mean, rank
+from semmol.runtime.distributed import all_gather, gather_with_grad, global_mean, rank
 
 
 def _one_direction(
@@ -37,7 +37,7 @@ def infonce_loss(
 
     Every rank must hold the same number of rows. Returns this rank's share of the mean over
     the valid rows of the global batch (``world_size * local_sum / global_count``, see
-    :func:`semmol.train.distributed.global_mean`), zero (still in the graph) when no row is valid.
+    :func:`semmol.runtime.distributed.global_mean`), zero (still in the graph) when no row is valid.
 
     Args:
         anchor: ``[B, dim]`` L2-normalised anchor projections.

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from semmol.models.multimodal import MultiModalEncoder
-from semmol.models.property import PropertyModel
-from semmol.train.checkpoint import UnsafeFileError, load_file, save_atomic
+from semmol.methods.property import PropertyModel
+from semmol.runtime.checkpoint import UnsafeFileError, load_file, save_atomic
 
 
 class _Payload:

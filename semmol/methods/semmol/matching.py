@@ -23,7 +23,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from semmol.semantic.library import top_k_inner_product
+from semmol.methods.shared.kmeans import top_k_inner_product
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def soft_match(
         weighting: ``softmax`` or ``uniform``.
         delta: minimum similarity of a hard negative.
         max_negatives: most hard negatives per row (0: none).
-        faiss_min_size: see :func:`~semmol.semantic.library.top_k_inner_product`.
+        faiss_min_size: see :func:`~semmol.methods.semmol.library.top_k_inner_product`.
     """
     n_centers = centers.shape[0]
     if not 1 <= top_m <= n_centers:

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from semmol.semantic.matching import alignment_loss, fuse_positives, pseudo_pair_loss, soft_match
+from semmol.methods.semmol.matching import alignment_loss, fuse_positives, pseudo_pair_loss, soft_match
 
 NEVER_FAISS = 1 << 62
 # centers on the unit circle, listed out of order so that indices are not ranks

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from semmol.semantic.gather import gather_rows_by_key
+from semmol.methods.shared.gather import gather_rows_by_key
 
 
 def test_without_a_process_group_rows_are_the_valid_ones_sorted_by_key():

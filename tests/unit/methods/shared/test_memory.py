@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from semmol.semantic.memory import MemoryBank
+from semmol.methods.shared.memory import MemoryBank
 
 
 def rows(keys: list[int], dim: int = 2) -> tuple[torch.Tensor, torch.Tensor]:

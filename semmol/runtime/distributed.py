@@ -16,6 +16,7 @@ import ctypes
 import os
 import signal
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
@@ -176,3 +177,28 @@ def broadcast_(value: torch.Tensor, src: int = 0) -> torch.Tensor:
     if dist.is_initialized():
         dist.broadcast(value, src)
     return value
+
+
+def average_gradients(parameters: Iterable[torch.nn.Parameter]) -> None:
+    """Average the gradients of parameters that live outside DDP over ranks, as DDP does for its own.
+
+    One flat all-reduce. A parameter without a gradient on some rank counts as a zero
+    gradient there; one without a gradient on every rank keeps none (an optimizer skips it,
+    as it would in one process). A no-op without a process group.
+    """
+    if not dist.is_initialized():
+        return
+    params = [p for p in parameters if p.requires_grad]
+    if not params:
+        return
+    present = torch.tensor([float(p.grad is not None) for p in params], device=params[0].device)
+    flat = torch.cat(
+        [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params] + [present]
+    )
+    dist.all_reduce(flat)
+    flat /= dist.get_world_size()
+    offset = 0
+    for p, anywhere in zip(params, flat[-len(params) :].tolist()):
+        if anywhere > 0:
+            p.grad = flat[offset : offset + p.numel()].view_as(p).clone()
+        offset += p.numel()

@@ -1,0 +1,1 @@
+"""SemMol: Dynamic Center Library and Anchor-Center Soft Matching."""

@@ -1,0 +1,88 @@
+"""SemMol as a pretraining method: the InfoNCE term plus the center-library objective.
+
+After pretraining it offers a fine-tuning head the anchor's projection and its fused soft
+positive against the frozen center libraries (``finetune.mode: method``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from semmol.config import PretrainJob, SemanticConfig
+from semmol.methods.base import Logs, LossTerms, PretrainMethod
+from semmol.methods.infonce import anchor_target_infonce
+from semmol.methods.semmol.objective import SemMolObjective
+from semmol.models.multimodal import ModalityOutput
+
+
+class SemMolHeadInput(nn.Module):
+    """Frozen: ``[anchor || fused soft positive]`` (``[B, 2 dim]``) from the anchor's projection.
+
+    Args:
+        objective: the trained objective (its center libraries and temperature).
+        anchor: the modality whose projection it reads.
+    """
+
+    def __init__(self, objective: SemMolObjective, *, anchor: str):
+        super().__init__()
+        self.objective, self.anchor = objective, anchor
+        self.out_dim = 2 * objective.dim
+        self.requires_grad_(False)
+
+    def forward(self, anchor: torch.Tensor) -> torch.Tensor:
+        return torch.cat([anchor, self.objective.fused_positive(anchor)], dim=1)
+
+    def spec(self) -> dict:
+        return {"objective": self.objective.spec(), "anchor": self.anchor}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> SemMolHeadInput:
+        """A fresh module of ``spec``'s shape; load its state dict for the trained centers."""
+        return cls(SemMolObjective.from_spec(spec["objective"]), anchor=spec["anchor"])
+
+
+class SemMolMethod(PretrainMethod):
+    """``InfoNCE(anchor, targets) + SemMol(DCL + ACSM)``; see :mod:`semmol.methods.semmol.objective`."""
+
+    name = "semmol"
+    head_input_class = SemMolHeadInput
+
+    def __init__(self, job: PretrainJob):
+        super().__init__(job)
+        self.objective = SemMolObjective(
+            job.semantic,
+            dim=job.model.proj_dim,
+            targets=job.pretrain.targets,
+            seed=job.pretrain.seed,
+            total_steps=job.pretrain.steps,
+        )
+
+    @property
+    def semantic(self) -> SemanticConfig:
+        return self.job.semantic
+
+    def forward(self, outputs: dict[str, ModalityOutput], keys: torch.Tensor, step: int) -> tuple[LossTerms, Logs]:
+        cfg = self.job.pretrain
+        contrastive = anchor_target_infonce(
+            outputs, anchor=cfg.anchor, targets=cfg.targets, temperature=cfg.temperature
+        )
+        semantic, logs = self.objective(
+            outputs[cfg.anchor].projected,
+            {t: (outputs[t].projected, outputs[t].valid) for t in cfg.targets},
+            keys,
+            step,
+        )
+        return {"infonce": cfg.w_contrastive * contrastive, "semantic": semantic}, logs
+
+    @property
+    def snapshot_every(self) -> int:
+        return self.semantic.snapshot_every
+
+    def save_snapshot(self, prefix: Path) -> None:
+        self.objective.save_snapshot(prefix)
+
+    def head_input(self) -> SemMolHeadInput:
+        return SemMolHeadInput(self.objective, anchor=self.job.pretrain.anchor)

@@ -1,0 +1,1 @@
+"""Building blocks several methods share: contrastive loss, memory bank, k-means, key-ordered gathering."""

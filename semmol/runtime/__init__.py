@@ -1,0 +1,1 @@
+"""Process-level plumbing shared by every stage: distributed helpers, checkpoint files, atomic writes."""
