@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Modality = Literal["smiles", "graph2d", "geom3d", "fingerprint", "descriptors"]
+Modality = Literal["smiles", "graph2d", "geom3d", "fingerprint", "descriptors", "image"]
 TaskType = Literal["classification", "regression"]
 SplitKind = Literal["scaffold", "random", "balanced_scaffold"]
 
@@ -148,6 +148,11 @@ class ConformerConfig(_Section):
     seed: int = Field(42, description="Base seed; each molecule's seed is derived from it and its SMILES.")
     ecfp_radius: int = Field(2, ge=1, description="Morgan radius of the stored fingerprint (2 = ECFP4).")
     ecfp_bits: int = Field(2048, ge=64, description="Length of the stored fingerprint; a multiple of 8.")
+    image_size: int = Field(
+        64,
+        ge=0,
+        description="Side in pixels of the RGB 2D depiction stored per molecule (the 'image' view); 0 stores none.",
+    )
 
 
 class SplitConfig(_Section):
@@ -208,6 +213,16 @@ class VectorEncoderConfig(_Section):
     dropout: float = Field(0.1, description="Dropout between layers.")
 
 
+class ImageEncoderConfig(_Section):
+    """A small residual CNN over the stored 2D depiction (GroupNorm, so DDP needs no synced statistics)."""
+
+    name: Literal["resnet"] = Field("resnet", description="Encoder architecture.")
+    dim: int = Field(128, description="Output size.")
+    width: int = Field(32, description="Channels of the first stage; each later stage doubles them.")
+    stages: int = Field(3, ge=1, description="Residual stages, each halving the resolution.")
+    dropout: float = Field(0.1, description="Dropout before the output layer.")
+
+
 class ModelConfig(_Section):
     """Encoders of each modality and the shared embedding space."""
 
@@ -224,6 +239,9 @@ class ModelConfig(_Section):
     )
     descriptors: VectorEncoderConfig = Field(
         default_factory=VectorEncoderConfig, description="RDKit 2D descriptor encoder (MLP)."
+    )
+    image: ImageEncoderConfig = Field(
+        default_factory=ImageEncoderConfig, description="2D depiction encoder (CNN)."
     )
 
 

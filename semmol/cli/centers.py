@@ -30,6 +30,8 @@ def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     faiss.omp_set_num_threads(args.threads)
     model, _ = MultiModalEncoder.load(args.model)
-    dataset = ShardDataset(shard_paths(args.shards_manifest), conformers="all")
+    dataset = ShardDataset(
+        shard_paths(args.shards_manifest), conformers="all", images="image" in model.modalities
+    )
     embeddings = embed_dataset(model, dataset, modalities=model.modalities)
     build_library(embeddings, n_centers=args.n_centers, seed=args.seed, out_dir=args.out_dir)

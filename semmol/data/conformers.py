@@ -29,7 +29,7 @@ from rdkit.Chem import AllChem, rdDistGeom
 from semmol.runtime.atomic import atomic_path
 from semmol.config import ConformerConfig
 from semmol.data.chem import quiet_rdkit
-from semmol.data.featurize import atom_features, bond_features, ecfp_bits, rdkit_descriptors
+from semmol.data.featurize import atom_features, bond_features, depiction_png, ecfp_bits, rdkit_descriptors
 from semmol.data.schema import (
     STATUS_EMBED_FAILED,
     STATUS_MMFF_FAILED,
@@ -117,6 +117,7 @@ def featurize_molecule(smiles: str, *, options: ConformerConfig, embed: bool = T
                 ecfp_bits(mol, radius=options.ecfp_radius, n_bits=options.ecfp_bits)
             ).tobytes(),
             "descriptors": rdkit_descriptors(mol).tolist(),
+            "image": depiction_png(mol, size=options.image_size) if options.image_size else None,
         }
         mol_h = Chem.AddHs(mol)
         seed = molecule_seed(smiles, base_seed=options.seed)

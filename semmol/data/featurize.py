@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 from rdkit import Chem
 from rdkit.Chem import Descriptors, rdFingerprintGenerator
+from rdkit.Chem.Draw import rdMolDraw2D
 
 _CHIRALITY = [
     Chem.ChiralType.CHI_UNSPECIFIED,
@@ -139,3 +140,16 @@ def rdkit_descriptors(mol: Chem.Mol) -> np.ndarray:
     values = np.array([_descriptor(function, mol) for _, function in Descriptors._descList], dtype=np.float64)
     values[~np.isfinite(values)] = 0.0
     return (np.sign(values) * np.log1p(np.abs(values))).astype(np.float32)
+
+
+def depiction_png(mol: Chem.Mol, *, size: int) -> bytes:
+    """A ``size`` x ``size`` RGB PNG of RDKit's 2D depiction of ``mol`` (the image view).
+
+    Deterministic: RDKit computes the same 2D coordinates and draws the same pixels for the
+    same molecule. Thin bonds keep small images legible.
+    """
+    drawer = rdMolDraw2D.MolDraw2DCairo(size, size)
+    drawer.drawOptions().bondLineWidth = 1
+    drawer.DrawMolecule(mol)
+    drawer.FinishDrawing()
+    return drawer.GetDrawingText()

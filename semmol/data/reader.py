@@ -14,6 +14,8 @@ Fields of one molecule (``B`` molecules, ``N`` atoms in a batch):
   the stored maximum for ``"all"``); ``conf_mask``: ``[B, C]`` bool, which conformers exist;
 - ``has_3d``: ``[B]`` bool, whether the molecule has any conformer;
 - ``ecfp``: ``[B, bits]`` float 0/1; ``descriptors``: ``[B, len(DESCRIPTOR_NAMES)]`` float (squashed RDKit 2D descriptors);
+- with ``images=True``: ``image``: ``[B, 3, S, S]`` uint8 RGB depiction, ``image_valid``: ``[B]`` bool
+  (a molecule whose shard row holds no image gets a white image and ``False``);
 - ``smiles``: list of ``B`` canonical SMILES; ``mol_id`` (the molecule's ``mol_index``, its position
   in molecules.parquet; named so that PyG does not offset it when batching), ``row``: ``[B]`` long.
 """
@@ -21,6 +23,7 @@ Fields of one molecule (``B`` molecules, ``N`` atoms in a batch):
 from __future__ import annotations
 
 import copy
+import io
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -32,9 +35,10 @@ import pyarrow as pa
 import torch
 from torch.utils.data import Dataset, Sampler
 from torch_geometric.data import Data
+from PIL import Image
 from torch_geometric.loader import DataLoader
 
-from semmol.data.schema import read_shard
+from semmol.data.schema import SHARD_COLUMNS, read_shard
 
 ConformerChoice = Literal["random", "first", "all"]
 
@@ -71,6 +75,13 @@ class _Columns:
     coord_offsets: np.ndarray  # [conformers + 1]
     ecfp: np.ndarray  # [M, bits / 8] packed
     descriptors: np.ndarray  # [M, D]
+    images: list[bytes | None] | None  # [M] PNG, or None when not loaded
+
+
+def decode_image(png: bytes) -> np.ndarray:
+    """``[3, S, S]`` uint8 RGB from a stored depiction."""
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image.convert("RGB")).transpose(2, 0, 1).copy()
 
 
 def _load_columns(table: pa.Table) -> _Columns:
@@ -102,6 +113,7 @@ def _load_columns(table: pa.Table) -> _Columns:
             ecfp.offset : ecfp.offset + len(ecfp)
         ],
         descriptors=_flat(table.column("descriptors"))[0].to_numpy().reshape(table.num_rows, -1).copy(),
+        images=table.column("image").to_pylist() if "image" in table.column_names else None,
     )
 
 
@@ -116,6 +128,11 @@ class ShardDataset(Dataset):
             and molecule from ``seed``; training), ``"first"`` (one, deterministic) or
             ``"all"`` (every stored conformer, padded; evaluation). Default ``"random"``.
         seed: seed of the random conformer choice; default 0.
+        images: load the depictions and give each molecule its ``image`` (the image view);
+            default False, which leaves them on disk.
+
+    Raises:
+        ValueError: ``images`` asked for, but the shards hold none (``conformers.image_size: 0``).
     """
 
     def __init__(
@@ -125,12 +142,22 @@ class ShardDataset(Dataset):
         table: pa.Table | None = None,
         conformers: ConformerChoice = "random",
         seed: int = 0,
+        images: bool = False,
     ):
         if (table is None) == (not paths):
             raise ValueError("give shard files or a table of shard rows (exactly one)")
         if table is None:
-            table = pa.concat_tables([read_shard(Path(path)) for path in paths])
+            columns = SHARD_COLUMNS if images else [name for name in SHARD_COLUMNS if name != "image"]
+            table = pa.concat_tables([read_shard(Path(path), columns=columns) for path in paths])
+        elif not images:
+            table = table.drop_columns([name for name in ("image",) if name in table.column_names])
         self.columns = _load_columns(table)
+        self.image_shape: tuple[int, ...] | None = None
+        if images:
+            stored = next((png for png in self.columns.images if png is not None), None)
+            if stored is None:
+                raise ValueError("the image view needs depictions in the shards; conformers.image_size is 0")
+            self.image_shape = decode_image(stored).shape
         self.conformers = conformers
         self.seed = seed
         self.epoch = 0
@@ -195,6 +222,14 @@ class ShardDataset(Dataset):
             start = c.coord_offsets[conf]
             pos[:, slot] = torch.from_numpy(c.coords[start : start + n_atoms])
             conf_mask[0, slot] = True
+        images = {}
+        if self.image_shape is not None:
+            png = c.images[index]
+            pixels = decode_image(png) if png is not None else np.full(self.image_shape, 255, np.uint8)
+            images = {
+                "image": torch.from_numpy(pixels).unsqueeze(0),
+                "image_valid": torch.tensor([png is not None]),
+            }
         return Data(
             x=torch.from_numpy(c.atom_features[a0:a1]),
             edge_index=torch.cat([bonds, bonds.flip(0)], dim=1),
@@ -209,6 +244,7 @@ class ShardDataset(Dataset):
             mol_id=torch.tensor([int(c.mol_index[index])]),
             row=torch.tensor([int(c.row[index])]),
             num_nodes=n_atoms,
+            **images,
         )
 
 

@@ -59,6 +59,7 @@ def shard_schema(ecfp_bits: int) -> pa.Schema:
             ("energies", pa.list_(pa.float64())),  # MMFF94 kcal/mol per conformer, NaN if not optimised
             ("ecfp", pa.binary(ecfp_bits // 8)),  # np.packbits of the 0/1 bit vector
             ("descriptors", pa.list_(pa.float32(), len(DESCRIPTOR_NAMES))),  # featurize.rdkit_descriptors
+            ("image", pa.binary()),  # RGB PNG of the 2D depiction (featurize.depiction_png); null: none
             ("status", pa.string()),
             ("seconds", pa.float32()),  # wall time spent on this molecule
         ]

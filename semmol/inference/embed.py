@@ -116,7 +116,7 @@ def embed_smiles(
         smiles,
         standardize=StandardizeConfig.model_validate(featurization["standardize"]),
         conformers=ConformerConfig.model_validate(featurization["conformers"]),
-        embed_3d="geom3d" in modalities,
+        modalities=modalities,
         threads=threads,
     )
     dim = encoder.cfg.proj_dim

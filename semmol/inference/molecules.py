@@ -58,7 +58,7 @@ def prepare_molecules(
     *,
     standardize: StandardizeConfig,
     conformers: ConformerConfig,
-    embed_3d: bool,
+    modalities: list[str],
     threads: int = 1,
 ) -> PreparedMolecules:
     """Standardize and featurize ``smiles`` as the conformers stage does.
@@ -68,9 +68,11 @@ def prepare_molecules(
         standardize: the model's ``standardize`` options (no size filter: a user's molecule is
             predicted whatever its size, as benchmark molecules are).
         conformers: the model's ``conformers`` options (fingerprint, conformer count, time limit).
-        embed_3d: make conformers (the model has a 3D view).
+        modalities: the views the model reads: conformers are made for ``geom3d``, depictions
+            are loaded for ``image``.
         threads: worker processes for the featurization; default 1.
     """
+    embed_3d = "geom3d" in modalities
     cleaner = MoleculeCleaner(standardize, size_filter=False)
     canonical: list[str | None] = []
     reason: list[str | None] = []
@@ -97,7 +99,7 @@ def prepare_molecules(
     dataset = None
     if records:
         table = pa.Table.from_pylist(records, schema=shard_schema(conformers.ecfp_bits))
-        dataset = ShardDataset(table=table, conformers="all")
+        dataset = ShardDataset(table=table, conformers="all", images="image" in modalities)
     log.info(
         "%d molecules: %d usable (%d without a conformer), %d rejected",
         len(smiles),

@@ -54,8 +54,9 @@ class Predictor:
         return self.metadata["targets"]
 
     @property
-    def uses_3d(self) -> bool:
-        return "geom3d" in self.model.used_modalities()
+    def modalities(self) -> list[str]:
+        """The views the model reads."""
+        return self.model.used_modalities()
 
     @torch.no_grad()
     def predict(self, prepared: PreparedMolecules, *, batch_size: int) -> np.ndarray:
@@ -111,7 +112,7 @@ def predict_smiles(
         smiles,
         standardize=StandardizeConfig.model_validate(featurization["standardize"]),
         conformers=ConformerConfig.model_validate(featurization["conformers"]),
-        embed_3d=any(predictor.uses_3d for predictor in predictors),
+        modalities=list(dict.fromkeys(m for predictor in predictors for m in predictor.modalities)),
         threads=threads,
     )
     per_model = []

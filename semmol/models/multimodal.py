@@ -22,6 +22,7 @@ from semmol.models.base import EncoderOutput
 from semmol.models.corruption import CorruptionKey
 from semmol.models.geom3d import GeometryEncoder
 from semmol.models.graph2d import GraphEncoder
+from semmol.models.image import ImageEncoder
 from semmol.models.layers import mlp
 from semmol.models.smiles import SmilesTransformer
 from semmol.models.tokenizer import SmilesVocab
@@ -41,6 +42,7 @@ ENCODERS: dict[tuple[str, str], Callable[[ModelConfig, SmilesVocab | None, int],
     ("descriptors", "mlp"): lambda cfg, vocab, bits: VectorMLP(
         cfg.descriptors, field="descriptors", width=len(DESCRIPTOR_NAMES), normalize_input=True
     ),
+    ("image", "resnet"): lambda cfg, vocab, bits: ImageEncoder(cfg.image),
 }
 
 

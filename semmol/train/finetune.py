@@ -159,8 +159,8 @@ class FineTuner:
             if len(self.split[name]) == 0:
                 raise ValueError(f"{split}: subset '{name}' has no labelled molecule")
         torch.manual_seed(seed)
-        dataset = ShardDataset(shard_paths(shards_manifest), conformers="random", seed=seed)
-        self.train_data, self.eval_data = dataset, dataset.with_conformers("all")
+        paths = shard_paths(shards_manifest)
+        dataset = ShardDataset(paths, conformers="random", seed=seed, images="image" in self.cfg.modalities)
         self.positions = {name: dataset.positions(self.split[name].mol_index) for name in SUBSETS}
         self.targets = _Targets(self.split, n_molecules=int(dataset.mol_index.max()) + 1, task=self.task)
         self.model, pretrained_params = build_model(
@@ -170,6 +170,9 @@ class FineTuner:
             corpus_smiles=dataset.columns.smiles,
             pretrained=pretrained,
         )
+        if "image" in self.model.used_modalities() and dataset.image_shape is None:  # a head input reads it
+            dataset = ShardDataset(paths, conformers="random", seed=seed, images=True)
+        self.train_data, self.eval_data = dataset, dataset.with_conformers("all")
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.model.to(self.device)
         taken = {id(p) for p in pretrained_params}

@@ -106,7 +106,8 @@ class Pretrainer:
         torch.manual_seed(self.cfg.seed)  # identical initial weights on every rank
         paths = shard_paths(shards_manifest)
         self.conformer_options = read_manifest(shards_manifest)["options"]
-        self.dataset = ShardDataset(paths, conformers="random", seed=self.cfg.seed)
+        modalities = method_class(job.pretrain.method).views(job)
+        self.dataset = ShardDataset(paths, conformers="random", seed=self.cfg.seed, images="image" in modalities)
         if len(self.dataset) < self.cfg.batch_size:
             raise ValueError(
                 f"{shards_manifest}: {len(self.dataset)} molecules, fewer than one batch of {self.cfg.batch_size}"
@@ -123,7 +124,7 @@ class Pretrainer:
         self.sampler = self.loader.batch_sampler
         self.model = MultiModalEncoder(
             job.model,
-            modalities=method_class(job.pretrain.method).views(job),
+            modalities=modalities,
             vocab=SmilesVocab.build(self.dataset.columns.smiles),  # every rank reads every shard
             ecfp_bits=read_manifest(shards_manifest)["ecfp_bits"],
         ).to(ctx.device)

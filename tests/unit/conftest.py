@@ -82,8 +82,8 @@ def shard_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 @pytest.fixture(scope="session")
 def dataset(shard_files: list[Path]) -> ShardDataset:
-    """Every molecule with all its stored conformers."""
-    data = ShardDataset(shard_files, conformers="all")
+    """Every molecule with all its stored conformers and its depiction."""
+    data = ShardDataset(shard_files, conformers="all", images=True)
     assert data.max_conformers == 2
     assert [i for i in range(len(data)) if not data.has_3d[i]] == list(NO_3D)
     return data
@@ -115,6 +115,7 @@ def model_config() -> ModelConfig:
         graph2d={"dim": 16, "layers": 2, "dropout": 0.1, "mask_prob": 0.3},
         geom3d={"dim": 16, "layers": 2, "cutoff": 5.0, "num_gaussians": 12, "noise_std": 0.1},
         fingerprint={"dim": 16, "layers": 2, "dropout": 0.1},
+        image={"dim": 16, "width": 8, "stages": 2, "dropout": 0.1},
     )
 
 

@@ -17,7 +17,7 @@ STAGE_VERSION = {
     "download": 1,
     "download_model": 1,
     "standardize": 1,
-    "conformers": 2,  # 2: shards carry RDKit descriptors
+    "conformers": 3,  # 3: shards carry a 2D depiction per molecule (the image view)
     "split": 1,
     "pretrain": 3,  # 3: model.pt holds the pretraining method's state (extra["method"])
     "centers": 1,

@@ -10,7 +10,7 @@ from semmol.models.corruption import CorruptionKey
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.models.tokenizer import SmilesVocab
 
-MODALITIES = ["smiles", "graph2d", "geom3d", "fingerprint"]
+MODALITIES = ["smiles", "graph2d", "geom3d", "fingerprint", "image"]
 BATCH = [3, 10, 24, 7, 16, 26, 0, 21]
 
 
@@ -30,7 +30,10 @@ def test_every_modality_is_projected_to_the_unit_sphere(model: MultiModalEncoder
         assert out.reconstruction_loss is None
     assert outputs["geom3d"].valid.tolist() == [i < 24 for i in BATCH]
     assert bool(
-        outputs["smiles"].valid.all() & outputs["graph2d"].valid.all() & outputs["fingerprint"].valid.all()
+        outputs["smiles"].valid.all()
+        & outputs["graph2d"].valid.all()
+        & outputs["fingerprint"].valid.all()
+        & outputs["image"].valid.all()
     )
 
 
@@ -38,7 +41,7 @@ def test_every_modality_is_projected_to_the_unit_sphere(model: MultiModalEncoder
 def test_a_corruption_key_turns_on_the_reconstruction_losses(model: MultiModalEncoder, make_batch):
     outputs = model(make_batch(BATCH), CorruptionKey(seed=0, step=0))
     losses = {name: out.reconstruction_loss for name, out in outputs.items()}
-    assert losses["fingerprint"] is None  # nothing to reconstruct
+    assert losses["fingerprint"] is None and losses["image"] is None  # nothing to reconstruct
     assert all(bool(torch.isfinite(losses[name])) for name in ["smiles", "graph2d", "geom3d"])
 
 
