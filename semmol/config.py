@@ -251,8 +251,11 @@ class ModelConfig(_Section):
 class PretrainConfig(_Section):
     """Multimodal pretraining on the corpus (torchrun; gloo on CPU, NCCL on GPU)."""
 
-    method: Literal["semmol", "infonce"] = Field(
-        "semmol", description="'semmol' adds the center library and soft matching to the InfoNCE objective."
+    method: Literal["semmol", "infonce", "mmsa"] = Field(
+        "semmol",
+        description="Pretraining method (a plug-in of semmol.methods): 'infonce' (anchor-target contrast), "
+        "'semmol' (adds the center library and soft matching), 'mmsa' (fused views, hypergraph over "
+        "molecules, memory anchors; its views are the anchor and the targets, taken alike).",
     )
     anchor: Modality = Field("smiles", description="Anchor view of the contrastive and matching terms.")
     targets: list[Modality] = Field(
@@ -320,6 +323,36 @@ class SemanticConfig(_Section):
     ramp_steps: int = Field(500, ge=0, description="Linear ramp of w_pseudo after matching starts.")
     warmup_updates: int = Field(50, ge=0, description="Library updates before matching starts.")
     snapshot_every: int = Field(200, ge=1, description="Steps between center-library snapshots on disk.")
+
+
+class MMSAConfig(_Section):
+    """MMSA: views fused by attention, a hypergraph over molecules, memory anchors (pretrain.method 'mmsa').
+
+    The views are pretrain.anchor and pretrain.targets (the paper's: graph2d, image, geom3d);
+    every pair of them is contrasted with pretrain.temperature and weight pretrain.w_contrastive.
+    """
+
+    w_fusion_reconstruction: float = Field(
+        1.0, description="Weight of reconstructing each view's projection from the fused embedding."
+    )
+    hypergraph: bool = Field(
+        True, description="Refine the fused embeddings by hypergraph convolution (false: ablation, refined = fused)."
+    )
+    k_neighbours: int = Field(8, ge=1, description="Nearest molecules joined to each molecule's hyperedge.")
+    hypergraph_layers: int = Field(1, ge=1, description="Hypergraph convolutions.")
+    bank_size: int = Field(
+        512, ge=0, description="Recent fused embeddings kept as extra hypergraph nodes (0: the batch alone)."
+    )
+    w_structure: float = Field(
+        1.0, description="Weight of the InfoNCE between each molecule's refined embedding and each of its views."
+    )
+    n_memories: int = Field(32, ge=0, description="Memory anchors M (0: none, ablation).")
+    memory_update: Literal["ema", "learned"] = Field(
+        "ema", description="EMA of soft-assigned embeddings (all-reduced), or learned by the loss."
+    )
+    memory_momentum: float = Field(0.99, ge=0, le=1, description="EMA momentum of the anchors.")
+    memory_temperature: float = Field(0.1, gt=0, description="Temperature of the soft assignment to anchors.")
+    w_memory: float = Field(1.0, description="Weight of the alignment of refined embeddings with their anchors.")
 
 
 # --------------------------------------------------------------------------------------
@@ -401,6 +434,7 @@ class ExperimentConfig(_Section):
     semantic: SemanticConfig = Field(
         default_factory=SemanticConfig, description="SemMol objective (defaults)."
     )
+    mmsa: MMSAConfig = Field(default_factory=MMSAConfig, description="MMSA objective (defaults).")
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig, description="Fine-tuning (defaults).")
     baseline: BaselineConfig = Field(default_factory=BaselineConfig, description="Fingerprint baseline.")
     report: ReportConfig = Field(default_factory=ReportConfig, description="Results table.")
@@ -500,6 +534,7 @@ class PretrainJob(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
     semantic: SemanticConfig = Field(default_factory=SemanticConfig)
+    mmsa: MMSAConfig = Field(default_factory=MMSAConfig)
 
 
 class FinetuneJob(_Section):

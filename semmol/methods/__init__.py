@@ -9,9 +9,10 @@ from __future__ import annotations
 from semmol.config import PretrainJob
 from semmol.methods.base import PretrainMethod
 from semmol.methods.infonce import InfoNCEMethod
+from semmol.methods.mmsa.method import MMSAMethod
 from semmol.methods.semmol.method import SemMolMethod
 
-METHODS: dict[str, type[PretrainMethod]] = {cls.name: cls for cls in (InfoNCEMethod, SemMolMethod)}
+METHODS: dict[str, type[PretrainMethod]] = {cls.name: cls for cls in (InfoNCEMethod, SemMolMethod, MMSAMethod)}
 
 
 def method_class(name: str) -> type[PretrainMethod]:

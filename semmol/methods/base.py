@@ -40,6 +40,9 @@ class PretrainMethod(nn.Module):
 
     #: The name ``pretrain.method`` selects it by.
     name: ClassVar[str]
+    #: The config section of the method's own options (``semantic``, ``mmsa``), or ``None``; a
+    #: run's pretraining depends on this section and on no other method's.
+    options_section: ClassVar[str | None] = None
     #: The class of the frozen input this method offers a fine-tuning head
     #: (``finetune.mode: method``); ``None`` when it offers none.
     head_input_class: ClassVar[type[nn.Module] | None] = None

@@ -41,7 +41,29 @@ JOB = {
 }
 
 
-def pretrain(manifest: Path, out_dir: Path, *, nproc: int) -> list[dict]:
+#: MMSA on the paper's views (2D graph, depiction, conformer), every part switched on.
+MMSA_JOB = {
+    "model": {
+        "proj_dim": 16,
+        "graph2d": {"dim": 16, "layers": 2, "dropout": 0.0},
+        "geom3d": {"dim": 16, "layers": 1, "num_gaussians": 8},
+        "image": {"dim": 16, "width": 8, "stages": 2, "dropout": 0.0},
+    },
+    "pretrain": {
+        "method": "mmsa",
+        "anchor": "graph2d",
+        "targets": ["image", "geom3d"],
+        "steps": 6,
+        "batch_size": 8,
+        "warmup_steps": 2,
+        "log_every": 1,
+        "checkpoint_every": 3,
+    },
+    "mmsa": {"k_neighbours": 3, "bank_size": 8, "n_memories": 4},
+}
+
+
+def pretrain(manifest: Path, out_dir: Path, *, nproc: int, job: dict = JOB) -> list[dict]:
     command = [
         sys.executable,
         "-m",
@@ -53,7 +75,7 @@ def pretrain(manifest: Path, out_dir: Path, *, nproc: int) -> list[dict]:
         "semmol",
         "pretrain",
         "--job",
-        json.dumps(JOB),
+        json.dumps(job),
         "--shards-manifest",
         str(manifest),
         "--out-dir",
@@ -82,3 +104,20 @@ def test_two_processes_follow_the_one_process_curve(tiny_benchmark, tmp_path):
     centers_two = torch.load(tmp_path / "two/model.pt", weights_only=False)["extra"]["method"]
     for name in ("objective.libraries.graph2d.centers", "objective.libraries.geom3d.centers"):
         torch.testing.assert_close(centers_one[name], centers_two[name], rtol=1e-3, atol=1e-4, msg=name)
+
+
+def test_mmsa_two_processes_follow_the_one_process_curve(tiny_benchmark, tmp_path):
+    one = pretrain(tiny_benchmark["manifest"], tmp_path / "one", nproc=1, job=MMSA_JOB)
+    two = pretrain(tiny_benchmark["manifest"], tmp_path / "two", nproc=2, job=MMSA_JOB)
+    assert [m["step"] for m in one] == [m["step"] for m in two] == list(range(1, 7))
+    terms = ["loss", "loss_infonce", "loss_fusion_reconstruction", "loss_structure", "loss_memory"]
+    for a, b in zip(one, two):
+        for key in [*terms, "memory_entropy", "fusion_weight_image"]:
+            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), (a["step"], key)
+    models = [torch.load(tmp_path / f"{n}/model.pt", weights_only=True) for n in ("one", "two")]
+    for name, value in models[0]["state_dict"].items():
+        torch.testing.assert_close(value, models[1]["state_dict"][name], rtol=1e-3, atol=1e-4, msg=name)
+    method_one, method_two = (model["extra"]["method"] for model in models)
+    assert {"memory.anchors", "bank.features", "refiner.convs.0.lin.weight"} <= set(method_one)
+    for name, value in method_one.items():
+        torch.testing.assert_close(value, method_two[name], rtol=1e-3, atol=1e-4, msg=name)

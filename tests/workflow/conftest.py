@@ -53,7 +53,7 @@ def browser_page(tmp_path) -> Iterator:
             executable_path=chromium,
             args=CHROMIUM_ARGS,
             headless=True,
-            viewport={"width": 1600, "height": 1400},
+            viewport={"width": 2400, "height": 1400},  # room for a results table of many runs
         )
         context.set_default_timeout(30_000)
         try:

@@ -103,7 +103,9 @@ def test_every_stage_writes_its_outputs(tiny_run):
     library = json.loads((results / "pretrain/semmol/centers/library.json").read_text())
     assert set(library["modalities"]) == {"smiles", "graph2d", "geom3d"}
     assert not (results / "pretrain/semmol_head").exists()  # it fine-tunes semmol's pretraining
-    for run in ("semmol", "semmol_head", "scratch", "rf_ecfp4"):
+    mmsa = json.loads((results / "pretrain/mmsa/metrics.jsonl").read_text().splitlines()[-1])
+    assert {"loss_structure", "loss_memory", "loss_fusion_reconstruction", "fusion_weight_image"} <= set(mmsa)
+    for run in ("semmol", "semmol_head", "mmsa", "scratch", "rf_ecfp4"):
         kind = "baseline" if run == "rf_ecfp4" else "finetune"
         result = json.loads((results / f"{kind}/{run}/bbbp/scaffold-1/metrics.json").read_text())
         assert result["metric"] == "roc_auc" and result["n"]["test"] == split["sizes"]["test"]
@@ -112,7 +114,7 @@ def test_every_stage_writes_its_outputs(tiny_run):
 def test_summary_table_has_every_run_and_benchmark(tiny_run):
     summary = pl.read_csv(tiny_run / "results/report/summary.csv")
     rows = set(zip(summary["run"], summary["benchmark"]))
-    for run in ("semmol", "semmol_head", "scratch", "rf_ecfp4"):
+    for run in ("semmol", "semmol_head", "mmsa", "scratch", "rf_ecfp4"):
         assert {(run, "bbbp"), (run, "freesolv")} <= rows
     assert (summary.filter(pl.col("kind") != "published")["n"] == 2).all()
     markdown = (tiny_run / "results/report/summary.md").read_text()
@@ -167,7 +169,8 @@ def test_one_finetune_target_builds_only_its_dependencies(tmp_path, tiny_config)
     assert (
         jobs["pretrain"] == 1 and jobs["download"] == 2 and "centers" not in jobs and "baseline" not in jobs
     )
-    assert planned_jobs(snakemake(tmp_path, tiny_config, "all", "-n"))["pretrain"] == 1
+    # semmol (shared by semmol_head) and mmsa
+    assert planned_jobs(snakemake(tmp_path, tiny_config, "all", "-n"))["pretrain"] == 2
 
 
 @pytest.mark.parametrize(
@@ -190,7 +193,7 @@ def test_presets_plan_the_whole_dag(tmp_path, preset):
 
 @pytest.mark.parametrize(
     ("runs_file", "n_runs", "n_pretrainings"),
-    [("ablations.yaml", 10, 9), ("finetuning.yaml", 5, 2)],
+    [("ablations.yaml", 10, 9), ("finetuning.yaml", 5, 2), ("methods.yaml", 7, 6)],
 )
 def test_run_sets_share_pretraining_where_they_can(tmp_path, runs_file, n_runs, n_pretrainings):
     # The preset's three runs plus the file's; fine-tuning variants reuse the SemMol pretraining.
@@ -298,7 +301,7 @@ def test_stage_timings_from_the_benchmark_files(tiny_run, capsys):
     main(["bench", "timings", str(tiny_run / "benchmarks")])
     table = capsys.readouterr().out
     stages = {line.split("|")[1].strip(): int(line.split("|")[2]) for line in table.splitlines()[2:]}
-    # 3 datasets, 2 shards each, 2 benchmarks x 2 seeds, 3 runs of which one pretrains
+    # 3 datasets, 2 shards each, 2 benchmarks x 2 seeds, 4 runs of which two pretrain
     assert stages == {
         "download": 3,
         "standardize": 3,
@@ -306,9 +309,9 @@ def test_stage_timings_from_the_benchmark_files(tiny_run, capsys):
         "gather": 3,
         "split": 4,
         "baseline": 4,
-        "pretrain": 1,
-        "centers": 1,
-        "finetune": 12,
+        "pretrain": 2,
+        "centers": 2,
+        "finetune": 16,
         "report": 1,
     }
 

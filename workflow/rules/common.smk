@@ -4,6 +4,7 @@ import json
 from snakemake.utils import validate
 
 from semmol.config import load_config, resolve_run
+from semmol.methods import method_class
 
 # set_default=False: defaults come from the typed config; the validator would otherwise copy the
 # defaults of every branch of the source union into the source.
@@ -52,15 +53,20 @@ def dataset_json(wildcards):
     return as_json(CFG.datasets[name])
 
 
+def pretraining_sections(name):
+    """The options a run's pretraining depends on: the model, the pretraining section and its
+    method's own section (so that options of other methods never re-run it)."""
+    run = RUNS[name]
+    sections = {"model": run.model.model_dump(mode="json"), "pretrain": run.pretrain.model_dump(mode="json")}
+    own = method_class(run.pretrain.method).options_section
+    if own is not None:
+        sections[own] = getattr(run, own).model_dump(mode="json")
+    return sections
+
+
 def pretrain_json(wildcards):
-    run = RUNS[wildcards.run]
     return json.dumps(
-        {
-            "standardize": CFG.standardize.model_dump(mode="json"),
-            "model": run.model.model_dump(mode="json"),
-            "pretrain": run.pretrain.model_dump(mode="json"),
-            "semantic": run.semantic.model_dump(mode="json"),
-        },
+        {"standardize": CFG.standardize.model_dump(mode="json"), **pretraining_sections(wildcards.run)},
         separators=(",", ":"),
     )
 
@@ -87,14 +93,10 @@ def shard_files(wildcards):
 
 
 def pretraining_of(run):
-    """The run whose pretraining ``run`` fine-tunes from: the first run with the same model,
-    pretraining and semantic options, so runs that differ only in fine-tuning share it."""
-
-    def sections(name):
-        return RUNS[name].model, RUNS[name].pretrain, RUNS[name].semantic
-
+    """The run whose pretraining ``run`` fine-tunes from: the first run with the same
+    pretraining options, so runs that differ only in fine-tuning share it."""
     own = (name for name in RUNS if RUNS[name].finetune.pretrained is None)
-    return next(name for name in own if sections(name) == sections(run))
+    return next(name for name in own if pretraining_sections(name) == pretraining_sections(run))
 
 
 def pretrained_inputs(wildcards):

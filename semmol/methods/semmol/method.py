@@ -48,6 +48,7 @@ class SemMolMethod(PretrainMethod):
     """``InfoNCE(anchor, targets) + SemMol(DCL + ACSM)``; see :mod:`semmol.methods.semmol.objective`."""
 
     name = "semmol"
+    options_section = "semantic"
     head_input_class = SemMolHeadInput
 
     def __init__(self, job: PretrainJob):

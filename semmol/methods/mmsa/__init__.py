@@ -1,0 +1,1 @@
+"""MMSA: multi-modal fusion, a hypergraph over molecules, and memory anchors."""
