@@ -336,7 +336,8 @@ class MMSAConfig(_Section):
         1.0, description="Weight of reconstructing each view's projection from the fused embedding."
     )
     hypergraph: bool = Field(
-        True, description="Refine the fused embeddings by hypergraph convolution (false: ablation, refined = fused)."
+        True,
+        description="Refine the fused embeddings by hypergraph convolution (false: ablation, refined = fused).",
     )
     k_neighbours: int = Field(8, ge=1, description="Nearest molecules joined to each molecule's hyperedge.")
     hypergraph_layers: int = Field(1, ge=1, description="Hypergraph convolutions.")
@@ -344,7 +345,8 @@ class MMSAConfig(_Section):
         512, ge=0, description="Recent fused embeddings kept as extra hypergraph nodes (0: the batch alone)."
     )
     w_structure: float = Field(
-        1.0, description="Weight of the InfoNCE between each molecule's refined embedding and each of its views."
+        1.0,
+        description="Weight of the InfoNCE between each molecule's refined embedding and each of its views.",
     )
     n_memories: int = Field(32, ge=0, description="Memory anchors M (0: none, ablation).")
     memory_update: Literal["ema", "learned"] = Field(
@@ -352,7 +354,9 @@ class MMSAConfig(_Section):
     )
     memory_momentum: float = Field(0.99, ge=0, le=1, description="EMA momentum of the anchors.")
     memory_temperature: float = Field(0.1, gt=0, description="Temperature of the soft assignment to anchors.")
-    w_memory: float = Field(1.0, description="Weight of the alignment of refined embeddings with their anchors.")
+    w_memory: float = Field(
+        1.0, description="Weight of the alignment of refined embeddings with their anchors."
+    )
 
 
 # --------------------------------------------------------------------------------------

@@ -23,9 +23,9 @@ def run(args: argparse.Namespace) -> None:
 
     from semmol.data.reader import ShardDataset
     from semmol.data.shards import shard_paths
+    from semmol.inference.centers import build_library
     from semmol.inference.embed import embed_dataset
     from semmol.models.multimodal import MultiModalEncoder
-    from semmol.inference.centers import build_library
 
     torch.set_num_threads(args.threads)
     faiss.omp_set_num_threads(args.threads)

@@ -26,7 +26,6 @@ import pyarrow.parquet as pq
 from rdkit import Chem
 from rdkit.Chem import AllChem, rdDistGeom
 
-from semmol.runtime.atomic import atomic_path
 from semmol.config import ConformerConfig
 from semmol.data.chem import quiet_rdkit
 from semmol.data.featurize import atom_features, bond_features, depiction_png, ecfp_bits, rdkit_descriptors
@@ -39,6 +38,7 @@ from semmol.data.schema import (
     STATUSES,
     shard_schema,
 )
+from semmol.runtime.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 

@@ -33,9 +33,9 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 import torch
+from PIL import Image
 from torch.utils.data import Dataset, Sampler
 from torch_geometric.data import Data
-from PIL import Image
 from torch_geometric.loader import DataLoader
 
 from semmol.data.schema import SHARD_COLUMNS, read_shard

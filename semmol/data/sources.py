@@ -31,9 +31,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from semmol.runtime.atomic import atomic_path
 from semmol.config import DatasetConfig, HFSource, LocalSource, PackageSource, Source, URLSource
 from semmol.data.tables import read_table, require_columns
+from semmol.runtime.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 

@@ -34,10 +34,10 @@ from rdkit import Chem
 from rdkit.Chem.Scaffolds import MurckoScaffold
 from tqdm import tqdm
 
-from semmol.runtime.atomic import atomic_path
 from semmol.config import SplitKind
 from semmol.data.chem import parse_smiles, quiet_rdkit
 from semmol.data.tables import read_table, require_columns
+from semmol.runtime.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 

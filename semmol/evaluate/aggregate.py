@@ -9,11 +9,12 @@ pretraining runs, and for the data table each dataset's ``standardize.json`` and
     one row per run x benchmark x split: run, benchmark, split, metric, mean, std (sample
     standard deviation, ddof=1; empty for fewer than two seeds), n (seeds with a score),
     seeds (';'-separated), kind ('pipeline', 'baseline' or 'published'; published rows leave
-    std, n and seeds empty).
+    std, n and seeds empty), ensemble (the test score of the mean of the seeds' predictions;
+    empty unless every seed predicted the same test molecules, i.e. one fixed split).
 ``summary.md``
-    one table: a line per benchmark and split, a column per run, baseline and published
-    method, cells "mean ± std (n)"; then, given the datasets' directories, the data table
-    (:mod:`semmol.evaluate.data_report`).
+    the results table: a line per benchmark and split, a column per run, baseline and
+    published method, cells "mean ± std (n)"; the seed-ensemble table in the same layout;
+    then, given the datasets' directories, the data table (:mod:`semmol.evaluate.data_report`).
 ``summary.html``
     the tables of ``summary.md`` and the metrics plot in one self-contained page
     (:mod:`semmol.evaluate.page`): what ``snakemake --report`` shows of them.
@@ -29,20 +30,21 @@ import csv
 import json
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 
-from semmol.runtime.atomic import atomic_path
 from semmol.evaluate import page, plots
 from semmol.evaluate.data_report import data_markdown, read_dataset, write_data_csv
-from semmol.evaluate.metrics import HIGHER_IS_BETTER, metric_label
+from semmol.evaluate.metrics import HIGHER_IS_BETTER, evaluate, metric_label
 from semmol.evaluate.published import SOURCE_NOTE, published_scores
-from semmol.evaluate.records import KIND_BASELINE, KIND_PIPELINE, read_metrics
+from semmol.evaluate.records import KIND_BASELINE, KIND_PIPELINE, PRED_SUFFIX, PREDICTIONS_FILE, read_metrics
 from semmol.methods.semmol.objective import read_snapshots
+from semmol.runtime.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +62,13 @@ METRICS_CAPTION = (
     "Test score of every seed (points) and their mean (black bar) per run; baselines dashed, "
     "published figures dotted."
 )
-SUMMARY_COLUMNS = ("run", "benchmark", "split", "metric", "mean", "std", "n", "seeds", "kind")
+SUMMARY_COLUMNS = ("run", "benchmark", "split", "metric", "mean", "std", "n", "seeds", "kind", "ensemble")
 _KIND_ORDER = (KIND_PIPELINE, KIND_BASELINE, KIND_PUBLISHED)
+#: What each baseline is, for the table's header.
+BASELINES = {
+    "rf_ecfp4": "random forest on ECFP4 bits",
+    "chemprop": "chemprop's D-MPNN with its default settings (its own command line)",
+}
 
 
 class AggregateError(ValueError):
@@ -82,6 +89,8 @@ class SummaryRow:
         n: seeds with a score; ``None`` for published rows.
         seeds: those seeds, ascending.
         kind: 'pipeline', 'baseline' or 'published'.
+        ensemble: the test score of the mean of the seeds' predictions (what a user deploying
+            the seed ensemble gets); NaN for published rows and where the seeds' test sets differ.
     """
 
     run: str
@@ -93,6 +102,7 @@ class SummaryRow:
     n: int | None
     seeds: tuple[int, ...]
     kind: str
+    ensemble: float = math.nan
 
 
 def load_results(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
@@ -141,6 +151,7 @@ def _seed_row(run: str, benchmark: str, split: str, results: list[dict[str, Any]
             "run '%s' on %s (%s): no test score in %s; left out of the mean", run, benchmark, split, unscored
         )
     values = np.asarray([value for _, value in scored])
+    scored_results = [r for r in results if math.isfinite(r["test"])]
     return SummaryRow(
         run=run,
         benchmark=benchmark,
@@ -151,7 +162,29 @@ def _seed_row(run: str, benchmark: str, split: str, results: list[dict[str, Any]
         n=len(values),
         seeds=tuple(seed for seed, _ in scored),
         kind=results[0]["kind"],
+        ensemble=ensemble_score(scored_results),
     )
+
+
+def ensemble_score(results: list[dict[str, Any]]) -> float:
+    """The test score of the mean of the seeds' test predictions (``predictions.parquet``
+    beside each ``metrics.json``); NaN when the seeds predicted different test molecules (a
+    split that changes with the seed) or there are none."""
+    if not results:
+        return math.nan
+    tests = [
+        pl.read_parquet(Path(r["path"]).parent / PREDICTIONS_FILE)
+        .filter(pl.col("subset") == "test")
+        .sort("row")
+        for r in results
+    ]
+    if any(not test["row"].equals(tests[0]["row"]) for test in tests[1:]):
+        return math.nan
+    targets = results[0]["targets"]
+    y_true = tests[0].select(targets).to_numpy().astype(np.float64)
+    predictions = [test.select([t + PRED_SUFFIX for t in targets]).to_numpy() for test in tests]
+    y_pred = np.mean(predictions, axis=0, dtype=np.float64)
+    return float(evaluate(results[0]["task"], y_true, y_pred, targets=targets)["value"])
 
 
 def summarize(results: list[dict[str, Any]], *, include_published: bool = True) -> list[SummaryRow]:
@@ -220,6 +253,7 @@ def write_summary_csv(rows: list[SummaryRow], path: str | Path) -> None:
                     _csv_number(row.n),
                     seeds,
                     row.kind,
+                    _csv_number(row.ensemble),
                 ]
             )
 
@@ -238,17 +272,47 @@ def _cell(row: SummaryRow) -> str:
     return f"{row.mean:.3f}{spread} ({row.n})"
 
 
-def summary_markdown(rows: list[SummaryRow]) -> str:
-    """The results table in Markdown, with a header saying what the numbers are.
-
-    One line per benchmark and split; one column per run, then baselines, then published
-    methods. The best measured (non-published) mean of each line is bold.
-    """
+def _table(
+    rows: list[SummaryRow], *, value: Callable[[SummaryRow], float], cell: Callable[[SummaryRow], str]
+) -> list[str]:
+    """Markdown lines of a table: a line per benchmark and split, a column per run, then
+    baselines, then published methods; the best measured ``value`` of each line in bold."""
     by_kind = sorted(rows, key=lambda row: _KIND_ORDER.index(row.kind))
     columns = list(dict.fromkeys(_column_name(row) for row in by_kind))
     lines_by_group: dict[tuple[str, str, str], dict[str, SummaryRow]] = {}
     for row in rows:
         lines_by_group.setdefault((row.benchmark, row.split, row.metric), {})[_column_name(row)] = row
+    table = [
+        "| benchmark | split | metric | " + " | ".join(columns) + " |",
+        "|---|---|---|" + "---|" * len(columns),
+    ]
+    for (benchmark, split, metric), cells in lines_by_group.items():
+        measured = [value(r) for r in cells.values() if r.kind != KIND_PUBLISHED and not math.isnan(value(r))]
+        best = (max if HIGHER_IS_BETTER[metric] else min)(measured) if len(measured) > 1 else None
+        texts = []
+        for column in columns:
+            row = cells.get(column)
+            text = "" if row is None else cell(row)
+            if row is not None and row.kind != KIND_PUBLISHED and value(row) == best:
+                text = f"**{text}**"
+            texts.append(text)
+        table.append(f"| {benchmark} | {split} | {metric_label(metric)} | " + " | ".join(texts) + " |")
+    return table
+
+
+def _ensemble_cell(row: SummaryRow) -> str:
+    if row.kind == KIND_PUBLISHED:
+        return f"{row.mean:.3f}"
+    return "n/a" if math.isnan(row.ensemble) else f"{row.ensemble:.3f}"
+
+
+def summary_markdown(rows: list[SummaryRow]) -> str:
+    """The results table in Markdown, with a header saying what the numbers are, then the
+    seed-ensemble table (:func:`ensemble_score`) in the same layout.
+
+    One line per benchmark and split; one column per run, then baselines, then published
+    methods. The best measured (non-published) score of each line is bold.
+    """
     header = [
         "# Results",
         "",
@@ -257,7 +321,11 @@ def summary_markdown(rows: list[SummaryRow]) -> str:
         "hold both classes (missing labels masked); higher is better. RMSE ↓ is in the target's units; "
         "lower is better. Bold: the best measured score of a line.",
         "",
-        "Baseline: random forest on ECFP4 bits, trained on the same splits and seeds.",
+        *(
+            f"{run} (baseline): {BASELINES.get(run, 'a baseline')}, trained by the pipeline on the same "
+            "splits and seeds."
+            for run in dict.fromkeys(row.run for row in rows if row.kind == KIND_BASELINE)
+        ),
     ]
     if any(row.kind == KIND_PUBLISHED for row in rows):
         header += [
@@ -265,22 +333,16 @@ def summary_markdown(rows: list[SummaryRow]) -> str:
             f"(published): figures from the literature, not run here: {SOURCE_NOTE}. Compare them only "
             "with runs on the full data sets.",
         ]
-    table = [
-        "| benchmark | split | metric | " + " | ".join(columns) + " |",
-        "|---|---|---|" + "---|" * len(columns),
+    ensembles = [
+        "## Seed ensembles",
+        "",
+        "Test score of the mean of the seeds' predictions: what a user deploying all seeds' models "
+        "gets (`semmol predict` with several models). n/a: the seeds' test sets differ.",
+        "",
     ]
-    for (benchmark, split, metric), cells in lines_by_group.items():
-        measured = [r.mean for r in cells.values() if r.kind != KIND_PUBLISHED and not math.isnan(r.mean)]
-        best = (max if HIGHER_IS_BETTER[metric] else min)(measured) if len(measured) > 1 else None
-        texts = []
-        for column in columns:
-            row = cells.get(column)
-            text = "" if row is None else _cell(row)
-            if row is not None and row.kind != KIND_PUBLISHED and row.mean == best:
-                text = f"**{text}**"
-            texts.append(text)
-        table.append(f"| {benchmark} | {split} | {metric_label(metric)} | " + " | ".join(texts) + " |")
-    return "\n".join([*header, "", *table]) + "\n"
+    results = _table(rows, value=lambda row: row.mean, cell=_cell)
+    ensemble = _table(rows, value=lambda row: row.ensemble, cell=_ensemble_cell)
+    return "\n".join([*header, "", *results, "", *ensembles, *ensemble]) + "\n"
 
 
 def read_pretrain_log(path: str | Path) -> list[dict[str, float]]:

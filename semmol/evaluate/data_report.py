@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from semmol.runtime.atomic import atomic_path
 from semmol.data.schema import STATUS_EMBED_FAILED, STATUS_TIMEOUT
+from semmol.runtime.atomic import atomic_path
 
 #: The two reports, relative to a dataset's directory.
 STANDARDIZE_REPORT = "standardize.json"

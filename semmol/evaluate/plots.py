@@ -16,9 +16,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from semmol.runtime.atomic import atomic_path
 from semmol.evaluate.metrics import metric_label
 from semmol.evaluate.records import KIND_BASELINE, KIND_PIPELINE
+from semmol.runtime.atomic import atomic_path
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

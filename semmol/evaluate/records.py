@@ -27,10 +27,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from semmol.runtime.atomic import atomic_path
 from semmol.config import TaskType
 from semmol.data.benchmark import SUBSETS
 from semmol.evaluate.metrics import TASK_METRIC, evaluate
+from semmol.runtime.atomic import atomic_path
 
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.parquet"

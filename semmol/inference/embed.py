@@ -15,8 +15,8 @@ from semmol.config import ConformerConfig, StandardizeConfig
 from semmol.data.reader import ShardDataset, make_loader
 from semmol.inference.centers import CorpusLibrary
 from semmol.inference.molecules import prepare_molecules
-from semmol.models.multimodal import MultiModalEncoder
 from semmol.methods.property import PROPERTY_FORMAT, PropertyModel
+from semmol.models.multimodal import MultiModalEncoder
 from semmol.runtime.checkpoint import load_file
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,9 @@ from semmol.methods.infonce import InfoNCEMethod
 from semmol.methods.mmsa.method import MMSAMethod
 from semmol.methods.semmol.method import SemMolMethod
 
-METHODS: dict[str, type[PretrainMethod]] = {cls.name: cls for cls in (InfoNCEMethod, SemMolMethod, MMSAMethod)}
+METHODS: dict[str, type[PretrainMethod]] = {
+    cls.name: cls for cls in (InfoNCEMethod, SemMolMethod, MMSAMethod)
+}
 
 
 def method_class(name: str) -> type[PretrainMethod]:

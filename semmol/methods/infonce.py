@@ -9,7 +9,9 @@ from semmol.methods.shared.contrastive import infonce_loss
 from semmol.models.multimodal import ModalityOutput
 
 
-def anchor_target_infonce(outputs: dict[str, ModalityOutput], *, anchor: str, targets: list[str], temperature: float) -> torch.Tensor:
+def anchor_target_infonce(
+    outputs: dict[str, ModalityOutput], *, anchor: str, targets: list[str], temperature: float
+) -> torch.Tensor:
     """Mean over the targets of the symmetric InfoNCE between the anchor's and the target's
     projections, over the molecules that have both views."""
     terms = [
@@ -29,7 +31,9 @@ class InfoNCEMethod(PretrainMethod):
 
     name = "infonce"
 
-    def forward(self, outputs: dict[str, ModalityOutput], keys: torch.Tensor, step: int) -> tuple[LossTerms, Logs]:
+    def forward(
+        self, outputs: dict[str, ModalityOutput], keys: torch.Tensor, step: int
+    ) -> tuple[LossTerms, Logs]:
         cfg = self.job.pretrain
         contrastive = anchor_target_infonce(
             outputs, anchor=cfg.anchor, targets=cfg.targets, temperature=cfg.temperature

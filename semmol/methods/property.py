@@ -9,9 +9,9 @@ from torch import nn
 from torch_geometric.data import Batch
 
 from semmol import __version__
+from semmol.methods import method_class
 from semmol.models.layers import mlp
 from semmol.models.multimodal import MultiModalEncoder
-from semmol.methods import method_class
 from semmol.runtime.checkpoint import load_file, save_atomic
 
 #: The ``format`` field of a fine-tuned model file written by :meth:`PropertyModel.save`.

@@ -40,7 +40,9 @@ class _ResidualBlock(nn.Module):
         self.shortcut = (
             nn.Identity()
             if stride == 1 and in_channels == out_channels
-            else nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), _norm(out_channels))
+            else nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), _norm(out_channels)
+            )
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -60,12 +62,11 @@ class ImageEncoder(nn.Module):
         super().__init__()
         self.dim = cfg.dim
         channels = [cfg.width * 2**i for i in range(cfg.stages)]
-        self.stem = nn.Sequential(nn.Conv2d(3, channels[0], 3, padding=1, bias=False), _norm(channels[0]), nn.ReLU())
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, channels[0], 3, padding=1, bias=False), _norm(channels[0]), nn.ReLU()
+        )
         self.stages = nn.Sequential(
-            *(
-                _ResidualBlock(channels[max(0, i - 1)], channels[i], stride=2)
-                for i in range(cfg.stages)
-            )
+            *(_ResidualBlock(channels[max(0, i - 1)], channels[i], stride=2) for i in range(cfg.stages))
         )
         self.out = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(channels[-1], cfg.dim))
 

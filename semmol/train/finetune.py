@@ -24,9 +24,9 @@ from semmol.data.reader import ShardDataset, make_loader
 from semmol.data.shards import read_manifest, shard_paths
 from semmol.evaluate.metrics import TASK_METRIC, evaluate
 from semmol.evaluate.records import write_result
-from semmol.models.multimodal import MultiModalEncoder
 from semmol.methods import build_method
 from semmol.methods.property import PropertyModel, to_target_units
+from semmol.models.multimodal import MultiModalEncoder
 from semmol.models.tokenizer import SmilesVocab
 
 log = logging.getLogger(__name__)

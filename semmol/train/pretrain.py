@@ -28,14 +28,14 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from semmol.runtime.atomic import atomic_path
 from semmol.config import PretrainJob
 from semmol.data.reader import ShardDataset, make_loader
 from semmol.data.shards import read_manifest, shard_paths
+from semmol.methods import build_method, method_class
 from semmol.models.corruption import CorruptionKey
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.models.tokenizer import SmilesVocab
-from semmol.methods import build_method, method_class
+from semmol.runtime.atomic import atomic_path
 from semmol.runtime.checkpoint import load_if_exists, save_atomic
 from semmol.runtime.distributed import (
     DistContext,
@@ -107,7 +107,9 @@ class Pretrainer:
         paths = shard_paths(shards_manifest)
         self.conformer_options = read_manifest(shards_manifest)["options"]
         modalities = method_class(job.pretrain.method).views(job)
-        self.dataset = ShardDataset(paths, conformers="random", seed=self.cfg.seed, images="image" in modalities)
+        self.dataset = ShardDataset(
+            paths, conformers="random", seed=self.cfg.seed, images="image" in modalities
+        )
         if len(self.dataset) < self.cfg.batch_size:
             raise ValueError(
                 f"{shards_manifest}: {len(self.dataset)} molecules, fewer than one batch of {self.cfg.batch_size}"

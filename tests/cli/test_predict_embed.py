@@ -88,7 +88,9 @@ def test_embed_names_each_view_s_nearest_corpus_center(pretrained_dir, tiny_benc
         for row in (0, 2):
             similarity = centers @ np.asarray(embeddings[row])
             assert table.column(f"{modality}_center")[row].as_py() == int(similarity.argmax())
-            assert table.column(f"{modality}_center_cosine")[row].as_py() == pytest.approx(similarity.max(), abs=1e-5)
+            assert table.column(f"{modality}_center_cosine")[row].as_py() == pytest.approx(
+                similarity.max(), abs=1e-5
+            )
 
 
 def test_download_model_fetches_and_checks_a_pretrained_model(pretrained_dir, tmp_path):

@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from semmol.config import SemanticConfig
-from semmol.methods.shared.contrastive import infonce_loss
 from semmol.methods.semmol.objective import SemMolObjective
+from semmol.methods.shared.contrastive import infonce_loss
 from semmol.runtime.distributed import (
     all_gather,
     average_gradients,

@@ -30,7 +30,9 @@ class AttentionFusion(nn.Module):
         self.score = nn.Sequential(nn.Linear(dim, dim), nn.Tanh(), nn.Linear(dim, 1, bias=False))
         self.out = mlp(dim, dim, dim)
 
-    def forward(self, views: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, views: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(fused [B, dim] L2-normalised, weights [B, views])`` from ``{view: (z [B, dim], valid [B])}``.
 
         A molecule needs at least one valid view; its weights over missing views are 0.

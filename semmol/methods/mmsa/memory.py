@@ -43,7 +43,9 @@ class MemoryAnchors(nn.Module):
         seed: seed of the initial clustering (``ema``).
     """
 
-    def __init__(self, *, n_anchors: int, dim: int, update: str, momentum: float, temperature: float, seed: int):
+    def __init__(
+        self, *, n_anchors: int, dim: int, update: str, momentum: float, temperature: float, seed: int
+    ):
         super().__init__()
         if update not in ("ema", "learned"):
             raise ValueError(f"memory anchors are 'ema' or 'learned', got '{update}'")
@@ -82,7 +84,9 @@ class MemoryAnchors(nn.Module):
         loss = global_mean(per_row.sum(), per_row.numel())
         detached = weights.detach()
         confidence = detached.max(dim=1).values.sum().reshape(1)
-        stats = all_reduce_sum(torch.cat([detached.sum(dim=0), confidence, detached.new_tensor([len(detached)])]))
+        stats = all_reduce_sum(
+            torch.cat([detached.sum(dim=0), confidence, detached.new_tensor([len(detached)])])
+        )
         usage, confidence, rows = stats[:-2], float(stats[-2]), float(stats[-1])
         if self.update_mode == "ema":
             self._ema_update(embeddings.detach(), detached)
@@ -98,7 +102,9 @@ class MemoryAnchors(nn.Module):
                 f"mmsa.n_memories ({self.n_anchors}) exceeds the global batch ({rows.shape[0]}); "
                 "the EMA anchors start from a clustering of the first batch"
             )
-        centers = spherical_kmeans(rows, self.n_anchors, iters=INIT_ITERS, seed=self.seed, faiss_min_size=1 << 62)
+        centers = spherical_kmeans(
+            rows, self.n_anchors, iters=INIT_ITERS, seed=self.seed, faiss_min_size=1 << 62
+        )
         self.anchors.copy_(centers.to(self.anchors.device))
         self.initialised.fill_(True)
 
@@ -108,4 +114,6 @@ class MemoryAnchors(nn.Module):
         sums, mass = stats[:, :-1], stats[:, -1]
         moved = mass > 1e-6
         means = sums[moved] / mass[moved, None]
-        self.anchors[moved] = F.normalize(self.momentum * self.anchors[moved] + (1 - self.momentum) * means, dim=1)
+        self.anchors[moved] = F.normalize(
+            self.momentum * self.anchors[moved] + (1 - self.momentum) * means, dim=1
+        )

@@ -28,7 +28,6 @@ from __future__ import annotations
 from itertools import combinations
 
 import torch
-from torch import nn
 
 from semmol.config import MMSAConfig, PretrainJob
 from semmol.methods.base import Logs, LossTerms, PretrainMethod
@@ -64,7 +63,9 @@ class MMSAMethod(PretrainMethod):
             else None
         )
         self.bank = (
-            MemoryBank(size=self.cfg.bank_size, dim=dim) if self.cfg.hypergraph and self.cfg.bank_size else None
+            MemoryBank(size=self.cfg.bank_size, dim=dim)
+            if self.cfg.hypergraph and self.cfg.bank_size
+            else None
         )
         self.memory = (
             MemoryAnchors(
@@ -83,11 +84,15 @@ class MMSAMethod(PretrainMethod):
     def cfg(self) -> MMSAConfig:
         return self.job.mmsa
 
-    def forward(self, outputs: dict[str, ModalityOutput], keys: torch.Tensor, step: int) -> tuple[LossTerms, Logs]:
+    def forward(
+        self, outputs: dict[str, ModalityOutput], keys: torch.Tensor, step: int
+    ) -> tuple[LossTerms, Logs]:
         pretrain = self.job.pretrain
         views = {m: (outputs[m].projected, outputs[m].valid) for m in self.modalities}
         pairs = [
-            infonce_loss(views[a][0], views[b][0], views[a][1] & views[b][1], temperature=pretrain.temperature)
+            infonce_loss(
+                views[a][0], views[b][0], views[a][1] & views[b][1], temperature=pretrain.temperature
+            )
             for a, b in combinations(self.modalities, 2)
         ]
         terms = {"infonce": pretrain.w_contrastive * torch.stack(pairs).mean()}
@@ -98,7 +103,8 @@ class MMSAMethod(PretrainMethod):
 
         refined = self._refine(fused, keys)
         structure = [
-            infonce_loss(refined, z, valid, keys, temperature=pretrain.temperature) for z, valid in views.values()
+            infonce_loss(refined, z, valid, keys, temperature=pretrain.temperature)
+            for z, valid in views.values()
         ]
         terms["structure"] = self.cfg.w_structure * torch.stack(structure).mean()
 

@@ -65,7 +65,9 @@ class SemMolMethod(PretrainMethod):
     def semantic(self) -> SemanticConfig:
         return self.job.semantic
 
-    def forward(self, outputs: dict[str, ModalityOutput], keys: torch.Tensor, step: int) -> tuple[LossTerms, Logs]:
+    def forward(
+        self, outputs: dict[str, ModalityOutput], keys: torch.Tensor, step: int
+    ) -> tuple[LossTerms, Logs]:
         cfg = self.job.pretrain
         contrastive = anchor_target_infonce(
             outputs, anchor=cfg.anchor, targets=cfg.targets, temperature=cfg.temperature

@@ -29,12 +29,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from semmol.runtime.atomic import atomic_path
 from semmol.config import SemanticConfig
 from semmol.methods.semmol.library import CenterLibrary
 from semmol.methods.semmol.matching import alignment_loss, fuse_positives, pseudo_pair_loss, soft_match
-from semmol.methods.shared.memory import MemoryBank
 from semmol.methods.semmol.temperature import Temperature
+from semmol.methods.shared.memory import MemoryBank
+from semmol.runtime.atomic import atomic_path
 from semmol.runtime.distributed import all_reduce_sum, global_mean
 
 Targets = dict[str, tuple[torch.Tensor, torch.Tensor]]

@@ -5,6 +5,8 @@ import json
 import math
 import re
 
+import numpy as np
+import polars as pl
 import pytest
 
 from semmol.evaluate.aggregate import (
@@ -21,6 +23,7 @@ from semmol.evaluate.aggregate import (
     load_results,
     read_pretrain_log,
     summarize,
+    summary_markdown,
 )
 
 #: Test scores per (run, benchmark) for seeds 0, 1, 2.
@@ -35,8 +38,20 @@ SCORES = {
 TASK = {"bbbp": ("classification", "roc_auc", True), "esol": ("regression", "rmse", False)}
 
 
-def _result(directory, run, benchmark, seed, test, *, split="scaffold", kind=None, metric=None):
-    """A metrics.json as written by semmol.evaluate.records.write_result."""
+#: Test molecules of every synthetic result: source rows, labels, and per seed the predictions.
+TEST_ROWS = [4, 7, 9, 12]
+TEST_LABELS = {"bbbp": [0.0, 1.0, 0.0, 1.0], "esol": [-1.0, -2.0, -3.0, -4.0]}
+TEST_PREDICTIONS = {
+    "bbbp": [[0.6, 0.7, 0.2, 0.9], [0.1, 0.3, 0.4, 0.8], [0.5, 0.4, 0.6, 0.7]],
+    "esol": [[-1.5, -2.0, -2.5, -4.5], [-0.5, -2.5, -3.5, -3.0], [-1.0, -1.0, -3.0, -5.0]],
+}
+
+
+def _result(
+    directory, run, benchmark, seed, test, *, split="scaffold", kind=None, metric=None, test_rows=None
+):
+    """A metrics.json as written by semmol.evaluate.records.write_result, and beside it a
+    predictions.parquet whose test subset is :data:`TEST_ROWS` (or ``test_rows``)."""
     task, default_metric, higher = TASK[benchmark]
     kind = kind or ("baseline" if run == "rf_ecfp4" else "pipeline")
     history = (
@@ -70,6 +85,16 @@ def _result(directory, run, benchmark, seed, test, *, split="scaffold", kind=Non
     path = directory / run / benchmark / f"{split}-{seed}" / "metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(metrics))
+    rows = TEST_ROWS if test_rows is None else test_rows
+    pl.DataFrame(
+        {
+            "row": rows,
+            "subset": ["test"] * len(rows),
+            "smiles": ["C"] * len(rows),
+            "y": TEST_LABELS[benchmark][: len(rows)],
+            "y__pred": TEST_PREDICTIONS[benchmark][seed % 3][: len(rows)],
+        }
+    ).write_parquet(path.parent / "predictions.parquet")
     return path
 
 
@@ -117,7 +142,32 @@ def test_summary_csv_holds_mean_and_sample_std_per_run(tmp_path, result_files, p
         ("chemprop D-MPNN", "esol"): 1.050,
         ("Uni-Mol", "esol"): 0.788,
     }
-    assert all(row["std"] == row["n"] == row["seeds"] == "" for row in published.values())
+    assert all(row["std"] == row["n"] == row["seeds"] == row["ensemble"] == "" for row in published.values())
+
+
+def test_the_seed_ensemble_scores_the_mean_prediction(tmp_path, result_files):
+    from semmol.evaluate.metrics import masked_roc_auc, rmse
+
+    rows = {(row.run, row.benchmark): row for row in summarize(load_results(result_files))}
+    for benchmark, score in (("bbbp", masked_roc_auc), ("esol", rmse)):
+        mean_prediction = np.mean(TEST_PREDICTIONS[benchmark], axis=0)
+        expected, _ = score(np.array(TEST_LABELS[benchmark])[:, None], mean_prediction[:, None])
+        assert rows[("semmol", benchmark)].ensemble == pytest.approx(expected)
+    text = summary_markdown(list(rows.values()))
+    ensemble_table = text.split("## Seed ensembles")[1]
+    expected_bbbp, _ = masked_roc_auc(
+        np.array(TEST_LABELS["bbbp"])[:, None], np.mean(TEST_PREDICTIONS["bbbp"], 0)[:, None]
+    )
+    assert f"| bbbp | scaffold | ROC-AUC ↑ | **{expected_bbbp:.3f}** |" in ensemble_table
+
+
+def test_no_ensemble_when_the_seeds_test_sets_differ(tmp_path):
+    files = [
+        _result(tmp_path, "semmol", "esol", 0, 1.0, split="random", test_rows=[1, 2, 3, 4]),
+        _result(tmp_path, "semmol", "esol", 1, 1.1, split="random", test_rows=[1, 2, 3, 5]),
+    ]
+    (row,) = summarize(load_results(files), include_published=False)
+    assert math.isnan(row.ensemble) and "| esol | random | RMSE ↓ | n/a |" in summary_markdown([row])
 
 
 def test_summary_markdown_table(tmp_path, result_files):

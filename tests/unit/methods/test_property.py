@@ -5,11 +5,11 @@ import torch
 import torch.nn.functional as F
 
 from semmol.config import ModelConfig, SemanticConfig
-from semmol.models.multimodal import MultiModalEncoder
 from semmol.methods.property import PropertyModel
-from semmol.models.tokenizer import SmilesVocab
 from semmol.methods.semmol.method import SemMolHeadInput
 from semmol.methods.semmol.objective import SemMolObjective
+from semmol.models.multimodal import MultiModalEncoder
+from semmol.models.tokenizer import SmilesVocab
 
 FUSED = ["graph2d", "geom3d"]
 BATCH = [3, 10, 24, 7, 16, 26, 0, 21]

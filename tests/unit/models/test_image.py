@@ -38,7 +38,9 @@ def test_images_stay_on_disk_unless_asked_for(shard_files):
 def test_shards_without_depictions_refuse_the_image_view(shard_files, tmp_path):
     table = pq.read_table(shard_files[0])
     path = tmp_path / "no_images.parquet"
-    pq.write_table(table.set_column(table.column_names.index("image"), "image", [[None] * table.num_rows]), path)
+    pq.write_table(
+        table.set_column(table.column_names.index("image"), "image", [[None] * table.num_rows]), path
+    )
     with pytest.raises(ValueError, match="conformers.image_size is 0"):
         ShardDataset([path], images=True)
 

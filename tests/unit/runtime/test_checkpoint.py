@@ -7,8 +7,8 @@ import os
 import pytest
 import torch
 
-from semmol.models.multimodal import MultiModalEncoder
 from semmol.methods.property import PropertyModel
+from semmol.models.multimodal import MultiModalEncoder
 from semmol.runtime.checkpoint import UnsafeFileError, load_file, save_atomic
 
 

@@ -20,13 +20,17 @@ def anchors(**options) -> MemoryAnchors:
 def test_ema_anchors_start_from_the_k_means_of_the_key_sorted_first_batch():
     memory = anchors()
     embeddings, keys = unit(6, 4, seed=1), torch.tensor([5, 3, 9, 0, 7, 1])
-    expected = spherical_kmeans(embeddings[keys.argsort()], 3, iters=INIT_ITERS, seed=0, faiss_min_size=1 << 62)
+    expected = spherical_kmeans(
+        embeddings[keys.argsort()], 3, iters=INIT_ITERS, seed=0, faiss_min_size=1 << 62
+    )
     with torch.no_grad():
         weights = torch.softmax(embeddings @ expected.T / 0.5, dim=1)  # the loss sees the initial anchors
     memory(embeddings, keys)
     assert bool(memory.initialised)
     sums, mass = weights.T @ embeddings, weights.sum(dim=0)
-    torch.testing.assert_close(memory.anchors, F.normalize(0.9 * expected + 0.1 * sums / mass[:, None], dim=1))
+    torch.testing.assert_close(
+        memory.anchors, F.normalize(0.9 * expected + 0.1 * sums / mass[:, None], dim=1)
+    )
 
 
 def test_loss_and_ema_update_match_a_hand_computation():
@@ -40,11 +44,15 @@ def test_loss_and_ema_update_match_a_hand_computation():
         weights = torch.softmax(embeddings @ start.T / 0.5, dim=1)
         target = F.normalize(weights @ start, dim=1)
         expected_loss = (1 - (embeddings * target).sum(dim=1)).mean()
-        expected_anchors = F.normalize(0.9 * start + 0.1 * (weights.T @ embeddings) / weights.sum(0)[:, None], dim=1)
+        expected_anchors = F.normalize(
+            0.9 * start + 0.1 * (weights.T @ embeddings) / weights.sum(0)[:, None], dim=1
+        )
         share = weights.sum(0) / weights.sum()
     torch.testing.assert_close(loss, expected_loss)
     torch.testing.assert_close(memory.anchors, expected_anchors)
-    assert logs["memory_entropy"] == pytest.approx(float(-(share * share.log()).sum() / torch.log(torch.tensor(3.0))))
+    assert logs["memory_entropy"] == pytest.approx(
+        float(-(share * share.log()).sum() / torch.log(torch.tensor(3.0)))
+    )
     assert logs["memory_confidence"] == pytest.approx(float(weights.max(dim=1).values.mean()))
     loss.backward()
     assert embeddings.grad is not None and not memory.anchors.requires_grad

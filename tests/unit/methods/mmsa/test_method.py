@@ -16,7 +16,12 @@ def job(**mmsa) -> PretrainJob:
     return PretrainJob.model_validate(
         {
             "model": {"proj_dim": DIM},
-            "pretrain": {"method": "mmsa", "anchor": "graph2d", "targets": ["image", "geom3d"], "batch_size": B},
+            "pretrain": {
+                "method": "mmsa",
+                "anchor": "graph2d",
+                "targets": ["image", "geom3d"],
+                "batch_size": B,
+            },
             "mmsa": {"n_memories": 4, "bank_size": 16, "k_neighbours": 3} | mmsa,
         }
     )
