@@ -5,10 +5,13 @@ PYTHON ?= python3
 # Users with a GPU: `make demo TORCH=torch` (pyproject keeps a range).
 TORCH ?= torch==2.13.0
 CORES ?= all
+# chemprop (the baseline) pins its own RDKit, so it gets an environment of its own.
+CHEMPROP_VENV ?= .venv-chemprop
+CHEMPROP ?= chemprop==2.3.1
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install demo test lint schema clean-demo
+.PHONY: install chemprop demo test lint schema clean-demo
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +22,18 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+$(CHEMPROP_VENV)/.installed:
+	$(PYTHON) -m venv $(CHEMPROP_VENV)
+	$(CHEMPROP_VENV)/bin/python -m pip install -q --upgrade pip
+	$(CHEMPROP_VENV)/bin/python -m pip install -q "$(TORCH)" "$(CHEMPROP)"
+	touch $@
+
+chemprop: $(CHEMPROP_VENV)/.installed
+
 demo: install
 	snakemake --profile profiles/default --configfile config/demo.yaml --cores $(CORES) all
 
-test: install
+test: install chemprop
 	pytest
 
 lint: install

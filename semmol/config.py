@@ -362,13 +362,38 @@ class MMSAConfig(_Section):
 # --------------------------------------------------------------------------------------
 # Fine-tuning and evaluation
 # --------------------------------------------------------------------------------------
-class BaselineConfig(_Section):
-    """Random forest on ECFP, trained on the same splits and seeds as every run."""
+class ChempropConfig(_Section):
+    """chemprop's D-MPNN through its own command line, on the same splits and seeds as every run.
 
-    enabled: bool = Field(True, description="Add the baseline rows to the results table.")
+    chemprop pins its own RDKit, so it lives in an environment of its own (``make chemprop``
+    makes ``.venv-chemprop``); the stage calls its ``chemprop`` executable.
+    """
+
+    enabled: bool = Field(False, description="Add the chemprop rows to the results table.")
+    command: str = Field(
+        ".venv-chemprop/bin/chemprop",
+        description="The chemprop executable: a path (relative to where Snakemake runs) or a name on PATH.",
+    )
+    epochs: int = Field(
+        50,
+        ge=3,
+        description="Training epochs (chemprop's default; more than its 2 warm-up epochs); the best-validation epoch is kept.",
+    )
+    extra_args: list[str] = Field(
+        default_factory=list,
+        description="More arguments for 'chemprop train', e.g. ['--features-generators', 'v1_rdkit_2d_normalized'].",
+    )
+
+
+class BaselineConfig(_Section):
+    """Baselines trained by the pipeline on the same splits and seeds as every run: a random
+    forest on ECFP (``rf_ecfp4``) and, optionally, chemprop (``chemprop``)."""
+
+    enabled: bool = Field(True, description="Add the random-forest rows to the results table.")
     n_estimators: int = Field(500, description="Trees in the forest.")
     ecfp_radius: int = Field(2, description="Morgan radius (2 = ECFP4).")
     ecfp_bits: int = Field(2048, description="Fingerprint length.")
+    chemprop: ChempropConfig = Field(default_factory=ChempropConfig, description="chemprop D-MPNN baseline.")
 
 
 class FinetuneConfig(_Section):

@@ -316,6 +316,30 @@ def test_stage_timings_from_the_benchmark_files(tiny_run, capsys):
     }
 
 
+def test_chemprop_is_a_baseline_row_of_the_same_table(tmp_path, tiny_config):
+    """chemprop enabled by config: trained by the pipeline on the same split and seed, in the table."""
+    tiny = yaml.safe_load(tiny_config.read_text())
+    chemprop = {"enabled": True, "command": str(ROOT / ".venv-chemprop/bin/chemprop"), "epochs": 3}
+    config = config_variant(
+        tiny_config,
+        tmp_path / "chemprop.yaml",
+        benchmarks=["freesolv"],
+        seeds=[0],
+        runs={"scratch": tiny["runs"]["scratch"]},
+        baseline={**tiny["baseline"], "chemprop": chemprop},
+    )
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    snakemake(workdir, config, "all")
+    metrics = json.loads((workdir / "results/baseline/chemprop/freesolv/scaffold-0/metrics.json").read_text())
+    scratch = json.loads((workdir / "results/finetune/scratch/freesolv/scaffold-0/metrics.json").read_text())
+    assert metrics["kind"] == "baseline" and metrics["n"] == scratch["n"]  # the same molecules
+    summary = pl.read_csv(workdir / "results/report/summary.csv")
+    assert set(zip(summary["run"], summary["kind"])) >= {("chemprop", "baseline"), ("rf_ecfp4", "baseline")}
+    markdown = (workdir / "results/report/summary.md").read_text()
+    assert "| chemprop (baseline) |" in markdown and "chemprop (baseline): chemprop's D-MPNN" in markdown
+
+
 def test_killed_pretraining_resumes_to_the_same_model(tmp_path, tiny_config):
     """SIGKILL to the whole Snakemake process group mid-run; the re-run continues from the
     checkpoint and ends with the weights and loss curve of a run that was never killed."""

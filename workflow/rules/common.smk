@@ -23,7 +23,7 @@ STAGE_VERSION = {
     "pretrain": 3,  # 3: model.pt holds the pretraining method's state (extra["method"])
     "centers": 1,
     "finetune": 3,  # 3: model.pt names its head input's method (format semmol.property_model/2)
-    "baseline": 1,
+    "baseline": 2,  # 2: one rule for every baseline kind (rf_ecfp4, chemprop)
     "aggregate": 2,  # 2: the data table over the datasets (summary.md, summary.html, data.csv)
 }
 
@@ -35,6 +35,7 @@ wildcard_constraints:
     shard=r"\d+",
     seed=r"\d+",
     split=r"scaffold|random|balanced_scaffold",
+    baseline=r"rf_ecfp4|chemprop",
 
 
 def as_json(model):
@@ -149,11 +150,23 @@ def finetune_metrics():
     )
 
 
+def baselines():
+    """The baselines the config asks for."""
+    return [name for name, on in (("rf_ecfp4", CFG.baseline.enabled), ("chemprop", CFG.baseline.chemprop.enabled)) if on]
+
+
+def baseline_options(wildcards):
+    """The baseline section as the CLI reads it, holding only this kind's options (so that
+    changing one baseline's options never re-runs the other)."""
+    if wildcards.baseline == "chemprop":
+        return json.dumps({"chemprop": CFG.baseline.chemprop.model_dump(mode="json")}, separators=(",", ":"))
+    return json.dumps(CFG.baseline.model_dump(mode="json", exclude={"chemprop"}), separators=(",", ":"))
+
+
 def baseline_metrics():
-    if not CFG.baseline.enabled:
-        return []
     return expand(
-        "results/baseline/rf_ecfp4/{bench}/{split}-{seed}/metrics.json",
+        "results/baseline/{baseline}/{bench}/{split}-{seed}/metrics.json",
+        baseline=baselines(),
         bench=CFG.benchmarks,
         split=CFG.split.kind,
         seed=CFG.seeds,

@@ -30,26 +30,28 @@ rule finetune:
         " 2> {log}"
 
 
+# {baseline}: rf_ecfp4 (random forest on ECFP4) or chemprop (its own command line, own environment).
 rule baseline:
     input:
         molecules="results/data/{bench}/molecules.parquet",
         split="results/benchmarks/{bench}/splits/{split}-{seed}.json",
     output:
-        metrics="results/baseline/rf_ecfp4/{bench}/{split}-{seed}/metrics.json",
-        predictions="results/baseline/rf_ecfp4/{bench}/{split}-{seed}/predictions.parquet",
+        metrics="results/baseline/{baseline}/{bench}/{split}-{seed}/metrics.json",
+        predictions="results/baseline/{baseline}/{bench}/{split}-{seed}/predictions.parquet",
     params:
         dataset=dataset_json,
-        options=as_json(CFG.baseline),
+        options=baseline_options,
         version=STAGE_VERSION["baseline"],
     threads: 2
     conda:
         "../../environment.yml"
     log:
-        "logs/baseline/{bench}/{split}-{seed}.log",
+        "logs/baseline/{baseline}/{bench}/{split}-{seed}.log",
     benchmark:
-        "benchmarks/baseline/{bench}/{split}-{seed}.tsv"
+        "benchmarks/baseline/{baseline}/{bench}/{split}-{seed}.tsv"
     shell:
-        "python -m semmol baseline --molecules {input.molecules} --split {input.split} --dataset {params.dataset:q}"
-        " --options {params.options:q} --benchmark {wildcards.bench} --seed {wildcards.seed}"
-        " --out-dir results/baseline/rf_ecfp4/{wildcards.bench}/{wildcards.split}-{wildcards.seed}"
-        " --threads {threads} 2> {log}"
+        "python -m semmol baseline --kind {wildcards.baseline} --molecules {input.molecules} --split {input.split}"
+        " --dataset {params.dataset:q} --options {params.options:q} --benchmark {wildcards.bench}"
+        " --seed {wildcards.seed} --threads {threads}"
+        " --out-dir results/baseline/{wildcards.baseline}/{wildcards.bench}/{wildcards.split}-{wildcards.seed}"
+        " 2> {log}"
