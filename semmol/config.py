@@ -188,9 +188,14 @@ class SmilesEncoderConfig(_Section):
 
 
 class Graph2DEncoderConfig(_Section):
-    name: Literal["gin", "gine"] = Field("gine", description="GIN, or GINE (with bond features).")
+    name: Literal["gin", "gine", "dmpnn"] = Field(
+        "gine", description="GIN, GINE (with bond features), or chemprop's directed message passing (D-MPNN)."
+    )
     dim: int = Field(128, description="Hidden size.")
-    layers: int = Field(3, description="Message-passing layers.")
+    layers: int = Field(3, description="Message-passing layers (the depth of a D-MPNN).")
+    pool: Literal["mean", "sum", "norm"] = Field(
+        "mean", description="Readout over atoms: mean, sum, or norm (sum / 100, chemprop's default)."
+    )
     dropout: float = Field(0.1, description="Dropout between layers.")
     mask_prob: float = Field(0.15, description="Fraction of atoms masked for the reconstruction loss.")
 
@@ -419,8 +424,19 @@ class FinetuneConfig(_Section):
     )
     epochs: int = Field(50, ge=1, description="Maximum epochs.")
     batch_size: int = Field(32, ge=2, description="Molecules per batch.")
-    lr: float = Field(1e-3, description="Learning rate of the head (and of encoders trained from scratch).")
-    encoder_lr: float = Field(3e-4, description="Learning rate of pretrained encoder weights.")
+    lr: float = Field(1e-3, description="Peak learning rate of the prediction head.")
+    encoder_lr: float = Field(
+        3e-4,
+        description="Peak learning rate of every encoder, pretrained or not, so that pretrained and "
+        "from-scratch rows differ only in their initial weights.",
+    )
+    schedule: Literal["constant", "warmup_cosine"] = Field(
+        "constant",
+        description="Learning rates: constant, or linear warm-up then cosine decay to 0 at 'epochs'.",
+    )
+    warmup_epochs: float = Field(
+        0.0, ge=0, description="Epochs of linear warm-up (schedule 'warmup_cosine')."
+    )
     weight_decay: float = Field(1e-5, description="AdamW weight decay.")
     patience: int = Field(10, ge=1, description="Epochs without validation improvement before stopping.")
     head_hidden: int = Field(128, description="Hidden size of the prediction head.")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch_geometric.data import Batch
-from torch_geometric.nn import GINConv, GINEConv, global_mean_pool
+from torch_geometric.nn import GINConv, GINEConv
 
 from semmol.config import Graph2DEncoderConfig
 from semmol.data.featurize import ATOM_FEATURE_SIZES, BOND_FEATURE_SIZES
 from semmol.models.base import EncoderOutput
 from semmol.models.corruption import STREAM_ATOM_MASK, CorruptionKey
-from semmol.models.layers import CategoricalEncoder, mlp, node_positions
+from semmol.models.layers import CategoricalEncoder, mlp, node_positions, pool_graphs
 from semmol.runtime.distributed import global_mean
 
 
@@ -20,7 +20,7 @@ class GraphEncoder(nn.Module):
 
     Input: ``batch.x`` ``[N, atom features]``, ``batch.edge_index`` ``[2, E]``,
     ``batch.edge_attr`` ``[E, bond features]``, ``batch.batch`` ``[N]``. Output: ``hidden``
-    ``[B, dim]``, the mean of the final node states. With a corruption key, a ``mask_prob``
+    ``[B, dim]``, the final node states pooled (``pool``: mean by default). With a corruption key, a ``mask_prob``
     share of the atoms get a learned mask embedding instead of their features and their
     element is predicted back (cross-entropy over the atomic-number vocabulary).
 
@@ -62,7 +62,7 @@ class GraphEncoder(nn.Module):
             else:
                 update = conv(h, batch.edge_index)
             h = h + self.dropout(torch.relu(norm(update)))  # residual keeps deep stacks trainable
-        hidden = global_mean_pool(h, batch.batch, size=batch.num_graphs)
+        hidden = pool_graphs(h, batch.batch, size=batch.num_graphs, how=self.cfg.pool)
         loss = None
         if corrupt is not None:
             logits = self.atom_head(h[masked])

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch_geometric.utils import scatter
+
+#: Divisor of the ``norm`` pooling (chemprop's default aggregation norm).
+NORM_POOL_DIVISOR = 100.0
 
 
 class CategoricalEncoder(nn.Module):
@@ -41,3 +45,16 @@ def mlp(in_dim: int, hidden: int, out_dim: int, *, layers: int = 2, dropout: flo
 def node_positions(batch_vector: torch.Tensor, ptr: torch.Tensor) -> torch.Tensor:
     """Each node's index inside its own graph (``[n]`` long)."""
     return torch.arange(batch_vector.numel(), device=batch_vector.device) - ptr[batch_vector]
+
+
+def pool_graphs(nodes: torch.Tensor, batch: torch.Tensor, *, size: int, how: str) -> torch.Tensor:
+    """``[size, dim]``: node states pooled per graph by ``mean``, ``sum``, or ``norm`` (sum / 100,
+    as chemprop does: size-aware like a sum, on the scale of a mean for drug-sized molecules)."""
+    if how == "mean":
+        return scatter(nodes, batch, dim=0, dim_size=size, reduce="mean")
+    total = scatter(nodes, batch, dim=0, dim_size=size, reduce="sum")
+    if how == "sum":
+        return total
+    if how == "norm":
+        return total / NORM_POOL_DIVISOR
+    raise ValueError(f"unknown pooling '{how}'; expected mean, sum or norm")

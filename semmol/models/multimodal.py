@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from torch_geometric.data import Batch
@@ -20,6 +21,7 @@ from semmol.config import ModelConfig
 from semmol.data.featurize import DESCRIPTOR_NAMES
 from semmol.models.base import EncoderOutput
 from semmol.models.corruption import CorruptionKey
+from semmol.models.dmpnn import DMPNNEncoder
 from semmol.models.geom3d import GeometryEncoder
 from semmol.models.graph2d import GraphEncoder
 from semmol.models.image import ImageEncoder
@@ -37,10 +39,11 @@ ENCODERS: dict[tuple[str, str], Callable[[ModelConfig, SmilesVocab | None, int],
     ("smiles", "transformer"): lambda cfg, vocab, bits: SmilesTransformer(cfg.smiles, vocab=vocab),
     ("graph2d", "gin"): lambda cfg, vocab, bits: GraphEncoder(cfg.graph2d),
     ("graph2d", "gine"): lambda cfg, vocab, bits: GraphEncoder(cfg.graph2d),
+    ("graph2d", "dmpnn"): lambda cfg, vocab, bits: DMPNNEncoder(cfg.graph2d),
     ("geom3d", "schnet"): lambda cfg, vocab, bits: GeometryEncoder(cfg.geom3d),
     ("fingerprint", "mlp"): lambda cfg, vocab, bits: VectorMLP(cfg.fingerprint, field="ecfp", width=bits),
     ("descriptors", "mlp"): lambda cfg, vocab, bits: VectorMLP(
-        cfg.descriptors, field="descriptors", width=len(DESCRIPTOR_NAMES), normalize_input=True
+        cfg.descriptors, field="descriptors", width=len(DESCRIPTOR_NAMES), standardize=True
     ),
     ("image", "resnet"): lambda cfg, vocab, bits: ImageEncoder(cfg.image),
 }
@@ -101,6 +104,15 @@ class MultiModalEncoder(nn.Module):
                 projected=projected,
             )
         return outputs
+
+    def fit_input_scaling(self, columns, rows: np.ndarray | None, *, modalities: list[str]) -> None:
+        """Fit the input standardization of the listed modalities' vector encoders (see
+        :class:`~semmol.models.vector.VectorMLP`) on ``rows`` of a dataset's columns (all when None)."""
+        for modality in modalities:
+            encoder = self.encoders[modality]
+            if getattr(encoder, "standardize", False):
+                values = getattr(columns, encoder.field)
+                encoder.fit_input_scaling(values if rows is None else values[rows])
 
     def spec(self) -> dict:
         """What rebuilds this module (weights aside), as plain data: see :meth:`from_spec`."""

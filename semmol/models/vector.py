@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch_geometric.data import Batch
@@ -15,21 +16,43 @@ from semmol.models.layers import mlp
 class VectorMLP(nn.Module):
     """MLP over ``batch.<field>`` ``[B, width]`` -> ``hidden`` ``[B, dim]``. No reconstruction loss.
 
+    With ``standardize``, each input feature is shifted and scaled by statistics fitted on
+    training data (:meth:`fit_input_scaling`: the corpus for pretraining, the train subset for
+    a fine-tuning from scratch) and clipped to ``[-CLIP, CLIP]``; the statistics are buffers, so
+    a saved model carries them to prediction.
+
     Args:
         cfg: the encoder's options (dim, layers, dropout).
         field: the batch attribute holding the vector (``"ecfp"``, ``"descriptors"``).
         width: the vector's length.
-        normalize_input: LayerNorm the input first (for real-valued features of mixed scale);
-            default False.
+        standardize: standardize the input (real-valued features of mixed scale); default False.
     """
 
-    def __init__(self, cfg: VectorEncoderConfig, *, field: str, width: int, normalize_input: bool = False):
+    #: Largest magnitude of a standardized input feature.
+    CLIP = 6.0
+
+    def __init__(self, cfg: VectorEncoderConfig, *, field: str, width: int, standardize: bool = False):
         super().__init__()
-        self.dim, self.field = cfg.dim, field
-        self.input_norm = nn.LayerNorm(width) if normalize_input else nn.Identity()
+        self.dim, self.field, self.standardize = cfg.dim, field, standardize
+        if standardize:
+            self.register_buffer("input_mean", torch.zeros(width))
+            self.register_buffer("input_std", torch.ones(width))
         self.net = mlp(width, cfg.dim, cfg.dim, layers=max(1, cfg.layers), dropout=cfg.dropout)
 
+    @torch.no_grad()
+    def fit_input_scaling(self, features: np.ndarray) -> None:
+        """Set the standardization from training inputs ``[n, width]`` (a constant feature keeps scale 1)."""
+        if not self.standardize:
+            return
+        values = torch.as_tensor(np.asarray(features, dtype=np.float64))
+        std = values.std(dim=0)
+        self.input_mean.copy_(values.mean(dim=0).float())
+        self.input_std.copy_(torch.where(std > 1e-6, std, torch.ones_like(std)).float())
+
     def forward(self, batch: Batch, corrupt: CorruptionKey | None = None) -> EncoderOutput:
-        hidden = self.net(self.input_norm(getattr(batch, self.field)))
+        x = getattr(batch, self.field)
+        if self.standardize:
+            x = ((x - self.input_mean) / self.input_std).clamp(-self.CLIP, self.CLIP)
+        hidden = self.net(x)
         valid = torch.ones(hidden.shape[0], dtype=torch.bool, device=hidden.device)
         return EncoderOutput(hidden=hidden, valid=valid)

@@ -12,6 +12,7 @@ import copy
 import logging
 import math
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from semmol.methods import build_method
 from semmol.methods.property import PropertyModel, to_target_units
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.models.tokenizer import SmilesVocab
+from semmol.train.schedules import lr_factor
 
 log = logging.getLogger(__name__)
 
@@ -175,11 +177,42 @@ class FineTuner:
         self.train_data, self.eval_data = dataset, dataset.with_conformers("all")
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.model.to(self.device)
-        taken = {id(p) for p in pretrained_params}
-        fresh = [p for p in self.model.parameters() if p.requires_grad and id(p) not in taken]
+        # Every encoder at encoder_lr, pretrained or not: rows differ in initial weights only.
+        encoders = {id(p) for p in self.model.encoder.parameters()}
+        head = [p for p in self.model.parameters() if p.requires_grad and id(p) not in encoders]
         self.optimizer = torch.optim.AdamW(
-            [{"params": pretrained_params, "lr": self.cfg.encoder_lr}, {"params": fresh, "lr": self.cfg.lr}],
+            [
+                {
+                    "params": [p for p in self.model.encoder.parameters() if p.requires_grad],
+                    "lr": self.cfg.encoder_lr,
+                },
+                {"params": head, "lr": self.cfg.lr},
+            ],
             weight_decay=self.cfg.weight_decay,
+        )
+        steps_per_epoch = math.ceil(len(self.positions["train"]) / self.cfg.batch_size)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer,
+            partial(
+                lr_factor,
+                schedule=self.cfg.schedule,
+                warmup=round(self.cfg.warmup_epochs * steps_per_epoch),
+                total=self.cfg.epochs * steps_per_epoch,
+            ),
+        )
+        log.info("%d parameter tensors start from pretraining", len(pretrained_params))
+        # Encoders not from pretraining fit their input scaling on the train subset; pretrained
+        # ones keep the corpus statistics they were trained with.
+        from_pretraining = {id(p) for p in pretrained_params}
+        pretrained_modalities = {
+            name.split(".")[1]
+            for name, p in self.model.encoder.named_parameters()
+            if id(p) in from_pretraining
+        }
+        self.model.encoder.fit_input_scaling(
+            dataset.columns,
+            np.asarray(self.positions["train"]),
+            modalities=[m for m in self.model.encoder.modalities if m not in pretrained_modalities],
         )
         self.metric, self.higher_is_better = TASK_METRIC[self.task]
 
@@ -200,6 +233,7 @@ class FineTuner:
             loss.backward()
             nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
             self.optimizer.step()
+            self.scheduler.step()
             total, batches = total + float(loss.detach()), batches + 1
         return total / max(batches, 1)
 

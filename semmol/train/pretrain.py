@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import time
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from semmol.runtime.distributed import (
     mean_across_ranks,
     shutdown,
 )
+from semmol.train.schedules import warmup_cosine
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +62,6 @@ class PretrainState:
     step: int = 0
     epoch: int = 0
     batch_in_epoch: int = 0
-
-
-def warmup_cosine(step: int, *, warmup: int, total: int) -> float:
-    """Learning-rate factor: linear warm-up to 1, then cosine decay to 0 at ``total``."""
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
 def _rng_state() -> dict:
@@ -130,6 +122,7 @@ class Pretrainer:
             vocab=SmilesVocab.build(self.dataset.columns.smiles),  # every rank reads every shard
             ecfp_bits=read_manifest(shards_manifest)["ecfp_bits"],
         ).to(ctx.device)
+        self.model.fit_input_scaling(self.dataset.columns, None, modalities=modalities)  # the whole corpus
         self.method = build_method(job).to(ctx.device)
         self.ddp = (
             DistributedDataParallel(self.model, find_unused_parameters=True)

@@ -20,9 +20,9 @@ STAGE_VERSION = {
     "standardize": 1,
     "conformers": 3,  # 3: shards carry a 2D depiction per molecule (the image view)
     "split": 1,
-    "pretrain": 3,  # 3: model.pt holds the pretraining method's state (extra["method"])
+    "pretrain": 4,  # 4: descriptors standardized with corpus statistics (model.pt holds them)
     "centers": 1,
-    "finetune": 3,  # 3: model.pt names its head input's method (format semmol.property_model/2)
+    "finetune": 4,  # 4: every encoder at encoder_lr, lr schedules, descriptors standardized on train
     "baseline": 2,  # 2: one rule for every baseline kind (rf_ecfp4, chemprop)
     "aggregate": 2,  # 2: the data table over the datasets (summary.md, summary.html, data.csv)
 }

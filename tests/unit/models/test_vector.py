@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -36,14 +37,28 @@ def test_different_fingerprints_give_different_representations(encoder: VectorML
     assert float(torch.cdist(hidden, hidden).fill_diagonal_(1.0).min()) > 1e-3
 
 
-def test_descriptor_encoder_normalises_its_input(model_config: ModelConfig, make_batch):
+def test_descriptor_encoder_standardizes_with_fitted_statistics(
+    model_config: ModelConfig, dataset, make_batch
+):
     from semmol.data.featurize import DESCRIPTOR_NAMES
 
+    torch.manual_seed(0)
     encoder = VectorMLP(
-        model_config.descriptors, field="descriptors", width=len(DESCRIPTOR_NAMES), normalize_input=True
-    )
+        model_config.descriptors, field="descriptors", width=len(DESCRIPTOR_NAMES), standardize=True
+    ).eval()
+    train = dataset.columns.descriptors[:20]
+    encoder.fit_input_scaling(train)
+    values = torch.as_tensor(train, dtype=torch.float64)
+    torch.testing.assert_close(encoder.input_mean, values.mean(0).float())
+    constant = values.std(0) <= 1e-6
+    assert bool(constant.any()) and bool((encoder.input_std[constant] == 1).all())  # e.g. counts always 0
     batch = make_batch(BATCH)
-    assert batch.descriptors.shape == (len(BATCH), len(DESCRIPTOR_NAMES))
-    scaled = batch.clone()
-    scaled.descriptors = batch.descriptors * 10.0  # LayerNorm makes the encoder blind to a common scale
-    torch.testing.assert_close(encoder.eval()(scaled).hidden, encoder(batch).hidden, rtol=1e-4, atol=1e-4)
+    expected = ((batch.descriptors - encoder.input_mean) / encoder.input_std).clamp(-6, 6)
+    torch.testing.assert_close(encoder(batch).hidden, encoder.net(expected))
+    state = encoder.state_dict()  # the statistics travel with the weights
+    assert {"input_mean", "input_std"} <= set(state)
+
+
+def test_fingerprint_encoder_fits_nothing(encoder: VectorMLP, dataset):
+    encoder.fit_input_scaling(np.zeros((3, 8)))
+    assert not encoder.standardize and "input_mean" not in encoder.state_dict()

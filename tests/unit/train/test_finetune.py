@@ -136,3 +136,38 @@ def test_a_pretrained_fingerprint_encoder_needs_its_bit_count(pretrained, tmp_pa
         build_model(
             make_job(), n_tasks=1, ecfp_bits=256, corpus_smiles=["C"], pretrained=tmp_path / "model.pt"
         )
+
+
+def test_descriptor_scaling_is_fitted_on_the_train_subset(tiny_benchmark):
+    from semmol.train.finetune import FineTuner
+
+    job = make_job(modalities=["graph2d", "descriptors"], init="scratch")
+    tuner = FineTuner(
+        job,
+        molecules=tiny_benchmark["molecules"],
+        shards_manifest=tiny_benchmark["manifest"],
+        split=tiny_benchmark["split"],
+        seed=0,
+        pretrained=None,
+    )
+    train = tuner.train_data.columns.descriptors[tuner.positions["train"]]
+    encoder = tuner.model.encoder.encoders["descriptors"]
+    torch.testing.assert_close(encoder.input_mean, torch.as_tensor(train.mean(axis=0), dtype=torch.float32))
+
+
+def test_every_encoder_learns_at_encoder_lr_and_the_head_at_lr(tiny_benchmark, pretrained):
+    from semmol.train.finetune import FineTuner
+
+    _, model_path = pretrained
+    for init, path in (("scratch", None), ("pretrained", model_path)):
+        tuner = FineTuner(
+            make_job(init=init, lr=1e-3, encoder_lr=2e-4),
+            molecules=tiny_benchmark["molecules"],
+            shards_manifest=tiny_benchmark["manifest"],
+            split=tiny_benchmark["split"],
+            seed=0,
+            pretrained=path,
+        )
+        encoders, head = tuner.optimizer.param_groups
+        assert (encoders["lr"], head["lr"]) == (2e-4, 1e-3)
+        assert {id(p) for p in encoders["params"]} == {id(p) for p in tuner.model.encoder.parameters()}

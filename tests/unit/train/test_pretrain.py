@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from semmol.config import PretrainJob
-from semmol.train.pretrain import CHECKPOINT, HISTORY, _truncate_metrics, pretrain, warmup_cosine
+from semmol.train.pretrain import CHECKPOINT, HISTORY, _truncate_metrics, pretrain
 
 pytestmark = pytest.mark.slow
 
@@ -38,13 +38,6 @@ JOB = PretrainJob.model_validate(
         },
     }
 )
-
-
-def test_warmup_cosine_schedule():
-    factors = [warmup_cosine(step, warmup=4, total=12) for step in range(13)]
-    assert factors[:4] == [0.25, 0.5, 0.75, 1.0]
-    assert factors[4] == pytest.approx(1.0) and factors[12] == pytest.approx(0.0)
-    assert all(a >= b for a, b in zip(factors[3:], factors[4:]))
 
 
 def _metrics(out_dir, name="metrics.jsonl"):
