@@ -22,9 +22,9 @@ from torch_geometric.utils import scatter
 from semmol.config import Graph2DEncoderConfig
 from semmol.data.featurize import ATOM_FEATURE_SIZES, BOND_FEATURE_SIZES
 from semmol.models.base import EncoderOutput
-from semmol.models.corruption import STREAM_ATOM_MASK, CorruptionKey
-from semmol.models.layers import CategoricalEncoder, node_positions, pool_graphs
-from semmol.runtime.distributed import global_mean
+from semmol.models.corruption import CorruptionKey
+from semmol.models.graph2d import AtomMasking
+from semmol.models.layers import CategoricalEncoder, pool_graphs
 
 
 def reverse_edges(edge_index: torch.Tensor, n_nodes: int) -> torch.Tensor:
@@ -56,22 +56,14 @@ class DMPNNEncoder(nn.Module):
         self.cfg, self.dim = cfg, cfg.dim
         self.atom_encoder = CategoricalEncoder(ATOM_FEATURE_SIZES, cfg.dim)
         self.bond_encoder = CategoricalEncoder(BOND_FEATURE_SIZES, cfg.dim)
-        self.mask_embedding = nn.Parameter(torch.zeros(cfg.dim))
+        self.masking = AtomMasking(cfg.dim, mask_prob=cfg.mask_prob)
         self.w_input = nn.Linear(2 * cfg.dim, cfg.dim, bias=False)
         self.w_hidden = nn.Linear(cfg.dim, cfg.dim, bias=False)
         self.w_output = nn.Linear(2 * cfg.dim, cfg.dim)
         self.dropout = nn.Dropout(cfg.dropout)
-        self.atom_head = nn.Linear(cfg.dim, ATOM_FEATURE_SIZES[0])
 
     def forward(self, batch: Batch, corrupt: CorruptionKey | None = None) -> EncoderOutput:
-        x = self.atom_encoder(batch.x)
-        masked = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
-        if corrupt is not None:
-            draw = corrupt.uniform(
-                STREAM_ATOM_MASK, batch.mol_id[batch.batch], node_positions(batch.batch, batch.ptr)
-            )
-            masked = draw < self.cfg.mask_prob
-            x = torch.where(masked.unsqueeze(-1), self.mask_embedding.expand_as(x), x)
+        x, masked = self.masking.corrupt(self.atom_encoder(batch.x), batch, corrupt)
         source, target = batch.edge_index
         reverse = reverse_edges(batch.edge_index, x.shape[0])
         h0 = torch.relu(self.w_input(torch.cat([x[source], self.bond_encoder(batch.edge_attr)], dim=1)))
@@ -83,10 +75,6 @@ class DMPNNEncoder(nn.Module):
         atom_messages = scatter(h, target, dim=0, dim_size=x.shape[0], reduce="sum")
         atoms = self.dropout(torch.relu(self.w_output(torch.cat([x, atom_messages], dim=1))))
         hidden = pool_graphs(atoms, batch.batch, size=batch.num_graphs, how=self.cfg.pool)
-        loss = None
-        if corrupt is not None:
-            logits = self.atom_head(atoms[masked])
-            loss_sum = nn.functional.cross_entropy(logits, batch.x[masked, 0], reduction="sum")
-            loss = global_mean(loss_sum, int(masked.sum()))
+        loss = self.masking.loss(atoms, batch, masked) if corrupt is not None else None
         valid = torch.ones(batch.num_graphs, dtype=torch.bool, device=x.device)
         return EncoderOutput(hidden=hidden, valid=valid, reconstruction_loss=loss)

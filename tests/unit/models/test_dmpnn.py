@@ -77,7 +77,7 @@ def test_masked_atoms_give_a_reconstruction_loss(make_batch):
     out = model(make_batch([0, 1, 2, 3]), CorruptionKey(seed=0, step=0))
     assert out.reconstruction_loss is not None and bool(torch.isfinite(out.reconstruction_loss))
     out.reconstruction_loss.backward()
-    assert model.mask_embedding.grad is not None
+    assert model.masking.mask_embedding.grad is not None
 
 
 def test_pooling():
