@@ -19,7 +19,7 @@ def encoder(request, model_config: ModelConfig) -> GraphEncoder:
 def masked_atoms(encoder: GraphEncoder) -> list[int]:
     """Records, per forward pass, how many atoms the reconstruction head saw (the masked ones)."""
     counts: list[int] = []
-    encoder.atom_head.register_forward_hook(lambda module, inputs, output: counts.append(len(inputs[0])))
+    encoder.masking.atom_head.register_forward_hook(lambda module, inputs, output: counts.append(len(inputs[0])))
     return counts
 
 
@@ -52,9 +52,9 @@ def test_reconstruction_loss_needs_a_key_and_trains_the_encoder(encoder: GraphEn
     loss.backward()
     for name in [
         "atom_encoder.embeddings.0.weight",
-        "mask_embedding",
+        "masking.mask_embedding",
         "convs.0.nn.0.weight",
-        "atom_head.weight",
+        "masking.atom_head.weight",
     ]:
         grad = encoder.get_parameter(name).grad
         assert grad is not None and float(grad.abs().sum()) > 0, name
