@@ -33,8 +33,9 @@ chemprop: $(CHEMPROP_VENV)/.installed
 demo: install
 	snakemake --profile profiles/default --configfile config/demo.yaml --cores $(CORES) all
 
+# PYTEST_ARGS: e.g. make test PYTEST_ARGS='-m "not slurm"'
 test: install chemprop
-	pytest
+	pytest $(PYTEST_ARGS)
 
 lint: install
 	snakemake --lint --configfile config/demo.yaml

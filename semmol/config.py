@@ -268,7 +268,17 @@ class PretrainConfig(_Section):
     )
     steps: int = Field(1000, ge=1, description="Optimizer steps.")
     batch_size: int = Field(64, ge=2, description="Global batch size, split evenly over the ranks.")
-    nproc: int = Field(1, ge=1, description="Processes launched by torchrun.")
+    nproc: int = Field(1, ge=1, description="Processes per node launched by torchrun (without GPUs).")
+    gpus_per_node: int = Field(
+        0,
+        ge=0,
+        description="GPUs per node: one process each (replaces nproc); 0 asks the scheduler for none.",
+    )
+    nodes: int = Field(
+        1,
+        ge=1,
+        description="Nodes of a multi-node run under SLURM (srun + torchrun, c10d rendezvous on the first node).",
+    )
     lr: float = Field(1e-3, description="Peak AdamW learning rate.")
     weight_decay: float = Field(0.01, description="AdamW weight decay.")
     warmup_steps: int = Field(100, description="Linear warm-up steps before the cosine decay.")

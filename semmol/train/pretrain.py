@@ -171,10 +171,11 @@ class Pretrainer:
         barrier()
 
     def _resumable_job(self) -> dict:
-        """The options a checkpoint must share with this job to be resumed (all but ``nproc``,
-        which :meth:`resume` checks on its own)."""
+        """The options a checkpoint must share with this job to be resumed: all but the launch
+        layout (``nproc``, ``gpus_per_node``, ``nodes``), whose world size :meth:`resume` checks."""
         job = self.job.model_dump(mode="json")
-        del job["pretrain"]["nproc"]
+        for launch in ("nproc", "gpus_per_node", "nodes"):
+            del job["pretrain"][launch]
         return job
 
     def resume(self) -> bool:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,3 +61,20 @@ def browser_page(tmp_path) -> Iterator:
             yield context.new_page()
         finally:
             context.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_config(tmp_path_factory, moleculenet_dir) -> Path:
+    """tests/workflow/tiny.yaml with its MoleculeNet directory filled in."""
+    text = (ROOT / "tests/workflow/tiny.yaml").read_text().replace("MOLECULENET_DIR", str(moleculenet_dir))
+    path = tmp_path_factory.mktemp("config") / "tiny.yaml"
+    path.write_text(text)
+    return path
+
+
+def config_variant(tiny_config: Path, path: Path, **sections) -> Path:
+    """A copy of the tiny config, written to ``path``, with the given top-level sections replaced."""
+    config = yaml.safe_load(tiny_config.read_text())
+    config.update(sections)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path

@@ -20,6 +20,8 @@ import pytest
 import torch
 import yaml
 
+from .conftest import config_variant
+
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,22 +63,6 @@ def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
         return {}
     table = text.split("Job stats:")[1]
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M) if m[1] != "total"}
-
-
-@pytest.fixture(scope="module")
-def tiny_config(tmp_path_factory, moleculenet_dir) -> Path:
-    text = (ROOT / "tests/workflow/tiny.yaml").read_text().replace("MOLECULENET_DIR", str(moleculenet_dir))
-    path = tmp_path_factory.mktemp("config") / "tiny.yaml"
-    path.write_text(text)
-    return path
-
-
-def config_variant(tiny_config: Path, path: Path, **sections) -> Path:
-    """A copy of the tiny config, written to ``path``, with the given top-level sections replaced."""
-    config = yaml.safe_load(tiny_config.read_text())
-    config.update(sections)
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 # Config loading and validation, wildcard constraints, and the helpers every rule uses.
 import json
+import os
 
 from snakemake.utils import validate
 
@@ -38,6 +39,13 @@ wildcard_constraints:
     baseline=r"rf_ecfp4|chemprop",
 
 
+# Threads: every heavy rule's shell command starts with
+#   THREADS=${SLURM_CPUS_PER_TASK:-<threads>}
+# so that a job uses its SLURM allocation (srun sets SLURM_CPUS_PER_TASK for the step), and
+# Snakemake's thread count elsewhere.
+LAUNCH_PRETRAIN = os.path.join(workflow.basedir, "scripts", "launch_pretrain.sh")
+
+
 def as_json(model):
     """A config section as compact JSON: passed to the CLI and, as a param, a re-run trigger."""
     return model.model_dump_json()
@@ -52,6 +60,11 @@ def download_json(wildcards):
 def dataset_json(wildcards):
     name = getattr(wildcards, "dataset", None) or wildcards.bench
     return as_json(CFG.datasets[name])
+
+
+def processes_per_node(pretrain):
+    """torchrun processes per node: one per GPU when the config asks for GPUs, else pretrain.nproc."""
+    return pretrain.gpus_per_node or pretrain.nproc
 
 
 def pretraining_sections(name):

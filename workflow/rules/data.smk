@@ -69,8 +69,8 @@ rule conformers:
     benchmark:
         "benchmarks/conformers/{dataset}/{shard}.tsv"
     shell:
-        "python -m semmol conformers --molecules {input} --shard {wildcards.shard} --n-shards {params.n_shards}"
-        " --options {params.options:q} --out {output} --threads {threads} 2> {log}"
+        "THREADS=${{SLURM_CPUS_PER_TASK:-{threads}}}; python -m semmol conformers --molecules {input} --shard {wildcards.shard} --n-shards {params.n_shards}"
+        " --options {params.options:q} --out {output} --threads $THREADS 2> {log}"
 
 
 rule gather_shards:

@@ -23,7 +23,7 @@ rule finetune:
     benchmark:
         "benchmarks/finetune/{run}/{bench}/{split}-{seed}.tsv"
     shell:
-        "OMP_NUM_THREADS={threads} python -m semmol finetune --job {params.job:q} --name {wildcards.run}"
+        "THREADS=${{SLURM_CPUS_PER_TASK:-{threads}}}; OMP_NUM_THREADS=$THREADS python -m semmol finetune --job {params.job:q} --name {wildcards.run}"
         " --benchmark {wildcards.bench} --molecules {input.molecules} --shards-manifest {input.manifest}"
         " --split {input.split} --seed {wildcards.seed} {params.pretrained}"
         " --out-dir results/finetune/{wildcards.run}/{wildcards.bench}/{wildcards.split}-{wildcards.seed}"
@@ -50,8 +50,8 @@ rule baseline:
     benchmark:
         "benchmarks/baseline/{baseline}/{bench}/{split}-{seed}.tsv"
     shell:
-        "python -m semmol baseline --kind {wildcards.baseline} --molecules {input.molecules} --split {input.split}"
+        "THREADS=${{SLURM_CPUS_PER_TASK:-{threads}}}; python -m semmol baseline --kind {wildcards.baseline} --molecules {input.molecules} --split {input.split}"
         " --dataset {params.dataset:q} --options {params.options:q} --benchmark {wildcards.bench}"
-        " --seed {wildcards.seed} --threads {threads}"
+        " --seed {wildcards.seed} --threads $THREADS"
         " --out-dir results/baseline/{wildcards.baseline}/{wildcards.bench}/{wildcards.split}-{wildcards.seed}"
         " 2> {log}"

@@ -31,11 +31,19 @@ rule pretrain:
         metrics="results/pretrain/{run}/metrics.jsonl",
     params:
         job=pretrain_json,
-        nproc=lambda wildcards: RUNS[wildcards.run].pretrain.nproc,
+        nproc=lambda wildcards: processes_per_node(RUNS[wildcards.run].pretrain),
+        nodes=lambda wildcards: RUNS[wildcards.run].pretrain.nodes,
+        launcher=LAUNCH_PRETRAIN,
         version=STAGE_VERSION["pretrain"],
     threads: 8
     resources:
         runtime=1440,
+        # read by the SLURM executor: one task per node (each runs torchrun), and GPUs only
+        # when the config asks for them
+        nodes=lambda wildcards: RUNS[wildcards.run].pretrain.nodes,
+        tasks=lambda wildcards: RUNS[wildcards.run].pretrain.nodes,
+        gpu=lambda wildcards: RUNS[wildcards.run].pretrain.gpus_per_node,
+        tasks_per_gpu=0,  # the plugin would otherwise start one task per GPU
     conda:
         "../../environment.yml"
     log:
@@ -43,10 +51,11 @@ rule pretrain:
     benchmark:
         "benchmarks/pretrain/{run}.tsv"
     # Checkpoints go to results/pretrain/{run}/_ckpt/ (not declared), so a killed or
-    # re-queued job resumes from its last checkpoint.
+    # re-queued job resumes from its last checkpoint. One torchrun per node: standalone on one
+    # node, through srun and a c10d rendezvous on the first node across several.
     shell:
-        "OMP_NUM_THREADS=$(( {threads} / {params.nproc} > 0 ? {threads} / {params.nproc} : 1 ))"
-        " torchrun --standalone --nproc-per-node {params.nproc} -m semmol pretrain"
+        "THREADS=${{SLURM_CPUS_PER_TASK:-{threads}}}; OMP_NUM_THREADS=$(( $THREADS / {params.nproc} > 0 ? $THREADS / {params.nproc} : 1 ))"
+        " {params.launcher} {params.nodes} {params.nproc}"
         " --job {params.job:q} --shards-manifest {input.manifest}"
         " --out-dir results/pretrain/{wildcards.run} 2> {log}"
 
@@ -69,6 +78,6 @@ rule centers:
     benchmark:
         "benchmarks/centers/{run}.tsv"
     shell:
-        "python -m semmol centers --model {input.model} --shards-manifest {input.manifest}"
+        "THREADS=${{SLURM_CPUS_PER_TASK:-{threads}}}; python -m semmol centers --model {input.model} --shards-manifest {input.manifest}"
         " --n-centers {params.n_centers} --seed {params.seed} --out-dir results/pretrain/{wildcards.run}/centers"
-        " --threads {threads} 2> {log}"
+        " --threads $THREADS 2> {log}"

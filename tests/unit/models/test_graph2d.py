@@ -19,7 +19,9 @@ def encoder(request, model_config: ModelConfig) -> GraphEncoder:
 def masked_atoms(encoder: GraphEncoder) -> list[int]:
     """Records, per forward pass, how many atoms the reconstruction head saw (the masked ones)."""
     counts: list[int] = []
-    encoder.masking.atom_head.register_forward_hook(lambda module, inputs, output: counts.append(len(inputs[0])))
+    encoder.masking.atom_head.register_forward_hook(
+        lambda module, inputs, output: counts.append(len(inputs[0]))
+    )
     return counts
 
 
