@@ -5,7 +5,10 @@
 - ``semmol bench pretrain MANIFEST``: pretraining throughput (molecules per second) and peak
   memory for ``--steps`` steps of a run's job on a set of corpus shards;
 - ``semmol bench timings [DIR]``: a finished pipeline's wall time per stage, from the
-  ``benchmarks/`` files Snakemake wrote for its jobs (a Markdown table).
+  ``benchmarks/`` files Snakemake wrote for its jobs (a Markdown table);
+- ``semmol bench conformer-ratio|loader-ratio|pretrain-ratio|finetune-ratio``: semmol against a
+  reference measured side by side in one process (:mod:`semmol.evaluate.speed`), printed as a
+  table with the target beside each ratio.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import time
 from pathlib import Path
 
 from semmol.cli.common import json_model
-from semmol.config import ConformerConfig, PretrainJob
+from semmol.config import ConformerConfig, FinetuneJob, PretrainJob
 
 HELP = "measure conformer and pretraining throughput, or sum a finished pipeline's stage timings"
 
@@ -48,6 +51,43 @@ def configure(parser: argparse.ArgumentParser) -> None:
     timings.add_argument(
         "directory", type=Path, nargs="?", default=Path("benchmarks"), help="default: benchmarks"
     )
+    conformer_ratio = kinds.add_parser(
+        "conformer-ratio", help="conformers stage vs bare RDKit; 1 vs 2 workers"
+    )
+    conformer_ratio.add_argument("table", type=Path, help="a table of molecules")
+    conformer_ratio.add_argument("--smiles-column", default="smiles", help="SMILES column (default 'smiles')")
+    conformer_ratio.add_argument("--limit", type=int, default=200, help="first N molecules (default 200)")
+    conformer_ratio.add_argument(
+        "--options",
+        type=json_model(ConformerConfig),
+        default=ConformerConfig(),
+        help="conformers section as JSON",
+    )
+    loader_ratio = kinds.add_parser("loader-ratio", help="shards -> batches vs featurizing SMILES on the fly")
+    loader_ratio.add_argument("manifest", type=Path, help="a shards/manifest.json")
+    loader_ratio.add_argument("--limit", type=int, default=1000, help="molecules (default 1000)")
+    loader_ratio.add_argument("--batch-size", type=int, default=128, help="molecules per batch (default 128)")
+    pretrain_ratio = kinds.add_parser("pretrain-ratio", help="pretraining molecules/s and data-wait share")
+    pretrain_ratio.add_argument("manifest", type=Path, help="a corpus shards/manifest.json")
+    pretrain_ratio.add_argument(
+        "--job", type=json_model(PretrainJob), default=PretrainJob(), help="pretrain job as JSON"
+    )
+    pretrain_ratio.add_argument("--steps", type=int, default=20, help="steps to time (default 20)")
+    finetune_ratio = kinds.add_parser("finetune-ratio", help="seconds per fine-tuning epoch vs chemprop")
+    finetune_ratio.add_argument(
+        "--job", type=json_model(FinetuneJob), required=True, help="finetune job as JSON"
+    )
+    finetune_ratio.add_argument(
+        "--molecules", type=Path, required=True, help="the benchmark's molecules.parquet"
+    )
+    finetune_ratio.add_argument(
+        "--shards-manifest", type=Path, required=True, help="its shards/manifest.json"
+    )
+    finetune_ratio.add_argument("--split", type=Path, required=True, help="a split JSON")
+    finetune_ratio.add_argument(
+        "--chemprop", default=".venv-chemprop/bin/chemprop", help="chemprop executable"
+    )
+    finetune_ratio.add_argument("--epochs", type=int, default=3, help="epochs timed (default 3)")
 
 
 def _peak_rss_mb() -> float:
@@ -164,10 +204,42 @@ def _timings_table(directory: Path) -> str:
     return "\n".join(lines)
 
 
+def _ratios(args: argparse.Namespace) -> str:
+    from rdkit import Chem
+
+    from semmol.data.shards import read_manifest, shard_paths
+    from semmol.data.tables import read_table
+    from semmol.evaluate import speed
+
+    if args.bench == "conformer-ratio":
+        smiles = read_table(args.table, max_rows=args.limit)[args.smiles_column].to_list()
+        canonical = [Chem.MolToSmiles(mol) for mol in map(Chem.MolFromSmiles, smiles) if mol is not None]
+        rows = speed.conformer_ratios(canonical, args.options)
+    elif args.bench == "loader-ratio":
+        options = ConformerConfig.model_validate(read_manifest(args.manifest)["options"])
+        rows = speed.loader_ratios(
+            shard_paths(args.manifest), batch_size=args.batch_size, options=options, limit=args.limit
+        )
+    elif args.bench == "pretrain-ratio":
+        rows = speed.pretrain_ratios(args.job, args.manifest, steps=args.steps)
+    else:
+        rows = speed.finetune_ratios(
+            args.job,
+            molecules=args.molecules,
+            manifest=args.shards_manifest,
+            split=args.split,
+            chemprop=args.chemprop,
+            epochs=args.epochs,
+        )
+    return speed.ratio_table(rows)
+
+
 def run(args: argparse.Namespace) -> None:
     if args.bench == "timings":
         print(_timings_table(args.directory))
     elif args.bench == "conformers":
         print(json.dumps(_bench_conformers(args), indent=2))
-    else:
+    elif args.bench == "pretrain":
         print(json.dumps(_bench_pretrain(args), indent=2))
+    else:
+        print(_ratios(args))

@@ -15,7 +15,6 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -58,7 +57,8 @@ def _run(command: list[str], *, threads: int, what: str) -> None:
     """Run a chemprop command, its output going to this process's standard error (the job's log)."""
     log.info("%s: %s", what, " ".join(command))
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    result = subprocess.run(command, stdout=sys.stderr, stderr=subprocess.STDOUT, env=env, check=False)
+    # fd 2, not sys.stderr: the log of the job, also where sys.stderr is replaced (tests)
+    result = subprocess.run(command, stdout=2, stderr=subprocess.STDOUT, env=env, check=False)
     if result.returncode != 0:
         raise ChempropError(
             f"chemprop {what} failed with exit status {result.returncode}; its output is above"

@@ -62,3 +62,22 @@ def test_chemprop_trains_on_our_split_and_is_scored_like_every_row(tiny_benchmar
 def test_a_missing_chemprop_names_the_fix(tiny_benchmark, tmp_path):
     with pytest.raises(SystemExit, match=r"chemprop executable 'no-such-chemprop' not found.*make chemprop"):
         baseline(tiny_benchmark, tmp_path, command="no-such-chemprop")
+
+
+def test_bench_finetune_ratio_times_both_on_one_split(tiny_benchmark, capsys):
+    dataset = {
+        "source": {"kind": "local", "path": "esol.csv"},
+        "targets": [ESOL_TARGET],
+        "task": "regression",
+    }
+    job = {
+        "dataset": dataset,
+        "model": {"graph2d": {"name": "dmpnn", "dim": 32}},
+        "finetune": {"modalities": ["graph2d"]},
+    }
+    main(["bench", "finetune-ratio", "--job", json.dumps(job), "--molecules", str(tiny_benchmark["molecules"]),
+          "--shards-manifest", str(tiny_benchmark["manifest"]), "--split", str(tiny_benchmark["split"]),
+          "--chemprop", str(CHEMPROP), "--epochs", "1"])  # fmt: skip
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    ours, theirs, ratio = (float(cell) for cell in line.split("|")[2:5])
+    assert ours > 0 and theirs > 0 and ratio == pytest.approx(ours / theirs, rel=1e-2)

@@ -60,3 +60,22 @@ def test_bench_prints_figures(tiny_benchmark, moleculenet_dir, capsys):
     main(["bench", "pretrain", str(tiny_benchmark["manifest"]), "--job", json.dumps(JOB), "--steps", "2"])
     figures = json.loads(capsys.readouterr().out)
     assert figures["steps_timed"] == 2 and figures["molecules_per_second"] > 0 and figures["peak_rss_mb"] > 0
+
+
+def _ratio_rows(text: str) -> dict[str, list[str]]:
+    rows = [line.split("|")[1:-1] for line in text.strip().splitlines()[2:]]
+    return {cells[0].strip(): [cell.strip() for cell in cells[1:]] for cells in rows}
+
+
+def test_bench_ratios_print_semmol_beside_the_reference(tiny_benchmark, moleculenet_dir, capsys):
+    main(["bench", "conformer-ratio", str(moleculenet_dir / "esol.csv"), "--limit", "6"])
+    rows = _ratio_rows(capsys.readouterr().out)
+    assert len(rows) == 3 and all(float(cells[2]) > 0 for cells in rows.values())
+    main(["bench", "loader-ratio", str(tiny_benchmark["manifest"]), "--limit", "16", "--batch-size", "8"])
+    rows = _ratio_rows(capsys.readouterr().out)
+    assert [cells[3] for cells in rows.values()] == [">= 10", ">= 10"]
+    main(
+        ["bench", "pretrain-ratio", str(tiny_benchmark["manifest"]), "--job", json.dumps(JOB), "--steps", "2"]
+    )
+    rate, wait = _ratio_rows(capsys.readouterr().out).values()
+    assert float(rate[0]) > 0 and 0 <= float(wait[0]) <= float(wait[1]) and 0 <= float(wait[2]) <= 1

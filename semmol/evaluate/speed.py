@@ -1,0 +1,219 @@
+"""Speed ratios of semmol's heavy stages against a reference, measured side by side in one process.
+
+Each function returns rows ``(figure, semmol, reference, ratio, target)`` that ``semmol bench``
+prints as one table; nothing here asserts a target (speed lives in benchmarks, not tests).
+
+- :func:`conformer_ratios`: the conformers stage's CPU time per molecule against bare RDKit
+  ETKDGv3 (+ MMFF) with the same molecules, seeds and options; and the stage's parallel
+  efficiency with 2 workers against 1.
+- :func:`loader_ratios`: molecules per second from shards into torch_geometric batches against
+  featurizing the same molecules from SMILES on the fly (2D only, and with conformers).
+- :func:`pretrain_ratios`: pretraining molecules per second and the share of step time spent
+  waiting for the next batch.
+- :func:`finetune_ratios`: seconds per fine-tuning epoch against chemprop's on the same split.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rdkit import Chem
+from rdkit.Chem import AllChem, rdDistGeom
+
+from semmol.config import ConformerConfig, FinetuneJob, PretrainJob
+from semmol.data.chem import quiet_rdkit
+from semmol.data.conformers import featurize_molecules, molecule_seed
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """One line of a bench table: semmol's figure, the reference's, their ratio and the target."""
+
+    figure: str
+    semmol: float
+    reference: float
+    ratio: float
+    target: str
+
+
+def ratio_table(rows: Sequence[Ratio]) -> str:
+    """The rows as a Markdown table."""
+    lines = ["| figure | semmol | reference | ratio | target |", "|---|---|---|---|---|"]
+    for row in rows:
+        lines.append(
+            f"| {row.figure} | {row.semmol:.4g} | {row.reference:.4g} | {row.ratio:.3f} | {row.target} |"
+        )
+    return "\n".join(lines)
+
+
+def _cpu_seconds(work: Callable[[], object]) -> float:
+    started = time.process_time()
+    work()
+    return time.process_time() - started
+
+
+def _wall_seconds(work: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def bare_rdkit_conformers(smiles: Sequence[str], options: ConformerConfig) -> None:
+    """ETKDGv3 embedding (+ MMFF) of each molecule with the stage's seeds and options, nothing else."""
+    with quiet_rdkit():
+        for text in smiles:
+            mol = Chem.AddHs(Chem.MolFromSmiles(text))
+            params = rdDistGeom.ETKDGv3()
+            params.randomSeed = molecule_seed(text, base_seed=options.seed)
+            params.numThreads = 1
+            params.timeout = max(1, math.ceil(options.timeout_s))
+            rdDistGeom.EmbedMultipleConfs(mol, numConfs=options.n_conformers, params=params)
+            if options.mmff and mol.GetNumConformers() and AllChem.MMFFHasAllMoleculeParams(mol):
+                AllChem.MMFFOptimizeMoleculeConfs(mol, numThreads=1, maxIters=options.mmff_max_iters)
+
+
+def conformer_ratios(smiles: Sequence[str], options: ConformerConfig) -> list[Ratio]:
+    """The conformers stage against bare RDKit, per molecule in CPU seconds, in one process
+    (1 worker); then the stage's parallel efficiency, ``wall(1) / (2 wall(2))``."""
+    smiles = list(smiles)
+    n = len(smiles)
+    stage = _cpu_seconds(lambda: featurize_molecules(smiles, options=options, threads=1)) / n
+    bare = _cpu_seconds(lambda: bare_rdkit_conformers(smiles, options)) / n
+    embed_only = (
+        _cpu_seconds(lambda: featurize_molecules(smiles, options=options, threads=1, embed=False)) / n
+    )
+    one = _wall_seconds(lambda: featurize_molecules(smiles, options=options, threads=1))
+    two = _wall_seconds(lambda: featurize_molecules(smiles, options=options, threads=2))
+    return [
+        Ratio(
+            "conformers: CPU s per molecule, stage vs bare ETKDGv3+MMFF", stage, bare, stage / bare, "<= 1.10"
+        ),
+        Ratio(
+            "  of which 2D features, ECFP, descriptors, depiction (s/molecule)",
+            embed_only,
+            bare,
+            embed_only / bare,
+            "-",
+        ),
+        Ratio(
+            "conformers: parallel efficiency, 2 workers vs 1 (wall s)", two, one, one / (2 * two), ">= 0.90"
+        ),
+    ]
+
+
+def loader_ratios(
+    shards: Sequence[Path], *, batch_size: int, options: ConformerConfig, limit: int
+) -> list[Ratio]:
+    """Molecules per second: shards -> batches, against featurizing the same SMILES on the fly
+    (2D features only, and with conformers as the shards hold them)."""
+    from semmol.data.reader import ShardDataset, make_loader
+
+    dataset = ShardDataset(list(shards), conformers="first")
+    n = min(limit, len(dataset))
+    indices = list(range(n))
+
+    def read() -> None:
+        for _ in make_loader(dataset, batch_size=batch_size, indices=indices, shuffle=False):
+            pass
+
+    smiles = [dataset.columns.smiles[i] for i in indices]
+    from_shards = n / _wall_seconds(read)
+    flat = n / _wall_seconds(lambda: featurize_molecules(smiles, options=options, threads=1, embed=False))
+    with_3d = n / _wall_seconds(lambda: featurize_molecules(smiles, options=options, threads=1))
+    return [
+        Ratio(
+            "loader: molecules/s, shards vs on-the-fly 2D featurization",
+            from_shards,
+            flat,
+            from_shards / flat,
+            ">= 10",
+        ),
+        Ratio(
+            "loader: molecules/s, shards vs on-the-fly with conformers",
+            from_shards,
+            with_3d,
+            from_shards / with_3d,
+            ">= 10",
+        ),
+    ]
+
+
+def pretrain_ratios(job: PretrainJob, manifest: Path, *, steps: int) -> list[Ratio]:
+    """Pretraining molecules per second, and the share of step time spent waiting for batches."""
+    from semmol.runtime.distributed import init_distributed
+    from semmol.train.pretrain import Pretrainer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Pretrainer(job, shards_manifest=manifest, out_dir=Path(tmp), ctx=init_distributed())
+        batches = iter(trainer.loader)
+        trainer.train_step(next(batches).to(trainer.ctx.device))  # warm-up, not timed
+        waiting = computing = 0.0
+        for _ in range(steps):
+            started = time.perf_counter()
+            batch = next(batches).to(trainer.ctx.device)
+            fetched = time.perf_counter()
+            trainer.train_step(batch)
+            waiting, computing = waiting + fetched - started, computing + time.perf_counter() - fetched
+    total = waiting + computing
+    return [
+        Ratio(
+            "pretrain: molecules/s (no reference)",
+            steps * job.pretrain.batch_size / total,
+            math.nan,
+            math.nan,
+            "-",
+        ),
+        Ratio(
+            "pretrain: s per step waiting for data vs whole step",
+            waiting / steps,
+            total / steps,
+            waiting / total,
+            "<= 0.20 (GPU preset, on a GPU)",
+        ),
+    ]
+
+
+def finetune_ratios(
+    job: FinetuneJob, *, molecules: Path, manifest: Path, split: Path, chemprop: str, epochs: int
+) -> list[Ratio]:
+    """Seconds per fine-tuning epoch, semmol against chemprop (its own command line) on one split.
+
+    chemprop's per-epoch time is the difference of two runs (``E`` and ``2 E`` epochs, ``E`` at
+    least 3) over ``E``, which leaves out its start-up and featurization.
+    """
+    from semmol.config import ChempropConfig
+    from semmol.evaluate.chemprop import run_chemprop
+    from semmol.train.finetune import FineTuner
+
+    tuner = FineTuner(
+        job, molecules=molecules, shards_manifest=manifest, split=split, seed=0, pretrained=None
+    )
+    tuner.train_epoch(0)  # warm-up
+    ours = _wall_seconds(lambda: [tuner.train_epoch(epoch) for epoch in range(1, epochs + 1)]) / epochs
+    base = max(3, epochs)  # chemprop needs more epochs than its 2 warm-up epochs
+    chemprop_seconds = []
+    for n_epochs in (base, 2 * base):
+        options = ChempropConfig(enabled=True, command=chemprop, epochs=n_epochs)
+        with tempfile.TemporaryDirectory() as tmp:
+            chemprop_seconds.append(
+                _wall_seconds(
+                    lambda: run_chemprop(
+                        molecules,
+                        split,
+                        dataset=job.dataset,
+                        options=options,
+                        benchmark="bench",
+                        seed=0,
+                        out_dir=Path(tmp),
+                    )
+                )
+            )
+    theirs = (chemprop_seconds[1] - chemprop_seconds[0]) / base
+    return [
+        Ratio("finetune: s per epoch, semmol vs chemprop (same split)", ours, theirs, ours / theirs, "<= 1.0")
+    ]
