@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Modality = Literal["smiles", "graph2d", "geom3d", "fingerprint", "descriptors", "image"]
+Modality = Literal["smiles", "graph2d", "geom3d", "fingerprint", "descriptors", "image", "graph_attention"]
 TaskType = Literal["classification", "regression"]
 SplitKind = Literal["scaffold", "random", "balanced_scaffold"]
 
@@ -228,6 +228,16 @@ class ImageEncoderConfig(_Section):
     dropout: float = Field(0.1, description="Dropout before the output layer.")
 
 
+class GraphAttentionEncoderConfig(_Section):
+    """AttentiveFP over atom and bond features: the graph-attention view."""
+
+    name: Literal["attentivefp"] = Field("attentivefp", description="Encoder architecture.")
+    dim: int = Field(128, description="Hidden and output size.")
+    layers: int = Field(2, ge=1, description="Atom-level attention layers.")
+    timesteps: int = Field(2, ge=1, description="Molecule-level readout steps.")
+    dropout: float = Field(0.1, description="Dropout inside AttentiveFP.")
+
+
 class ModelConfig(_Section):
     """Encoders of each modality and the shared embedding space."""
 
@@ -247,6 +257,9 @@ class ModelConfig(_Section):
     )
     image: ImageEncoderConfig = Field(
         default_factory=ImageEncoderConfig, description="2D depiction encoder (CNN)."
+    )
+    graph_attention: GraphAttentionEncoderConfig = Field(
+        default_factory=GraphAttentionEncoderConfig, description="Graph-attention encoder (AttentiveFP)."
     )
 
 
@@ -453,6 +466,54 @@ class FinetuneConfig(_Section):
     dropout: float = Field(0.1, description="Dropout of the prediction head.")
 
 
+class FewShotRow(_Section):
+    """A row of the few-shot table: a learner, and the run whose pretraining it starts from."""
+
+    learner: Literal["maml", "transfer", "rf", "protonet"] = Field(
+        description="maml (Meta-MM), transfer (multitask, then adapted), rf (random forest on the "
+        "support set's ECFP4), protonet (nearest class mean in a pretrained embedding)."
+    )
+    pretrained: str | None = Field(
+        None, description="A run whose pretrained encoders the learner starts from (protonet needs one)."
+    )
+    description: str = Field("", description="Shown in the report.")
+
+
+class FewShotConfig(_Section):
+    """Few-shot evaluation on held-out tasks of a multi-task classification benchmark (the fewshot stage).
+
+    Episodes are 2-way (k_shot positives and negatives in the support, query_size balanced in
+    the query), drawn once per seed and task so every row sees the same ones.
+    """
+
+    benchmark: str | None = Field(
+        None, description="A multi-task classification dataset; null: no few-shot stage."
+    )
+    train_tasks: list[str] = Field(default_factory=list, description="Meta-training tasks (label columns).")
+    test_tasks: list[str] = Field(default_factory=list, description="Held-out tasks, never seen in training.")
+    k_shot: int = Field(10, ge=1, description="Positives and negatives each in a support set.")
+    query_size: int = Field(16, ge=2, description="Query molecules per episode, half of each class.")
+    episodes: int = Field(20, ge=1, description="Episodes per held-out task.")
+    views: list[Modality] = Field(
+        default_factory=lambda: ["smiles", "graph2d", "geom3d", "graph_attention"],
+        description="Views Meta-MM fuses with learned weights (consecutive views are contrasted).",
+    )
+    adapted: list[str] = Field(
+        default_factory=lambda: ["encoder.encoders.graph_attention.", "head."],
+        description="Parameter-name prefixes the inner loop adapts (the reference: the graph-attention encoder).",
+    )
+    inner_steps: int = Field(5, ge=1, description="Plain-SGD steps on a support set.")
+    inner_lr: float = Field(0.01, gt=0, description="Inner-loop learning rate.")
+    meta_batch: int = Field(8, ge=1, description="Tasks per meta-update.")
+    meta_steps: int = Field(200, ge=1, description="Meta-updates (Adam).")
+    outer_lr: float = Field(
+        1e-3, gt=0, description="Adam learning rate of meta-updates and multitask training."
+    )
+    w_infonce: float = Field(0.1, ge=0, description="Weight of the InfoNCE between consecutive views.")
+    transfer_epochs: int = Field(10, ge=1, description="Multitask epochs of the transfer row.")
+    rows: dict[str, FewShotRow] = Field(default_factory=dict, description="The rows of the few-shot table.")
+
+
 class ReportConfig(_Section):
     """The results table."""
 
@@ -492,6 +553,9 @@ class ExperimentConfig(_Section):
     mmsa: MMSAConfig = Field(default_factory=MMSAConfig, description="MMSA objective (defaults).")
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig, description="Fine-tuning (defaults).")
     baseline: BaselineConfig = Field(default_factory=BaselineConfig, description="Fingerprint baseline.")
+    fewshot: FewShotConfig = Field(
+        default_factory=FewShotConfig, description="Few-shot evaluation (Meta-MM)."
+    )
     report: ReportConfig = Field(default_factory=ReportConfig, description="Results table.")
     runs: dict[str, RunSpec] = Field(
         default_factory=lambda: {"semmol": RunSpec()}, description="Named runs compared in the results table."
@@ -508,6 +572,31 @@ class ExperimentConfig(_Section):
                 raise ValueError(f"benchmark '{bench}' needs targets and a task")
         for name in self.runs:
             resolve_run(self, name)  # fail at load time, not when the run's rule starts
+        return self
+
+    @model_validator(mode="after")
+    def _fewshot_tasks_fit(self) -> ExperimentConfig:
+        shot = self.fewshot
+        if shot.benchmark is None:
+            return self
+        if shot.benchmark not in self.datasets or self.datasets[shot.benchmark].task != "classification":
+            raise ValueError(
+                f"fewshot.benchmark '{shot.benchmark}' is not a classification dataset of 'datasets'"
+            )
+        targets = self.datasets[shot.benchmark].targets
+        unknown = [t for t in shot.train_tasks + shot.test_tasks if t not in targets]
+        if unknown or not shot.train_tasks or not shot.test_tasks:
+            raise ValueError(
+                f"fewshot tasks must be non-empty lists of {shot.benchmark}'s targets; unknown: {unknown}"
+            )
+        leaked = sorted(set(shot.train_tasks) & set(shot.test_tasks))
+        if leaked:
+            raise ValueError(f"fewshot: tasks {leaked} are both meta-training and held-out tasks")
+        for name, row in shot.rows.items():
+            if row.pretrained is not None and row.pretrained not in self.runs:
+                raise ValueError(f"fewshot row '{name}': pretrained run '{row.pretrained}' is not among runs")
+            if row.learner == "protonet" and row.pretrained is None:
+                raise ValueError(f"fewshot row '{name}': protonet needs a pretrained run")
         return self
 
     @model_validator(mode="after")
@@ -558,6 +647,7 @@ def resolve_run(config: ExperimentConfig, run: str) -> ExperimentConfig:
             raise ValueError(f"run '{run}': override '{dotted}' names no option")
         node[leaf] = copy.deepcopy(value)
     data["runs"] = {}
+    data["fewshot"]["rows"] = {}  # rows name runs, and a resolved run has none
     return ExperimentConfig.model_validate(data)
 
 

@@ -51,6 +51,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         " for the data table (repeatable)",
     )
     parser.add_argument(
+        "--fewshot-metrics",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a metrics.json of the few-shot stage, for the few-shot section (repeatable)",
+    )
+    parser.add_argument(
         "--no-published",
         dest="published",
         action="store_false",
@@ -79,5 +87,6 @@ def run(args: argparse.Namespace) -> None:
         pretrain_logs=dict(args.pretrain_metrics),
         center_snapshots=dict(args.center_snapshots),
         datasets=dict(args.dataset_report),
+        fewshot=args.fewshot_metrics,
         include_published=args.published,
     )

@@ -40,6 +40,7 @@ import polars as pl
 
 from semmol.evaluate import page, plots
 from semmol.evaluate.data_report import data_markdown, read_dataset, write_data_csv
+from semmol.evaluate.fewshot_report import FEWSHOT_CSV, fewshot_markdown, fewshot_rows, write_fewshot_csv
 from semmol.evaluate.metrics import HIGHER_IS_BETTER, evaluate, metric_label
 from semmol.evaluate.published import SOURCE_NOTE, published_scores
 from semmol.evaluate.records import KIND_BASELINE, KIND_PIPELINE, PRED_SUFFIX, PREDICTIONS_FILE, read_metrics
@@ -390,6 +391,7 @@ def aggregate(
     pretrain_logs: Mapping[str, str | Path] | None = None,
     center_snapshots: Mapping[str, str | Path] | None = None,
     datasets: Mapping[str, str | Path] | None = None,
+    fewshot: Iterable[str | Path] = (),
     include_published: bool = True,
 ) -> list[SummaryRow]:
     """Write the results table and plots for a set of result files.
@@ -404,6 +406,8 @@ def aggregate(
         datasets: per dataset, its directory of stage reports (``standardize.json``,
             ``shards/manifest.json``) for the data table and :data:`DATA_CSV` (default: none,
             no data table).
+        fewshot: ``metrics.json`` files of the few-shot stage, for the few-shot section and
+            ``fewshot.csv`` (default: none).
         include_published: add published reference figures (default: True).
 
     Returns:
@@ -416,6 +420,14 @@ def aggregate(
     rows = summarize(results, include_published=include_published)
     write_summary_csv(rows, out_dir / SUMMARY_CSV)
     sections = [summary_markdown(rows)]
+    fewshot = list(fewshot)
+    if fewshot:
+        tasks, fewshot_table = fewshot_rows(fewshot)
+        first = json.loads(Path(fewshot[0]).read_text())
+        sections.append(
+            fewshot_markdown(tasks, fewshot_table, k_shot=first["k_shot"], query_size=first["query_size"])
+        )
+        write_fewshot_csv(tasks, fewshot_table, out_dir / FEWSHOT_CSV)
     if data_rows:
         write_data_csv(data_rows, out_dir / DATA_CSV)
         sections.append(data_markdown(data_rows))

@@ -19,6 +19,7 @@ from torch_geometric.data import Batch
 from semmol import __version__
 from semmol.config import ModelConfig
 from semmol.data.featurize import DESCRIPTOR_NAMES
+from semmol.models.attentivefp import GraphAttentionEncoder
 from semmol.models.base import EncoderOutput
 from semmol.models.corruption import CorruptionKey
 from semmol.models.dmpnn import DMPNNEncoder
@@ -46,6 +47,7 @@ ENCODERS: dict[tuple[str, str], Callable[[ModelConfig, SmilesVocab | None, int],
         cfg.descriptors, field="descriptors", width=len(DESCRIPTOR_NAMES), standardize=True
     ),
     ("image", "resnet"): lambda cfg, vocab, bits: ImageEncoder(cfg.image),
+    ("graph_attention", "attentivefp"): lambda cfg, vocab, bits: GraphAttentionEncoder(cfg.graph_attention),
 }
 
 

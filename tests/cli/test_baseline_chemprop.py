@@ -80,4 +80,8 @@ def test_bench_finetune_ratio_times_both_on_one_split(tiny_benchmark, capsys):
           "--chemprop", str(CHEMPROP), "--epochs", "1"])  # fmt: skip
     line = capsys.readouterr().out.strip().splitlines()[-1]
     ours, theirs, ratio = (float(cell) for cell in line.split("|")[2:5])
-    assert ours > 0 and theirs > 0 and ratio == pytest.approx(ours / theirs, rel=1e-2)
+    assert ours > 0
+    # on a few dozen molecules chemprop's start-up noise may swamp 6 epochs: then NaN, never a bogus figure
+    assert (theirs > 0 and ratio == pytest.approx(ours / theirs, rel=1e-2)) or (
+        np.isnan(theirs) and np.isnan(ratio)
+    )

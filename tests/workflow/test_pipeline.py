@@ -326,6 +326,50 @@ def test_chemprop_is_a_baseline_row_of_the_same_table(tmp_path, tiny_config):
     assert "| chemprop (baseline) |" in markdown and "chemprop (baseline): chemprop's D-MPNN" in markdown
 
 
+def test_fewshot_rows_in_the_report(tmp_path, tiny_config, moleculenet_dir):
+    """Meta-MM, a random forest and SemMol prototypes on the same episodes of held-out Tox21 tasks."""
+    tiny = yaml.safe_load(tiny_config.read_text())
+    tox21 = {
+        "source": {"kind": "local", "path": str(moleculenet_dir), "filename": "tox21.csv"},
+        "targets": ["NR-AhR", "NR-ER", "SR-ARE", "SR-HSE", "SR-p53"],
+        "task": "classification",
+        "max_rows": 300,
+    }
+    fewshot = {
+        "benchmark": "tox21", "train_tasks": ["NR-AhR", "NR-ER", "SR-ARE"], "test_tasks": ["SR-HSE", "SR-p53"],
+        "k_shot": 4, "query_size": 8, "episodes": 2, "views": ["graph2d", "graph_attention"],
+        "meta_steps": 2, "meta_batch": 2, "inner_steps": 1,
+        "rows": {
+            "metamm": {"learner": "maml"},
+            "rf_ecfp4": {"learner": "rf"},
+            "protonet_semmol": {"learner": "protonet", "pretrained": "semmol"},
+        },
+    }  # fmt: skip
+    config = config_variant(
+        tiny_config,
+        tmp_path / "fewshot.yaml",
+        datasets={**tiny["datasets"], "tox21": tox21},
+        benchmarks=["freesolv"],
+        seeds=[0],
+        runs={"semmol": tiny["runs"]["semmol"]},
+        model={**tiny["model"], "graph_attention": {"dim": 16, "layers": 1, "timesteps": 1}},
+        fewshot=fewshot,
+    )
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    snakemake(workdir, config, "all")
+    episodes = {}
+    for row in fewshot["rows"]:
+        metrics = json.loads((workdir / f"results/fewshot/{row}/0/metrics.json").read_text())
+        assert set(metrics["per_task"]) == {"SR-HSE", "SR-p53"}
+        episodes[row] = {task: len(scores["episodes"]) for task, scores in metrics["per_task"].items()}
+    assert len({json.dumps(e, sort_keys=True) for e in episodes.values()}) == 1
+    section = (workdir / "results/report/summary.md").read_text().split("## Few-shot")[1]
+    for row in fewshot["rows"]:
+        assert f"| {row} |" in section
+    assert pl.read_csv(workdir / "results/report/fewshot.csv").height == 3 * 3  # rows x (2 tasks + mean)
+
+
 def test_killed_pretraining_resumes_to_the_same_model(tmp_path, tiny_config):
     """SIGKILL to the whole Snakemake process group mid-run; the re-run continues from the
     checkpoint and ends with the weights and loss curve of a run that was never killed."""

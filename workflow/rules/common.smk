@@ -25,7 +25,8 @@ STAGE_VERSION = {
     "centers": 1,
     "finetune": 4,  # 4: every encoder at encoder_lr, lr schedules, descriptors standardized on train
     "baseline": 2,  # 2: one rule for every baseline kind (rf_ecfp4, chemprop)
-    "aggregate": 2,  # 2: the data table over the datasets (summary.md, summary.html, data.csv)
+    "fewshot": 1,
+    "aggregate": 3,  # 3: seed ensembles, baselines by name, the few-shot section  # 2: the data table over the datasets (summary.md, summary.html, data.csv)
 }
 
 
@@ -37,6 +38,7 @@ wildcard_constraints:
     seed=r"\d+",
     split=r"scaffold|random|balanced_scaffold",
     baseline=r"rf_ecfp4|chemprop",
+    row=r"[A-Za-z0-9_.-]+",
 
 
 # Threads: every heavy rule's shell command starts with
@@ -147,10 +149,29 @@ def semantic_runs():
     return [name for name in pretrained_runs() if RUNS[name].pretrain.method == "semmol"]
 
 
+def fewshot_pretrained(wildcards):
+    """The pretrained model a few-shot row starts from (its run's pretraining), or none."""
+    run = CFG.fewshot.rows[wildcards.row].pretrained
+    return [] if run is None else [f"results/pretrain/{pretraining_of(run)}/model.pt"]
+
+
+def fewshot_model_json(wildcards):
+    """The model section of a few-shot row: its pretrained run's, or the experiment's."""
+    run = CFG.fewshot.rows[wildcards.row].pretrained
+    return as_json(CFG.model if run is None else RUNS[run].model)
+
+
+def fewshot_metrics():
+    if CFG.fewshot.benchmark is None:
+        return []
+    return expand("results/fewshot/{row}/{seed}/metrics.json", row=list(CFG.fewshot.rows), seed=CFG.seeds)
+
+
 def data_datasets():
     """The datasets that go through the data stages: the corpus when a run pretrains, and the benchmarks."""
     corpus = [CFG.corpus] if pretrained_runs() else []
-    return list(dict.fromkeys([*corpus, *CFG.benchmarks]))
+    fewshot = [CFG.fewshot.benchmark] if CFG.fewshot.benchmark is not None else []
+    return list(dict.fromkeys([*corpus, *CFG.benchmarks, *fewshot]))
 
 
 def finetune_metrics():

@@ -6,6 +6,7 @@ rule aggregate:
     input:
         metrics=finetune_metrics(),
         baseline=baseline_metrics(),
+        fewshot=fewshot_metrics(),
         pretrain=expand("results/pretrain/{run}/metrics.jsonl", run=pretrained_runs()),
         # snapshots are written beside model.pt by the same job
         semantic=expand("results/pretrain/{run}/model.pt", run=semantic_runs()),
@@ -28,6 +29,7 @@ rule aggregate:
         ),
         snapshots=" ".join(f"--center-snapshots {run}=results/pretrain/{run}/centers" for run in semantic_runs()),
         datasets=" ".join(f"--dataset-report {name}=results/data/{name}" for name in data_datasets()),
+        fewshot=lambda wildcards, input: " ".join(f"--fewshot-metrics {path}" for path in input.fewshot),
         published="" if CFG.report.published else "--no-published",
         version=STAGE_VERSION["aggregate"],
     conda:
@@ -38,4 +40,4 @@ rule aggregate:
         "benchmarks/report/aggregate.tsv"
     shell:
         "python -m semmol aggregate --out-dir results/report {params.pretrain} {params.snapshots}"
-        " {params.datasets} {params.published} {input.metrics} {input.baseline} 2> {log}"
+        " {params.datasets} {params.fewshot} {params.published} {input.metrics} {input.baseline} 2> {log}"
