@@ -225,6 +225,7 @@ class ImageEncoderConfig(_Section):
     dim: int = Field(128, description="Output size.")
     width: int = Field(32, description="Channels of the first stage; each later stage doubles them.")
     stages: int = Field(3, ge=1, description="Residual stages, each halving the resolution.")
+    stem_stride: int = Field(1, ge=1, description="Stride of the first convolution (2 quarters the cost).")
     dropout: float = Field(0.1, description="Dropout before the output layer.")
 
 

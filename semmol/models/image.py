@@ -1,6 +1,7 @@
 """Image encoder: a small residual CNN over the stored 2D depiction of each molecule.
 
-A ResNet-18-style network cut down for CPU budgets: a 3x3 stem, then ``stages`` stages of one
+A ResNet-18-style network cut down for CPU budgets: a 3x3 stem (``stem_stride`` 2 halves the
+resolution at once), then ``stages`` stages of one
 residual block each (two 3x3 convolutions), every stage halving the resolution and doubling
 the channels, global average pooling and a linear layer. GroupNorm instead of BatchNorm, as
 everywhere in semmol: a molecule's output never depends on the rest of its batch. Pixels are
@@ -63,7 +64,9 @@ class ImageEncoder(nn.Module):
         self.dim = cfg.dim
         channels = [cfg.width * 2**i for i in range(cfg.stages)]
         self.stem = nn.Sequential(
-            nn.Conv2d(3, channels[0], 3, padding=1, bias=False), _norm(channels[0]), nn.ReLU()
+            nn.Conv2d(3, channels[0], 3, stride=cfg.stem_stride, padding=1, bias=False),
+            _norm(channels[0]),
+            nn.ReLU(),
         )
         self.stages = nn.Sequential(
             *(_ResidualBlock(channels[max(0, i - 1)], channels[i], stride=2) for i in range(cfg.stages))

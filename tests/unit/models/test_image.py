@@ -71,3 +71,10 @@ def test_a_batch_without_images_names_the_fix(shard_files):
     batch = Batch.from_data_list([ShardDataset(shard_files)[0]])
     with pytest.raises(ValueError, match="images=True"):
         ImageEncoder(CONFIG)(batch)
+
+
+@torch.no_grad()
+def test_a_strided_stem_keeps_the_output_shape(make_batch):
+    torch.manual_seed(0)
+    encoder = ImageEncoder(CONFIG.model_copy(update={"stem_stride": 2})).eval()
+    assert encoder(make_batch([0, 1, 2])).hidden.shape == (3, 16)
