@@ -465,6 +465,23 @@ class FinetuneConfig(_Section):
     patience: int = Field(10, ge=1, description="Epochs without validation improvement before stopping.")
     head_hidden: int = Field(128, description="Hidden size of the prediction head.")
     dropout: float = Field(0.1, description="Dropout of the prediction head.")
+    fusion: Literal["concat", "weighted"] = Field(
+        "concat",
+        description="How the views meet the head: 'concat' (hidden representations side by side) or "
+        "'weighted' (Meta-MM: projections averaged with learned per-view weights).",
+    )
+    w_view_contrast: float = Field(
+        0.0,
+        ge=0,
+        description="Weight of the InfoNCE between consecutive views added to the task loss "
+        "(fusion 'weighted' only; Meta-MM uses a small weight such as 0.1).",
+    )
+
+    @model_validator(mode="after")
+    def _view_contrast_needs_weighted_fusion(self) -> FinetuneConfig:
+        if self.w_view_contrast and self.fusion != "weighted":
+            raise ValueError("finetune.w_view_contrast needs finetune.fusion: weighted")
+        return self
 
 
 class FewShotRow(_Section):

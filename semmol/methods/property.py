@@ -10,12 +10,13 @@ from torch_geometric.data import Batch
 
 from semmol import __version__
 from semmol.methods import method_class
+from semmol.models.fusion import WeightedViewFusion
 from semmol.models.layers import mlp
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.runtime.checkpoint import load_file, save_atomic
 
 #: The ``format`` field of a fine-tuned model file written by :meth:`PropertyModel.save`.
-PROPERTY_FORMAT = "semmol.property_model/2"
+PROPERTY_FORMAT = "semmol.property_model/3"
 
 
 def to_target_units(
@@ -34,9 +35,12 @@ def to_target_units(
 
 
 class PropertyModel(nn.Module):
-    """Concatenation fusion of per-modality representations, then an MLP head.
+    """Fusion of per-modality representations, then an MLP head.
 
-    A molecule without a view (no conformer) gets a learned "missing" vector for it. With a
+    ``concat`` fusion: the views' hidden representations side by side; a molecule without a
+    view (no conformer) gets a learned "missing" vector for it. ``weighted`` fusion (Meta-MM):
+    the views' projections averaged with learned weights (:class:`WeightedViewFusion`), whose
+    consecutive-view contrast :meth:`forward_with_contrast` returns for the loss. With a
     ``head_input`` (``finetune.mode: method``) the head also sees what the pretraining method
     makes of the anchor's projection, frozen: for SemMol ``[anchor || fused soft positive]``
     against its center libraries.
@@ -51,6 +55,7 @@ class PropertyModel(nn.Module):
             attributes ``anchor`` (the modality it reads) and ``out_dim``; default none (plain
             encoder fine-tuning).
         method: the name of the method ``head_input`` comes from; needed with it.
+        fusion: ``concat`` (default) or ``weighted``.
     """
 
     def __init__(
@@ -63,16 +68,24 @@ class PropertyModel(nn.Module):
         dropout: float,
         head_input: nn.Module | None = None,
         method: str | None = None,
+        fusion: str = "concat",
     ):
         super().__init__()
         if (head_input is None) != (method is None):
             raise ValueError("a head input needs the name of its method, and only then")
-        self.encoder, self.modalities = encoder, list(modalities)
+        if fusion not in ("concat", "weighted"):
+            raise ValueError(f"fusion is 'concat' or 'weighted', got '{fusion}'")
+        self.encoder, self.modalities, self.fusion_kind = encoder, list(modalities), fusion
         self.head_input, self.method = head_input, method
         self.n_tasks, self.head_hidden, self.dropout = n_tasks, head_hidden, dropout
-        dims = {m: encoder.encoders[m].dim for m in self.modalities}
-        self.missing = nn.ParameterDict({m: nn.Parameter(torch.zeros(d)) for m, d in dims.items()})
-        width = sum(dims.values()) + (head_input.out_dim if head_input is not None else 0)
+        if fusion == "weighted":
+            self.fusion = WeightedViewFusion(self.modalities)
+            width = encoder.cfg.proj_dim
+        else:
+            dims = {m: encoder.encoders[m].dim for m in self.modalities}
+            self.missing = nn.ParameterDict({m: nn.Parameter(torch.zeros(d)) for m, d in dims.items()})
+            width = sum(dims.values())
+        width += head_input.out_dim if head_input is not None else 0
         self.head = mlp(width, head_hidden, n_tasks, layers=2, dropout=dropout)
 
     def used_modalities(self) -> list[str]:
@@ -81,16 +94,27 @@ class PropertyModel(nn.Module):
 
     def forward(self, batch: Batch) -> torch.Tensor:
         """Logits (classification) or standardised values (regression), ``[B, n_tasks]``."""
+        return self.forward_with_contrast(batch)[0]
+
+    def forward_with_contrast(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The outputs and the views' contrast (weighted fusion; 0 for concat fusion)."""
         outputs = self.encoder(batch, modalities=self.used_modalities())
-        features = [
-            torch.where(
-                outputs[m].valid.unsqueeze(1), outputs[m].hidden, self.missing[m].expand_as(outputs[m].hidden)
-            )
-            for m in self.modalities
-        ]
+        if self.fusion_kind == "weighted":
+            fused, contrast = self.fusion(outputs)
+            features = [fused]
+        else:
+            features = [
+                torch.where(
+                    outputs[m].valid.unsqueeze(1),
+                    outputs[m].hidden,
+                    self.missing[m].expand_as(outputs[m].hidden),
+                )
+                for m in self.modalities
+            ]
+            contrast = features[0].new_zeros(())
         if self.head_input is not None:
             features.append(self.head_input(outputs[self.head_input.anchor].projected))
-        return self.head(torch.cat(features, dim=1))
+        return self.head(torch.cat(features, dim=1)), contrast
 
     def spec(self) -> dict:
         """What rebuilds this model (weights aside), as plain data: see :meth:`from_spec`."""
@@ -102,6 +126,7 @@ class PropertyModel(nn.Module):
             "dropout": self.dropout,
             "method": self.method,
             "head_input": None if self.head_input is None else self.head_input.spec(),
+            "fusion": self.fusion_kind,
         }
 
     @classmethod
@@ -118,6 +143,7 @@ class PropertyModel(nn.Module):
             dropout=spec["dropout"],
             head_input=head_input,
             method=spec["method"],
+            fusion=spec["fusion"],
         )
 
     def save(self, path: str | Path, *, metadata: dict) -> None:

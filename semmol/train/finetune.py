@@ -60,6 +60,7 @@ def build_model(
             n_tasks=n_tasks,
             head_hidden=cfg.head_hidden,
             dropout=cfg.dropout,
+            fusion=cfg.fusion,
         )
         return model, []
     source, extra = MultiModalEncoder.load(pretrained)
@@ -98,6 +99,7 @@ def build_model(
         n_tasks=n_tasks,
         head_hidden=cfg.head_hidden,
         dropout=cfg.dropout,
+        fusion=cfg.fusion,
         head_input=head_input,
         method=None if head_input is None else pretrain_job.pretrain.method,
     )
@@ -226,9 +228,10 @@ class FineTuner:
         total, batches = 0.0, 0
         for batch in loader:
             batch = batch.to(self.device)
-            loss = _masked_loss(
-                self.model(batch), self.targets.of(batch.mol_id), regression=self.targets.regression
-            )
+            outputs, view_contrast = self.model.forward_with_contrast(batch)
+            loss = _masked_loss(outputs, self.targets.of(batch.mol_id), regression=self.targets.regression)
+            if self.cfg.w_view_contrast:
+                loss = loss + self.cfg.w_view_contrast * view_contrast
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)

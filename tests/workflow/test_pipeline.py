@@ -247,12 +247,17 @@ def test_html_report_shows_tables_and_plots_in_a_browser(
     page.get_by_role("link", name="Results", exact=True).click()
     page.get_by_role("row").filter(has_text="summary.html").locator("a[iconname=eye]").click()
     summary = page.frame_locator("iframe")
-    tables = summary.locator("table")
-    expect(tables).to_have_count(2)
-    results_table, data_table = tables.nth(0), tables.nth(1)
-    for run in ("semmol", "semmol_head", "scratch", "rf_ecfp4 (baseline)"):
-        expect(results_table.locator("th")).to_contain_text([run])
-    expect(results_table.get_by_role("row")).to_have_count(3)  # header, freesolv, bbbp
+    # results (mean ± std), seed ensembles, data; each found by the heading above it
+    expect(summary.locator("table")).to_have_count(3)
+    results_table = summary.locator("table").first
+    ensemble_table, data_table = (
+        summary.locator(f"xpath=//h2[normalize-space()='{heading}']/following-sibling::table[1]")
+        for heading in ("Seed ensembles", "Data")
+    )
+    for table in (results_table, ensemble_table):
+        for run in ("semmol", "semmol_head", "scratch", "rf_ecfp4 (baseline)"):
+            expect(table.locator("th")).to_contain_text([run])
+        expect(table.get_by_role("row")).to_have_count(3)  # header, freesolv, bbbp
     for dataset in ("corpus", "freesolv", "bbbp"):
         report = json.loads((tiny_run / f"results/data/{dataset}/standardize.json").read_text())
         cells = [dataset, str(report["records"]), str(report["accepted"]), str(report["rejected_records"])]

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 def test_the_model_file_holds_what_predicting_needs(finetuned_dirs):
     saved = load_file(finetuned_dirs[0] / "model.pt")  # weights_only: plain data and tensors
     metadata = saved["metadata"]
-    assert saved["format"] == "semmol.property_model/2" and saved["semmol_version"]
+    assert saved["format"] == "semmol.property_model/3" and saved["semmol_version"]
     assert (metadata["task"], metadata["targets"], metadata["seed"]) == ("regression", [ESOL_TARGET], 0)
     assert len(metadata["label_mean"]) == len(metadata["label_std"]) == 1 and metadata["label_std"][0] > 0
     assert metadata["featurization"]["conformers"]["ecfp_bits"] == 256

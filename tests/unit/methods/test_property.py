@@ -117,3 +117,41 @@ def test_semmol_mode_keeps_the_objective_frozen(
     assert encoder.encoders["smiles"].token_embedding.weight.grad is not None  # the anchor still learns
     for name, value in objective.state_dict().items():
         assert torch.equal(value, buffers[name]), name
+
+
+def test_weighted_fusion_averages_the_views_that_a_molecule_has(encoder: MultiModalEncoder, make_batch):
+    property_model = model(encoder, fusion="weighted")
+    assert property_model.head[0].in_features == encoder.cfg.proj_dim
+    batch = make_batch(BATCH)
+    with torch.no_grad():
+        property_model.fusion.logits.copy_(torch.tensor([0.0, 1.0]))
+        out, contrast = property_model.forward_with_contrast(batch)
+        views = encoder(batch)
+        weight_3d = torch.softmax(torch.tensor([0.0, 1.0]), dim=0)[1]
+        with_3d = (1 - weight_3d) * views["graph2d"].projected + weight_3d * views["geom3d"].projected
+        # without a conformer the 2D view carries the whole weight
+        fused = torch.where(views["geom3d"].valid[:, None], with_3d, views["graph2d"].projected)
+        torch.testing.assert_close(out, property_model.head(fused))
+    assert float(contrast) > 0
+
+
+def test_the_view_contrast_trains_the_encoders_and_is_zero_for_concat_fusion(
+    encoder: MultiModalEncoder, make_batch
+):
+    property_model = model(encoder, fusion="weighted").train()
+    _, contrast = property_model.forward_with_contrast(make_batch(BATCH))
+    contrast.backward()
+    assert property_model.fusion.logits.grad is None  # the contrast does not depend on the weights
+    assert next(encoder.encoders["graph2d"].parameters()).grad is not None
+    concat = model(encoder)
+    assert float(concat.forward_with_contrast(make_batch(BATCH))[1]) == 0.0
+
+
+def test_weighted_fusion_round_trips_through_the_spec(encoder: MultiModalEncoder, make_batch):
+    property_model = model(encoder, fusion="weighted")
+    rebuilt = PropertyModel.from_spec(property_model.spec()).eval()
+    rebuilt.load_state_dict(property_model.state_dict())
+    batch = make_batch(BATCH)
+    torch.testing.assert_close(rebuilt(batch), property_model(batch))
+    with pytest.raises(ValueError, match="fusion is 'concat' or 'weighted'"):
+        model(encoder, fusion="sum")

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from semmol.config import DatasetConfig, FinetuneJob, PretrainJob
+from semmol.methods.property import PropertyModel
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.runtime.checkpoint import load_file
 from semmol.train.finetune import build_model, finetune
@@ -82,6 +83,15 @@ def test_scratch_finetuning_is_seeded_and_writes_its_outputs(tiny_benchmark, tmp
     assert (tmp_path / "a/model.pt").exists()
     best = first["history"][first["best_epoch"] - 1]["valid"]
     assert first["valid"] == pytest.approx(best, rel=1e-6)  # the best epoch's weights were restored
+
+
+def test_the_view_contrast_weight_changes_training_only_with_weighted_fusion(tiny_benchmark, tmp_path):
+    views = {"init": "scratch", "modalities": ["smiles", "graph2d"], "fusion": "weighted"}
+    plain = run(tiny_benchmark, tmp_path / "plain", make_job(**views))
+    contrast = run(tiny_benchmark, tmp_path / "contrast", make_job(**views, w_view_contrast=0.5))
+    assert plain["history"][0]["train_loss"] != contrast["history"][0]["train_loss"]
+    model, _ = PropertyModel.load(tmp_path / "contrast/model.pt")
+    assert model.fusion_kind == "weighted" and model.used_modalities() == ["smiles", "graph2d"]
 
 
 def test_pretrained_encoders_are_loaded(tiny_benchmark, pretrained):
