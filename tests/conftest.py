@@ -21,6 +21,14 @@ TEST_DATA = ROOT / "tests" / "data"
 SHARED_DATA = Path(os.environ.get("SEMMOL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``full_data`` the tests that read the complete development data, so that CI can run
+    the suite once as a fresh clone sees it and then only these with the data present."""
+    for item in items:
+        if "full_moleculenet_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.full_data)
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
