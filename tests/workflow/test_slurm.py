@@ -2,16 +2,14 @@
 
 Skipped where SLURM is not installed or the tests do not run as root, saying so; in CI
 (``CI=true``; ``.ci/run`` installs slurm-wlm and munge) a missing prerequisite fails instead.
+The cluster with job accounting is in test_slurm_accounting.py (one cluster at a time).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -20,63 +18,16 @@ import yaml
 
 from semmol.data.conformers import SHARD_METADATA_KEY
 
-from .conftest import ROOT, config_variant
-from .slurm_cluster import LocalSlurm, missing_prerequisites
+from .conftest import config_variant
+from .slurm_cluster import LocalSlurm, running_cluster, snakemake_slurm, submitted_jobs
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow, pytest.mark.slurm]
 
 
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory) -> Iterator[LocalSlurm]:
-    problem = missing_prerequisites()
-    if problem is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the SLURM tests: {problem}")
-        pytest.skip(problem)
-    cluster = LocalSlurm(tmp_path_factory.mktemp("slurm"), cpus=os.cpu_count() or 2)
-    try:
-        cluster.start()
+    with running_cluster(tmp_path_factory.mktemp("slurm")) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
-
-
-#: Rules whose profile sizes may exceed the test node's CPUs.
-SIZED_RULES = ("conformers", "pretrain", "centers", "finetune", "baseline")
-
-
-def snakemake_slurm(
-    workdir: Path,
-    config: Path,
-    *targets: str,
-    cpus: int,
-    resources: tuple[str, ...] = (),
-    extra: tuple[str, ...] = (),
-) -> str:
-    """Run ``targets`` through profiles/slurm as a user would, with the README's edits as flags:
-    the account and partition, and job sizes that fit the node (``cpus`` CPUs; a job asking for
-    more would pend forever). ``resources`` are further ``--set-resources`` entries."""
-    sizes = [f"{rule}:cpus_per_task={cpus}" for rule in SIZED_RULES]
-    command = [
-        "snakemake", *targets, "--snakefile", str(ROOT / "workflow/Snakefile"), "--directory", str(workdir),
-        "--configfile", str(config), "--profile", str(ROOT / "profiles/slurm"),
-        "--slurm-no-account", "--default-resources", "slurm_partition=debug",
-        "--set-resources", *sizes, *resources, *extra,
-    ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir, timeout=900)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-8000:]
-    return output
-
-
-def submitted_jobs(output: str) -> dict[str, list[int]]:
-    """SLURM job ids per rule, from Snakemake's submission lines."""
-    jobs: dict[str, list[int]] = {}
-    for job_id, rule in re.findall(
-        r"submitted with SLURM jobid (\d+) \(log: \S+/slurm_logs/rule_(\w+)/", output
-    ):
-        jobs.setdefault(rule, []).append(int(job_id))
-    return jobs
 
 
 def test_jobs_run_through_the_profile_and_use_their_allocation(slurm, tmp_path, tiny_config):
