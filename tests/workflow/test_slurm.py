@@ -32,7 +32,6 @@ def slurm(tmp_path_factory) -> Iterator[LocalSlurm]:
 
 def test_jobs_run_through_the_profile_and_use_their_allocation(slurm, tmp_path, tiny_config):
     workdir = tmp_path / "run"
-    workdir.mkdir()
     # Snakemake's thread count 1, the allocation 2: the job must use its allocation.
     output = snakemake_slurm(
         workdir,
@@ -60,7 +59,6 @@ def test_multi_node_pretraining_launches_torchrun_through_srun(slurm, tmp_path, 
         runs={"semmol": tiny["runs"]["semmol"]},
     )
     workdir = tmp_path / "run"
-    workdir.mkdir()
     snakemake_slurm(
         workdir,
         config,

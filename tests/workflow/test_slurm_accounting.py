@@ -23,7 +23,6 @@ def slurm(tmp_path_factory) -> Iterator[LocalSlurm]:
 
 def test_jobs_are_accounted_and_followed_through_sacct(slurm, tmp_path, tiny_config):
     workdir = tmp_path / "run"
-    workdir.mkdir()
     output = snakemake_slurm(
         workdir,
         tiny_config,
