@@ -477,10 +477,22 @@ class FinetuneConfig(_Section):
         "(fusion 'weighted' only; Meta-MM uses a small weight such as 0.1).",
     )
 
+    fingerprint_fusion: list[Literal["ecfp", "maccs", "erg"]] = Field(
+        default_factory=list,
+        description="Fingerprints fused with the views by dual cross-attention before the head "
+        "(LGM-CL): ecfp (the shards' ECFP), maccs (167 MACCS keys), erg (315-float ErG); "
+        "with fusion 'concat'. Empty: none.",
+    )
+    fingerprint_fusion_dim: int = Field(
+        64, ge=8, description="Token size of the fingerprint cross-attention."
+    )
+
     @model_validator(mode="after")
-    def _view_contrast_needs_weighted_fusion(self) -> FinetuneConfig:
+    def _fusion_options_fit(self) -> FinetuneConfig:
         if self.w_view_contrast and self.fusion != "weighted":
             raise ValueError("finetune.w_view_contrast needs finetune.fusion: weighted")
+        if self.fingerprint_fusion and self.fusion != "concat":
+            raise ValueError("finetune.fingerprint_fusion needs finetune.fusion: concat")
         return self
 
 

@@ -121,7 +121,8 @@ def pretrained_dir(tiny_benchmark, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def finetuned_dirs(tiny_benchmark, pretrained_dir, tmp_path_factory) -> list[Path]:
-    """Two fine-tuning seeds on ESOL from the pretrained model, every view fused."""
+    """Two fine-tuning seeds on ESOL from the pretrained model, every view fused, and the MACCS
+    and ErG fingerprints fused with them by cross-attention."""
     from semmol.config import DatasetConfig, FinetuneJob
     from semmol.train.finetune import finetune
 
@@ -133,6 +134,7 @@ def finetuned_dirs(tiny_benchmark, pretrained_dir, tmp_path_factory) -> list[Pat
             "model": TINY_MODEL,
             "finetune": {
                 "modalities": ["smiles", "graph2d", "geom3d", "fingerprint", "descriptors"],
+                "fingerprint_fusion": ["maccs", "erg"],
                 "epochs": 2,
                 "patience": 2,
                 "batch_size": 16,

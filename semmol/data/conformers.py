@@ -28,7 +28,15 @@ from rdkit.Chem import AllChem, rdDistGeom
 
 from semmol.config import ConformerConfig
 from semmol.data.chem import quiet_rdkit
-from semmol.data.featurize import atom_features, bond_features, depiction_png, ecfp_bits, rdkit_descriptors
+from semmol.data.featurize import (
+    atom_features,
+    bond_features,
+    depiction_png,
+    ecfp_bits,
+    erg_fingerprint,
+    maccs_keys,
+    rdkit_descriptors,
+)
 from semmol.data.schema import (
     STATUS_EMBED_FAILED,
     STATUS_MMFF_FAILED,
@@ -117,6 +125,8 @@ def featurize_molecule(smiles: str, *, options: ConformerConfig, embed: bool = T
                 ecfp_bits(mol, radius=options.ecfp_radius, n_bits=options.ecfp_bits)
             ).tobytes(),
             "descriptors": rdkit_descriptors(mol).tolist(),
+            "maccs": np.packbits(maccs_keys(mol)).tobytes(),
+            "erg": erg_fingerprint(mol).tolist(),
             "image": depiction_png(mol, size=options.image_size) if options.image_size else None,
         }
         mol_h = Chem.AddHs(mol)

@@ -11,8 +11,8 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from rdkit import Chem
-from rdkit.Chem import Descriptors, rdFingerprintGenerator
+from rdkit import Chem, DataStructs
+from rdkit.Chem import Descriptors, MACCSkeys, rdFingerprintGenerator, rdReducedGraphs
 from rdkit.Chem.Draw import rdMolDraw2D
 
 _CHIRALITY = [
@@ -115,6 +115,24 @@ def ecfp_bits(mol: Chem.Mol, *, radius: int = 2, n_bits: int = 2048) -> np.ndarr
     """Morgan (ECFP) bit vector as a ``uint8`` array of 0/1, length ``n_bits``."""
     generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
     return generator.GetFingerprintAsNumPy(mol).astype(np.uint8)
+
+
+#: Length of the MACCS keys vector (RDKit numbers the 166 public keys from 1; bit 0 is unused).
+MACCS_BITS = 167
+#: Length of the ErG fingerprint (extended reduced graph pharmacophore pairs, Stiefl et al. 2006).
+ERG_SIZE = 315
+
+
+def maccs_keys(mol: Chem.Mol) -> np.ndarray:
+    """MACCS keys as a ``uint8`` array of 0/1, length :data:`MACCS_BITS`."""
+    keys = np.zeros(MACCS_BITS, dtype=np.uint8)
+    DataStructs.ConvertToNumpyArray(MACCSkeys.GenMACCSKeys(mol), keys)
+    return keys
+
+
+def erg_fingerprint(mol: Chem.Mol) -> np.ndarray:
+    """RDKit's ErG fingerprint (fuzzy pharmacophore-pair counts), ``float32``, length :data:`ERG_SIZE`."""
+    return np.asarray(rdReducedGraphs.GetErGFingerprint(mol), dtype=np.float32)
 
 
 #: Names of the RDKit 2D descriptors stored per molecule, in storage order.

@@ -14,6 +14,7 @@ Fields of one molecule (``B`` molecules, ``N`` atoms in a batch):
   the stored maximum for ``"all"``); ``conf_mask``: ``[B, C]`` bool, which conformers exist;
 - ``has_3d``: ``[B]`` bool, whether the molecule has any conformer;
 - ``ecfp``: ``[B, bits]`` float 0/1; ``descriptors``: ``[B, len(DESCRIPTOR_NAMES)]`` float (squashed RDKit 2D descriptors);
+- ``maccs``: ``[B, MACCS_BITS]`` float 0/1; ``erg``: ``[B, ERG_SIZE]`` float (ErG fingerprint);
 - with ``images=True``: ``image``: ``[B, 3, S, S]`` uint8 RGB depiction, ``image_valid``: ``[B]`` bool
   (a molecule whose shard row holds no image gets a white image and ``False``);
 - ``smiles``: list of ``B`` canonical SMILES; ``mol_id`` (the molecule's ``mol_index``, its position
@@ -38,6 +39,7 @@ from torch.utils.data import Dataset, Sampler
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
+from semmol.data.featurize import MACCS_BITS
 from semmol.data.schema import SHARD_COLUMNS, read_shard
 
 ConformerChoice = Literal["random", "first", "all"]
@@ -75,6 +77,8 @@ class _Columns:
     coord_offsets: np.ndarray  # [conformers + 1]
     ecfp: np.ndarray  # [M, bits / 8] packed
     descriptors: np.ndarray  # [M, D]
+    maccs: np.ndarray  # [M, ceil(MACCS_BITS / 8)] packed
+    erg: np.ndarray  # [M, ERG_SIZE]
     images: list[bytes | None] | None  # [M] PNG, or None when not loaded
 
 
@@ -82,6 +86,15 @@ def decode_image(png: bytes) -> np.ndarray:
     """``[3, S, S]`` uint8 RGB from a stored depiction."""
     with Image.open(io.BytesIO(png)) as image:
         return np.asarray(image.convert("RGB")).transpose(2, 0, 1).copy()
+
+
+def _fixed_bytes(column: pa.ChunkedArray) -> np.ndarray:
+    """``[rows, width]`` uint8 view of a fixed-size binary column (packed bit vectors)."""
+    array = column.combine_chunks()
+    width = array.type.byte_width
+    return np.frombuffer(array.buffers()[1], dtype=np.uint8).reshape(-1, width)[
+        array.offset : array.offset + len(array)
+    ]
 
 
 def _load_columns(table: pa.Table) -> _Columns:
@@ -95,7 +108,6 @@ def _load_columns(table: pa.Table) -> _Columns:
     conformers, conf_offsets = _flat(table.column("coords"))
     atoms_per_conf, coord_offsets = _flat(conformers)
     xyz, _ = _flat(atoms_per_conf)
-    ecfp = table.column("ecfp").combine_chunks()
     return _Columns(
         mol_index=table.column("mol_index").to_numpy(),
         row=table.column("row").to_numpy(),
@@ -109,10 +121,10 @@ def _load_columns(table: pa.Table) -> _Columns:
         conf_offsets=conf_offsets,
         coords=xyz.to_numpy(zero_copy_only=False).astype(np.float32).reshape(-1, 3),
         coord_offsets=coord_offsets,
-        ecfp=np.frombuffer(ecfp.buffers()[1], dtype=np.uint8).reshape(-1, ecfp.type.byte_width)[
-            ecfp.offset : ecfp.offset + len(ecfp)
-        ],
+        ecfp=_fixed_bytes(table.column("ecfp")),
         descriptors=_flat(table.column("descriptors"))[0].to_numpy().reshape(table.num_rows, -1).copy(),
+        maccs=_fixed_bytes(table.column("maccs")),
+        erg=_flat(table.column("erg"))[0].to_numpy().reshape(table.num_rows, -1).copy(),
         images=table.column("image").to_pylist() if "image" in table.column_names else None,
     )
 
@@ -240,6 +252,10 @@ class ShardDataset(Dataset):
             has_3d=conf_mask.any(dim=1),
             ecfp=torch.from_numpy(np.unpackbits(c.ecfp[index]).astype(np.float32)).unsqueeze(0),
             descriptors=torch.from_numpy(c.descriptors[index : index + 1]),
+            maccs=torch.from_numpy(np.unpackbits(c.maccs[index])[:MACCS_BITS].astype(np.float32)).unsqueeze(
+                0
+            ),
+            erg=torch.from_numpy(c.erg[index : index + 1]),
             smiles=c.smiles[index],
             mol_id=torch.tensor([int(c.mol_index[index])]),
             row=torch.tensor([int(c.row[index])]),

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from semmol.data.featurize import ATOM_FEATURES, BOND_FEATURES, DESCRIPTOR_NAMES
+from semmol.data.featurize import ATOM_FEATURES, BOND_FEATURES, DESCRIPTOR_NAMES, ERG_SIZE, MACCS_BITS
 
 #: Conformer status values. Only "ok" and "mmff_failed" rows carry coordinates.
 STATUS_OK = "ok"
@@ -59,6 +59,8 @@ def shard_schema(ecfp_bits: int) -> pa.Schema:
             ("energies", pa.list_(pa.float64())),  # MMFF94 kcal/mol per conformer, NaN if not optimised
             ("ecfp", pa.binary(ecfp_bits // 8)),  # np.packbits of the 0/1 bit vector
             ("descriptors", pa.list_(pa.float32(), len(DESCRIPTOR_NAMES))),  # featurize.rdkit_descriptors
+            ("maccs", pa.binary(-(-MACCS_BITS // 8))),  # np.packbits of featurize.maccs_keys
+            ("erg", pa.list_(pa.float32(), ERG_SIZE)),  # featurize.erg_fingerprint
             ("image", pa.binary()),  # RGB PNG of the 2D depiction (featurize.depiction_png); null: none
             ("status", pa.string()),
             ("seconds", pa.float32()),  # wall time spent on this molecule

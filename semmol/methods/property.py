@@ -10,6 +10,7 @@ from torch_geometric.data import Batch
 
 from semmol import __version__
 from semmol.methods import method_class
+from semmol.models.fingerprint_fusion import FINGERPRINT_WIDTHS, DualCrossAttentionFusion
 from semmol.models.fusion import WeightedViewFusion
 from semmol.models.layers import mlp
 from semmol.models.multimodal import MultiModalEncoder
@@ -56,6 +57,10 @@ class PropertyModel(nn.Module):
             encoder fine-tuning).
         method: the name of the method ``head_input`` comes from; needed with it.
         fusion: ``concat`` (default) or ``weighted``.
+        fingerprints: with concat fusion, fingerprints (``ecfp``, ``maccs``, ``erg``) fused with
+            the views by dual cross-attention (:class:`DualCrossAttentionFusion`, LGM-CL), whose
+            output the head reads instead of the plain concatenation; default none.
+        fingerprint_dim: token size of that attention; default 64.
     """
 
     def __init__(
@@ -69,15 +74,21 @@ class PropertyModel(nn.Module):
         head_input: nn.Module | None = None,
         method: str | None = None,
         fusion: str = "concat",
+        fingerprints: list[str] = (),
+        fingerprint_dim: int = 64,
     ):
         super().__init__()
         if (head_input is None) != (method is None):
             raise ValueError("a head input needs the name of its method, and only then")
         if fusion not in ("concat", "weighted"):
             raise ValueError(f"fusion is 'concat' or 'weighted', got '{fusion}'")
+        if fingerprints and fusion != "concat":
+            raise ValueError("fingerprint fusion works on the views' hidden representations: fusion 'concat'")
         self.encoder, self.modalities, self.fusion_kind = encoder, list(modalities), fusion
         self.head_input, self.method = head_input, method
         self.n_tasks, self.head_hidden, self.dropout = n_tasks, head_hidden, dropout
+        self.fingerprints, self.fingerprint_dim = list(fingerprints), fingerprint_dim
+        self.fingerprint_fusion = None
         if fusion == "weighted":
             self.fusion = WeightedViewFusion(self.modalities)
             width = encoder.cfg.proj_dim
@@ -85,6 +96,12 @@ class PropertyModel(nn.Module):
             dims = {m: encoder.encoders[m].dim for m in self.modalities}
             self.missing = nn.ParameterDict({m: nn.Parameter(torch.zeros(d)) for m, d in dims.items()})
             width = sum(dims.values())
+            if self.fingerprints:
+                widths = {"ecfp": encoder.ecfp_bits, **FINGERPRINT_WIDTHS}
+                self.fingerprint_fusion = DualCrossAttentionFusion(
+                    list(dims.values()), [widths[name] for name in self.fingerprints], dim=fingerprint_dim
+                )
+                width = self.fingerprint_fusion.out_dim
         width += head_input.out_dim if head_input is not None else 0
         self.head = mlp(width, head_hidden, n_tasks, layers=2, dropout=dropout)
 
@@ -112,6 +129,10 @@ class PropertyModel(nn.Module):
                 for m in self.modalities
             ]
             contrast = features[0].new_zeros(())
+            if self.fingerprint_fusion is not None:
+                valid = torch.stack([outputs[m].valid for m in self.modalities], dim=1)
+                fingerprints = [getattr(batch, name) for name in self.fingerprints]
+                features = [self.fingerprint_fusion(features, valid, fingerprints)]
         if self.head_input is not None:
             features.append(self.head_input(outputs[self.head_input.anchor].projected))
         return self.head(torch.cat(features, dim=1)), contrast
@@ -127,6 +148,8 @@ class PropertyModel(nn.Module):
             "method": self.method,
             "head_input": None if self.head_input is None else self.head_input.spec(),
             "fusion": self.fusion_kind,
+            "fingerprints": self.fingerprints,
+            "fingerprint_dim": self.fingerprint_dim,
         }
 
     @classmethod
@@ -144,6 +167,8 @@ class PropertyModel(nn.Module):
             head_input=head_input,
             method=spec["method"],
             fusion=spec["fusion"],
+            fingerprints=spec["fingerprints"],
+            fingerprint_dim=spec["fingerprint_dim"],
         )
 
     def save(self, path: str | Path, *, metadata: dict) -> None:

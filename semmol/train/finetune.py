@@ -61,6 +61,8 @@ def build_model(
             head_hidden=cfg.head_hidden,
             dropout=cfg.dropout,
             fusion=cfg.fusion,
+            fingerprints=cfg.fingerprint_fusion,
+            fingerprint_dim=cfg.fingerprint_fusion_dim,
         )
         return model, []
     source, extra = MultiModalEncoder.load(pretrained)
@@ -100,6 +102,8 @@ def build_model(
         head_hidden=cfg.head_hidden,
         dropout=cfg.dropout,
         fusion=cfg.fusion,
+        fingerprints=cfg.fingerprint_fusion,
+        fingerprint_dim=cfg.fingerprint_fusion_dim,
         head_input=head_input,
         method=None if head_input is None else pretrain_job.pretrain.method,
     )

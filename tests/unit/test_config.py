@@ -95,6 +95,10 @@ def test_run_sets_merge_into_a_preset(run_set):
         ({"finetune.mode": "method", "pretrain.method": "infonce"}, "method 'infonce' offers no head input"),
         ({"finetune.mode": "method", "finetune.init": "scratch"}, "finetune.mode 'method' needs"),
         ({"finetune.w_view_contrast": 0.1}, "w_view_contrast needs finetune.fusion: weighted"),
+        (
+            {"finetune.fusion": "weighted", "finetune.fingerprint_fusion": ["maccs"]},
+            "fingerprint_fusion needs finetune.fusion: concat",
+        ),
     ],
 )
 def test_runs_whose_stages_do_not_fit_together_are_rejected(overrides, message):

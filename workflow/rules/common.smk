@@ -19,11 +19,11 @@ STAGE_VERSION = {
     "download": 1,
     "download_model": 1,
     "standardize": 1,
-    "conformers": 3,  # 3: shards carry a 2D depiction per molecule (the image view)
+    "conformers": 4,  # 4: MACCS keys and ErG fingerprints in the shards  # 3: shards carry a 2D depiction per molecule (the image view)
     "split": 1,
     "pretrain": 4,  # 4: descriptors standardized with corpus statistics (model.pt holds them)
     "centers": 1,
-    "finetune": 5,  # 5: weighted view fusion (model format 3)  # 4: every encoder at encoder_lr, lr schedules, descriptors standardized on train
+    "finetune": 5,  # 5: weighted view fusion, fingerprint cross-attention (model format 3)  # 4: every encoder at encoder_lr, lr schedules, descriptors standardized on train
     "baseline": 2,  # 2: one rule for every baseline kind (rf_ecfp4, chemprop)
     "fewshot": 1,
     "aggregate": 3,  # 3: seed ensembles, baselines by name, the few-shot section  # 2: the data table over the datasets (summary.md, summary.html, data.csv)

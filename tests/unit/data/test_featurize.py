@@ -9,9 +9,13 @@ from semmol.data.featurize import (
     ATOM_FEATURES,
     BOND_FEATURE_SIZES,
     BOND_FEATURES,
+    ERG_SIZE,
+    MACCS_BITS,
     atom_features,
     bond_features,
     ecfp_bits,
+    erg_fingerprint,
+    maccs_keys,
 )
 
 ATOM = {name: column for column, (name, _) in enumerate(ATOM_FEATURES)}
@@ -103,6 +107,24 @@ def test_ecfp_bits():
     np.testing.assert_array_equal(bits, ecfp_bits(Chem.MolFromSmiles("Oc1ccc(NC(C)=O)cc1"), n_bits=256))
     assert ecfp_bits(mol, radius=1, n_bits=256).sum() < bits.sum()  # fewer environments
     assert ecfp_bits(mol).shape == (2048,)
+
+
+def test_maccs_keys_name_the_substructures():
+    benzene, phenol = (maccs_keys(Chem.MolFromSmiles(smiles)) for smiles in ("c1ccccc1", "Oc1ccccc1"))
+    assert benzene.dtype == np.uint8 and benzene.shape == phenol.shape == (MACCS_BITS,)
+    # RDKit's key numbers: 162 aromatic atom, 163 six-membered ring, 165 ring, 164 oxygen, 139 OH
+    assert set(np.flatnonzero(benzene)) == {162, 163, 165}
+    assert {139, 162, 163, 164, 165} <= set(np.flatnonzero(phenol))
+    assert not maccs_keys(Chem.MolFromSmiles("CCO"))[[162, 163, 165]].any()  # no ring
+
+
+def test_erg_fingerprint_sees_pharmacophores():
+    benzene, phenol = (erg_fingerprint(Chem.MolFromSmiles(smiles)) for smiles in ("c1ccccc1", "Oc1ccccc1"))
+    assert benzene.dtype == np.float32 and benzene.shape == (ERG_SIZE,)
+    assert (benzene >= 0).all() and (phenol >= 0).all()
+    # the hydroxyl (donor and acceptor) adds pharmacophore pairs the bare ring does not have
+    assert phenol.sum() > benzene.sum()
+    np.testing.assert_array_equal(phenol, erg_fingerprint(Chem.MolFromSmiles("c1ccc(O)cc1")))
 
 
 def test_rdkit_descriptors_are_finite_squashed_and_named():

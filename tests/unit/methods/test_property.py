@@ -155,3 +155,18 @@ def test_weighted_fusion_round_trips_through_the_spec(encoder: MultiModalEncoder
     torch.testing.assert_close(rebuilt(batch), property_model(batch))
     with pytest.raises(ValueError, match="fusion is 'concat' or 'weighted'"):
         model(encoder, fusion="sum")
+
+
+def test_fingerprint_fusion_feeds_the_head_and_round_trips(encoder: MultiModalEncoder, make_batch):
+    property_model = model(encoder, fingerprints=["maccs", "erg", "ecfp"], fingerprint_dim=8)
+    assert property_model.head[0].in_features == 2 * 8
+    batch = make_batch(BATCH)
+    out = property_model(batch)
+    assert out.shape == (len(BATCH), 3) and bool(torch.isfinite(out).all())
+    batch.maccs = 1 - batch.maccs
+    assert not torch.allclose(property_model(batch), out)
+    rebuilt = PropertyModel.from_spec(property_model.spec()).eval()
+    rebuilt.load_state_dict(property_model.state_dict())
+    torch.testing.assert_close(rebuilt(batch), property_model(batch))
+    with pytest.raises(ValueError, match="fusion 'concat'"):
+        model(encoder, fusion="weighted", fingerprints=["maccs"])
