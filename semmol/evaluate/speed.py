@@ -28,6 +28,7 @@ from rdkit.Chem import AllChem, rdDistGeom
 from semmol.config import ConformerConfig, FinetuneJob, PretrainJob
 from semmol.data.chem import quiet_rdkit
 from semmol.data.conformers import featurize_molecules, molecule_seed
+from semmol.data.featurize import erg_fingerprint, maccs_keys
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ def conformer_ratios(smiles: Sequence[str], options: ConformerConfig) -> list[Ra
     embed_only = (
         _cpu_seconds(lambda: featurize_molecules(smiles, options=options, threads=1, embed=False)) / n
     )
+    mols = [Chem.MolFromSmiles(text) for text in smiles]
+    fingerprints = _cpu_seconds(lambda: [(maccs_keys(mol), erg_fingerprint(mol)) for mol in mols]) / n
     one = _wall_seconds(lambda: featurize_molecules(smiles, options=options, threads=1))
     two = _wall_seconds(lambda: featurize_molecules(smiles, options=options, threads=2))
     return [
@@ -100,6 +103,7 @@ def conformer_ratios(smiles: Sequence[str], options: ConformerConfig) -> list[Ra
             embed_only / bare,
             "-",
         ),
+        Ratio("  of which MACCS keys and ErG (s/molecule)", fingerprints, bare, fingerprints / bare, "-"),
         Ratio(
             "conformers: parallel efficiency, 2 workers vs 1 (wall s)", two, one, one / (2 * two), ">= 0.90"
         ),
