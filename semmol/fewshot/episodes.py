@@ -41,6 +41,19 @@ def task_generator(seed: int, task: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(task.encode())])
 
 
+def episode_shortfall(labels: np.ndarray, *, task: str, k_shot: int, query_size: int) -> str | None:
+    """Why ``task`` (label column ``labels``) cannot give an episode, or None when it can."""
+    half = query_size // 2
+    for value in (1.0, 0.0):
+        members = int(np.sum(labels == value))
+        if members < k_shot + half:
+            return (
+                f"task '{task}' has {members} molecules labelled {int(value)}, fewer than the "
+                f"{k_shot + half} an episode needs (k_shot {k_shot} + query {half})"
+            )
+    return None
+
+
 def sample_episode(
     labels: np.ndarray, *, task: str, k_shot: int, query_size: int, rng: np.random.Generator
 ) -> Episode:
@@ -59,15 +72,10 @@ def sample_episode(
     if query_size % 2:
         raise EpisodeError(f"query_size must be even (a balanced query), got {query_size}")
     half = query_size // 2
-    classes = []
-    for value in (1.0, 0.0):
-        members = np.flatnonzero(labels == value)
-        if len(members) < k_shot + half:
-            raise EpisodeError(
-                f"task '{task}' has {len(members)} molecules labelled {int(value)}, fewer than the "
-                f"{k_shot + half} an episode needs (k_shot {k_shot} + query {half})"
-            )
-        classes.append(rng.permutation(members)[: k_shot + half])
+    shortfall = episode_shortfall(labels, task=task, k_shot=k_shot, query_size=query_size)
+    if shortfall is not None:
+        raise EpisodeError(shortfall)
+    classes = [rng.permutation(np.flatnonzero(labels == value))[: k_shot + half] for value in (1.0, 0.0)]
     positives, negatives = classes
     support = np.concatenate([positives[:k_shot], negatives[:k_shot]])
     query = np.concatenate([positives[k_shot:], negatives[k_shot:]])

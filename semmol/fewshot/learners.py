@@ -34,7 +34,7 @@ from semmol.config import FewShotConfig, ModelConfig
 from semmol.data.reader import ShardDataset, make_loader
 from semmol.data.schema import unpack_ecfp
 from semmol.data.shards import read_manifest, shard_paths
-from semmol.fewshot.episodes import Episode, sample_episode, task_generator
+from semmol.fewshot.episodes import Episode, EpisodeError, episode_shortfall, sample_episode, task_generator
 from semmol.fewshot.maml import adapt, adapted_names, meta_loss, with_fast_weights
 from semmol.fewshot.model import FusionClassifier
 from semmol.inference.embed import embed_dataset
@@ -106,22 +106,37 @@ def build_classifier(
 
 
 class MetaLearner:
-    """Meta-MM: first-order MAML over episodes of the meta-training tasks; see the module docstring."""
+    """Meta-MM: first-order MAML over episodes of the meta-training tasks; see the module docstring.
+
+    A meta-training task with too few molecules of a class for an episode is left out, with a
+    warning, and named in :attr:`skipped_tasks` (the stage's ``metrics.json``); with none left,
+    fitting stops with every task's reason.
+    """
 
     def __init__(self, cfg: FewShotConfig, classifier: FusionClassifier, *, seed: int):
         self.cfg, self.model, self.seed = cfg, classifier, seed
         self.names = adapted_names(classifier, cfg.adapted)
+        self.skipped_tasks: dict[str, str] = {}
 
     def fit(self, data: FewShotData) -> None:
         cfg = self.cfg
+        for task in cfg.train_tasks:
+            labels = data.labels[:, data.targets.index(task)]
+            reason = episode_shortfall(labels, task=task, k_shot=cfg.k_shot, query_size=cfg.query_size)
+            if reason is not None:
+                log.warning("meta-training without it: %s", reason)
+                self.skipped_tasks[task] = reason
+        train_tasks = [task for task in cfg.train_tasks if task not in self.skipped_tasks]
+        if not train_tasks:
+            raise EpisodeError(
+                "no meta-training task can give an episode: " + "; ".join(self.skipped_tasks.values())
+            )
         optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.outer_lr)
         rng = np.random.default_rng([self.seed, 1])  # which tasks each meta-batch holds
-        generators = {task: task_generator(self.seed + 1_000_003, task) for task in cfg.train_tasks}
+        generators = {task: task_generator(self.seed + 1_000_003, task) for task in train_tasks}
         self.model.train()
         for _ in tqdm(range(cfg.meta_steps), desc="meta-training", mininterval=10):
-            tasks = rng.choice(
-                cfg.train_tasks, size=cfg.meta_batch, replace=len(cfg.train_tasks) < cfg.meta_batch
-            )
+            tasks = rng.choice(train_tasks, size=cfg.meta_batch, replace=len(train_tasks) < cfg.meta_batch)
             batches, contrast = [], []
             for task in tasks:
                 episode = sample_episode(

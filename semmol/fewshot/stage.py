@@ -85,6 +85,7 @@ def run_fewshot(
         "k_shot": options.k_shot,
         "query_size": options.query_size,
         "pretrained": None if pretrained is None else str(pretrained),
+        "skipped_train_tasks": getattr(fitted, "skipped_tasks", {}),
         "seconds": time.perf_counter() - started,
     }
     out_dir.mkdir(parents=True, exist_ok=True)

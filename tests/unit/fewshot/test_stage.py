@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from semmol.config import ConformerConfig, DatasetConfig, FewShotConfig, ModelConfig, StandardizeConfig
+from semmol.fewshot.episodes import EpisodeError
 from semmol.fewshot.learners import MetaLearner, build_classifier, load_data
 from semmol.fewshot.stage import run_fewshot
 
@@ -70,3 +71,18 @@ def test_meta_training_never_reads_a_held_out_task(tox21):
     assert any(
         name.startswith("encoder.encoders.graph2d.") for name in moved
     )  # the outer step trains every weight
+
+
+def test_a_meta_training_task_too_small_for_an_episode_is_left_out(tox21):
+    data = load_data(tox21 / "molecules.parquet", tox21 / "shards/manifest.json", targets=TRAIN + TEST)
+    column = data.labels[:, data.targets.index("NR-ER")]
+    column[np.flatnonzero(column == 1)[2:]] = np.nan  # two positives: an episode needs 4 + 4
+    learner = MetaLearner(OPTIONS, build_classifier(OPTIONS, MODEL, data, n_tasks=1, pretrained=None), seed=0)
+    learner.fit(data)
+    assert list(learner.skipped_tasks) == ["NR-ER"]
+    assert "has 2 molecules labelled 1, fewer than the 8 an episode needs" in learner.skipped_tasks["NR-ER"]
+    data.labels[:, [data.targets.index(task) for task in TRAIN]] = np.nan
+    with pytest.raises(EpisodeError, match="no meta-training task can give an episode"):
+        MetaLearner(OPTIONS, build_classifier(OPTIONS, MODEL, data, n_tasks=1, pretrained=None), seed=0).fit(
+            data
+        )
