@@ -476,7 +476,6 @@ class FinetuneConfig(_Section):
         description="Weight of the InfoNCE between consecutive views added to the task loss "
         "(fusion 'weighted' only; Meta-MM uses a small weight such as 0.1).",
     )
-
     fingerprint_fusion: list[Literal["ecfp", "maccs", "erg"]] = Field(
         default_factory=list,
         description="Fingerprints fused with the views by dual cross-attention before the head "

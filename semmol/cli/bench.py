@@ -28,25 +28,37 @@ from semmol.config import ConformerConfig, FinetuneJob, PretrainJob
 HELP = "measure conformer and pretraining throughput, or sum a finished pipeline's stage timings"
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    kinds = parser.add_subparsers(dest="bench", required=True, metavar="BENCH")
-    conformers = kinds.add_parser("conformers", help="conformer throughput and failure rate on a table")
-    conformers.add_argument("table", type=Path, help="a CSV/TSV/Parquet/SDF table of molecules")
-    conformers.add_argument("--smiles-column", default="smiles", help="SMILES column (default 'smiles')")
-    conformers.add_argument("--limit", type=int, default=None, help="first N molecules only (default: all)")
-    conformers.add_argument("--threads", type=int, default=1, help="worker processes (default 1)")
-    conformers.add_argument(
+def _add_table_arguments(parser: argparse.ArgumentParser, *, limit: int | None) -> None:
+    """A table of molecules, its SMILES column, how many to read and the conformers options."""
+    parser.add_argument("table", type=Path, help="a CSV/TSV/Parquet/SDF table of molecules")
+    parser.add_argument("--smiles-column", default="smiles", help="SMILES column (default 'smiles')")
+    parser.add_argument(
+        "--limit", type=int, default=limit, help=f"first N molecules only (default: {limit or 'all'})"
+    )
+    parser.add_argument(
         "--options",
         type=json_model(ConformerConfig),
         default=ConformerConfig(),
         help="conformers section as JSON",
     )
-    pretrain = kinds.add_parser("pretrain", help="pretraining throughput and peak memory")
-    pretrain.add_argument("manifest", type=Path, help="a corpus shards/manifest.json")
-    pretrain.add_argument(
+
+
+def _add_pretrain_arguments(parser: argparse.ArgumentParser, *, steps: int) -> None:
+    """A corpus manifest, the pretrain job and how many steps to time."""
+    parser.add_argument("manifest", type=Path, help="a corpus shards/manifest.json")
+    parser.add_argument(
         "--job", type=json_model(PretrainJob), default=PretrainJob(), help="pretrain job as JSON"
     )
-    pretrain.add_argument("--steps", type=int, default=30, help="steps to time (default 30)")
+    parser.add_argument("--steps", type=int, default=steps, help=f"steps to time (default {steps})")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    kinds = parser.add_subparsers(dest="bench", required=True, metavar="BENCH")
+    conformers = kinds.add_parser("conformers", help="conformer throughput and failure rate on a table")
+    _add_table_arguments(conformers, limit=None)
+    conformers.add_argument("--threads", type=int, default=1, help="worker processes (default 1)")
+    pretrain = kinds.add_parser("pretrain", help="pretraining throughput and peak memory")
+    _add_pretrain_arguments(pretrain, steps=30)
     timings = kinds.add_parser("timings", help="wall time per stage of a finished pipeline")
     timings.add_argument(
         "directory", type=Path, nargs="?", default=Path("benchmarks"), help="default: benchmarks"
@@ -54,25 +66,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     conformer_ratio = kinds.add_parser(
         "conformer-ratio", help="conformers stage vs bare RDKit; 1 vs 2 workers"
     )
-    conformer_ratio.add_argument("table", type=Path, help="a table of molecules")
-    conformer_ratio.add_argument("--smiles-column", default="smiles", help="SMILES column (default 'smiles')")
-    conformer_ratio.add_argument("--limit", type=int, default=200, help="first N molecules (default 200)")
-    conformer_ratio.add_argument(
-        "--options",
-        type=json_model(ConformerConfig),
-        default=ConformerConfig(),
-        help="conformers section as JSON",
-    )
+    _add_table_arguments(conformer_ratio, limit=200)
     loader_ratio = kinds.add_parser("loader-ratio", help="shards -> batches vs featurizing SMILES on the fly")
     loader_ratio.add_argument("manifest", type=Path, help="a shards/manifest.json")
     loader_ratio.add_argument("--limit", type=int, default=1000, help="molecules (default 1000)")
     loader_ratio.add_argument("--batch-size", type=int, default=128, help="molecules per batch (default 128)")
     pretrain_ratio = kinds.add_parser("pretrain-ratio", help="pretraining molecules/s and data-wait share")
-    pretrain_ratio.add_argument("manifest", type=Path, help="a corpus shards/manifest.json")
-    pretrain_ratio.add_argument(
-        "--job", type=json_model(PretrainJob), default=PretrainJob(), help="pretrain job as JSON"
-    )
-    pretrain_ratio.add_argument("--steps", type=int, default=20, help="steps to time (default 20)")
+    _add_pretrain_arguments(pretrain_ratio, steps=20)
     finetune_ratio = kinds.add_parser("finetune-ratio", help="seconds per fine-tuning epoch vs chemprop")
     finetune_ratio.add_argument(
         "--job", type=json_model(FinetuneJob), required=True, help="finetune job as JSON"

@@ -40,7 +40,7 @@ from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
 from semmol.data.featurize import MACCS_BITS
-from semmol.data.schema import SHARD_COLUMNS, read_shard
+from semmol.data.schema import SHARD_COLUMNS, read_shard, unpack_bits
 
 ConformerChoice = Literal["random", "first", "all"]
 
@@ -95,6 +95,11 @@ def _fixed_bytes(column: pa.ChunkedArray) -> np.ndarray:
     return np.frombuffer(array.buffers()[1], dtype=np.uint8).reshape(-1, width)[
         array.offset : array.offset + len(array)
     ]
+
+
+def _bit_row(packed: np.ndarray, n_bits: int) -> torch.Tensor:
+    """``[1, n_bits]`` float 0/1 from a packed bit-vector cell."""
+    return torch.from_numpy(unpack_bits(packed, n_bits).astype(np.float32)).unsqueeze(0)
 
 
 def _load_columns(table: pa.Table) -> _Columns:
@@ -250,11 +255,9 @@ class ShardDataset(Dataset):
             pos=pos,
             conf_mask=conf_mask,
             has_3d=conf_mask.any(dim=1),
-            ecfp=torch.from_numpy(np.unpackbits(c.ecfp[index]).astype(np.float32)).unsqueeze(0),
+            ecfp=_bit_row(c.ecfp[index], c.ecfp.shape[1] * 8),
             descriptors=torch.from_numpy(c.descriptors[index : index + 1]),
-            maccs=torch.from_numpy(np.unpackbits(c.maccs[index])[:MACCS_BITS].astype(np.float32)).unsqueeze(
-                0
-            ),
+            maccs=_bit_row(c.maccs[index], MACCS_BITS),
             erg=torch.from_numpy(c.erg[index : index + 1]),
             smiles=c.smiles[index],
             mol_id=torch.tensor([int(c.mol_index[index])]),

@@ -13,6 +13,7 @@ order of ``atom_features`` (the order of ``Chem.MolFromSmiles(smiles)``).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,7 @@ def shard_schema(ecfp_bits: int) -> pa.Schema:
             ("energies", pa.list_(pa.float64())),  # MMFF94 kcal/mol per conformer, NaN if not optimised
             ("ecfp", pa.binary(ecfp_bits // 8)),  # np.packbits of the 0/1 bit vector
             ("descriptors", pa.list_(pa.float32(), len(DESCRIPTOR_NAMES))),  # featurize.rdkit_descriptors
-            ("maccs", pa.binary(-(-MACCS_BITS // 8))),  # np.packbits of featurize.maccs_keys
+            ("maccs", pa.binary(math.ceil(MACCS_BITS / 8))),  # np.packbits of featurize.maccs_keys
             ("erg", pa.list_(pa.float32(), ERG_SIZE)),  # featurize.erg_fingerprint
             ("image", pa.binary()),  # RGB PNG of the 2D depiction (featurize.depiction_png); null: none
             ("status", pa.string()),
@@ -99,6 +100,6 @@ def read_shard(path: str | Path, columns: list[str] | None = None) -> pa.Table:
     return table
 
 
-def unpack_ecfp(packed: bytes | np.ndarray, n_bits: int) -> np.ndarray:
-    """The 0/1 ``uint8`` bit vector stored in a shard's ``ecfp`` cell."""
+def unpack_bits(packed: bytes | np.ndarray, n_bits: int) -> np.ndarray:
+    """The 0/1 ``uint8`` bit vector stored, packed, in a shard's ``ecfp`` or ``maccs`` cell."""
     return np.unpackbits(np.frombuffer(packed, dtype=np.uint8), count=n_bits)

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from semmol.config import FewShotConfig, ModelConfig
 from semmol.data.reader import ShardDataset, make_loader
-from semmol.data.schema import unpack_ecfp
+from semmol.data.schema import unpack_bits
 from semmol.data.shards import read_manifest, shard_paths
 from semmol.fewshot.episodes import Episode, EpisodeError, episode_shortfall, sample_episode, task_generator
 from semmol.fewshot.maml import adapt, adapted_names, meta_loss, with_fast_weights
@@ -229,7 +229,7 @@ class ForestLearner:
         self.seed, self.n_estimators = seed, n_estimators
 
     def fit(self, data: FewShotData) -> None:
-        self.ecfp = np.stack([unpack_ecfp(packed, data.ecfp_bits) for packed in data.dataset.columns.ecfp])
+        self.ecfp = np.stack([unpack_bits(packed, data.ecfp_bits) for packed in data.dataset.columns.ecfp])
 
     def scores(self, data: FewShotData, episode: Episode) -> np.ndarray:
         forest = RandomForestClassifier(n_estimators=self.n_estimators, random_state=self.seed, n_jobs=1)

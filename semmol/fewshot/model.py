@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch_geometric.data import Batch
 
-from semmol.models.fusion import WeightedViewFusion
+from semmol.methods.shared.view_fusion import WeightedViewFusion
 from semmol.models.layers import mlp
 from semmol.models.multimodal import MultiModalEncoder
 
@@ -35,7 +35,7 @@ class FusionClassifier(nn.Module):
         self.head = mlp(encoder.cfg.proj_dim, hidden, n_tasks)
 
     def embed(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(fused [B, proj_dim], view contrast)``: see :class:`~semmol.models.fusion.WeightedViewFusion`."""
+        """``(fused [B, proj_dim], view contrast)``: see :class:`~semmol.methods.shared.view_fusion.WeightedViewFusion`."""
         return self.fusion(self.encoder(batch, modalities=self.views))
 
     def forward(self, batch: Batch) -> torch.Tensor:

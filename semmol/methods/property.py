@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -10,8 +11,8 @@ from torch_geometric.data import Batch
 
 from semmol import __version__
 from semmol.methods import method_class
+from semmol.methods.shared.view_fusion import WeightedViewFusion
 from semmol.models.fingerprint_fusion import FINGERPRINT_WIDTHS, DualCrossAttentionFusion
-from semmol.models.fusion import WeightedViewFusion
 from semmol.models.layers import mlp
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.runtime.checkpoint import load_file, save_atomic
@@ -74,7 +75,7 @@ class PropertyModel(nn.Module):
         head_input: nn.Module | None = None,
         method: str | None = None,
         fusion: str = "concat",
-        fingerprints: list[str] = (),
+        fingerprints: Sequence[str] = (),
         fingerprint_dim: int = 64,
     ):
         super().__init__()

@@ -51,8 +51,8 @@ def load_file(path: str | Path) -> Any:
             raise ValueError(f"{path}: not a readable torch file (its pickle is damaged)") from None
         raise UnsafeFileError(
             f"{path}: refused to load: it holds Python objects ({found[1]}), not only tensors and plain "
-            "data, and unpickling them could run code; semmol files never do (load it with "
-            "torch.load(weights_only=False) only if you trust where it came from)"
+            "data, and unpickling them could run code; semmol files never do, so this one was not "
+            "written by semmol or was altered"
         ) from None
     except (RuntimeError, EOFError, OSError) as error:
         raise ValueError(

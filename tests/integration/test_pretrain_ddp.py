@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from semmol.runtime.checkpoint import load_file
+
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 
 #: No dropout: per-rank dropout streams are the one thing world size legitimately changes.
@@ -96,12 +98,12 @@ def test_two_processes_follow_the_one_process_curve(tiny_benchmark, tmp_path):
     for a, b in zip(one, two):
         for key in ("loss", "loss_infonce", "loss_reconstruction", "loss_semantic", "sem_loss_pseudo"):
             assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), (a["step"], key)
-    weights_one = torch.load(tmp_path / "one/model.pt", weights_only=False)["state_dict"]
-    weights_two = torch.load(tmp_path / "two/model.pt", weights_only=False)["state_dict"]
+    weights_one = load_file(tmp_path / "one/model.pt")["state_dict"]
+    weights_two = load_file(tmp_path / "two/model.pt")["state_dict"]
     for name, value in weights_one.items():
         torch.testing.assert_close(value, weights_two[name], rtol=1e-3, atol=1e-4, msg=name)
-    centers_one = torch.load(tmp_path / "one/model.pt", weights_only=False)["extra"]["method"]
-    centers_two = torch.load(tmp_path / "two/model.pt", weights_only=False)["extra"]["method"]
+    centers_one = load_file(tmp_path / "one/model.pt")["extra"]["method"]
+    centers_two = load_file(tmp_path / "two/model.pt")["extra"]["method"]
     for name in ("objective.libraries.graph2d.centers", "objective.libraries.geom3d.centers"):
         torch.testing.assert_close(centers_one[name], centers_two[name], rtol=1e-3, atol=1e-4, msg=name)
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from semmol.runtime.checkpoint import load_file
+
 WORKER = Path(__file__).with_name("ddp_semantic_worker.py")
 
 
@@ -35,7 +37,7 @@ def runs(tmp_path_factory) -> tuple[dict, dict]:
     command += [str(WORKER), str(out)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, f"torchrun failed:\n{done.stdout}\n{done.stderr}"
-    return one_process_run(), torch.load(out, weights_only=False)
+    return one_process_run(), load_file(out)
 
 
 @pytest.mark.distributed

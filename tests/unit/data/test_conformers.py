@@ -21,7 +21,7 @@ from semmol.data.conformers import (
     shard_bounds,
 )
 from semmol.data.featurize import ATOM_FEATURES, BOND_FEATURES, ecfp_bits
-from semmol.data.schema import STATUSES, read_shard, shard_schema, unpack_ecfp
+from semmol.data.schema import STATUSES, read_shard, shard_schema, unpack_bits
 
 OPTIONS = ConformerConfig(n_conformers=2, mmff_max_iters=10, max_embed_attempts=1, ecfp_bits=128)
 PARACETAMOL = "CC(=O)Nc1ccc(O)cc1"
@@ -50,7 +50,7 @@ def test_featurize_molecule_fields_and_shapes():
     assert coords.shape == (2, atoms, 3)
     assert len(record["energies"]) == 2 and all(math.isfinite(e) for e in record["energies"])
     assert len(record["ecfp"]) == 128 // 8
-    np.testing.assert_array_equal(unpack_ecfp(record["ecfp"], 128), ecfp_bits(mol, n_bits=128))
+    np.testing.assert_array_equal(unpack_bits(record["ecfp"], 128), ecfp_bits(mol, n_bits=128))
     assert record["seconds"] > 0
     # coordinates follow the atom order of the bonds: every bond is a chemical bond length
     lengths = np.linalg.norm(coords[:, bonds[:, 0]] - coords[:, bonds[:, 1]], axis=-1)

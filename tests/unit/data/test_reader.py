@@ -8,7 +8,7 @@ from rdkit import Chem
 from semmol.data.conformers import build_shard
 from semmol.data.featurize import erg_fingerprint, maccs_keys
 from semmol.data.reader import DistributedBatchSampler, ShardDataset, make_loader
-from semmol.data.schema import read_shard, unpack_ecfp
+from semmol.data.schema import read_shard, unpack_bits
 
 
 def _rows(paths) -> list[dict]:
@@ -39,7 +39,7 @@ def test_items_equal_the_shard_rows(dataset, records, shard_set):
         assert data.edge_index.T.tolist() == record["bonds"] + [[b, a] for a, b in record["bonds"]]
         assert data.edge_attr.tolist() == record["bond_features"] * 2
         assert data.ecfp.shape == (1, 128)
-        assert data.ecfp[0].tolist() == unpack_ecfp(record["ecfp"], 128).tolist()
+        assert data.ecfp[0].tolist() == unpack_bits(record["ecfp"], 128).tolist()
         mol = Chem.MolFromSmiles(record["smiles"])
         assert data.maccs[0].tolist() == maccs_keys(mol).tolist()
         torch.testing.assert_close(data.erg[0], torch.from_numpy(erg_fingerprint(mol)))

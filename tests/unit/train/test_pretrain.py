@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from semmol.config import PretrainJob
+from semmol.runtime.checkpoint import load_file
 from semmol.train.pretrain import CHECKPOINT, HISTORY, _truncate_metrics, pretrain
 
 pytestmark = pytest.mark.slow
@@ -54,8 +55,8 @@ def test_killed_run_resumes_to_the_same_weights(tiny_benchmark, tmp_path):
     assert [m["step"] for m in _metrics(tmp_path / "killed", HISTORY)] == [1, 2, 3, 4, 5]
     # the kill came after step 5; the checkpoint is from step 4, so step 5 is redone
     pretrain(JOB, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path / "killed")
-    straight = torch.load(tmp_path / "straight/model.pt", weights_only=False)
-    resumed = torch.load(tmp_path / "killed/model.pt", weights_only=False)
+    straight = load_file(tmp_path / "straight/model.pt")
+    resumed = load_file(tmp_path / "killed/model.pt")
     for name, value in straight["state_dict"].items():
         torch.testing.assert_close(value, resumed["state_dict"][name], rtol=0, atol=0, msg=name)
     for name, value in straight["extra"]["method"].items():
@@ -71,7 +72,7 @@ def test_outputs_and_snapshots(tiny_benchmark, tmp_path):
     assert snapshots == [f"step-{s:06d}.{ext}" for s in (4, 8, 9) for ext in ("json", "npz")]
     summary = json.loads((tmp_path / "centers/step-000009.json").read_text())
     assert summary["step"] == 9 and summary["modalities"]["graph2d"]["initialised"]
-    record = torch.load(tmp_path / "model.pt", weights_only=False)
+    record = load_file(tmp_path / "model.pt")
     assert record["modalities"] == ["smiles", "graph2d", "geom3d"] and record["extra"]["steps"] == 9
 
 
@@ -86,8 +87,8 @@ def test_checkpoint_of_other_options_is_not_resumed(tiny_benchmark, tmp_path):
     other = JOB.model_copy(update={"pretrain": JOB.pretrain.model_copy(update={"lr": 3e-4})})
     pretrain(other, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path / "changed")
     pretrain(other, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path / "fresh")
-    changed = torch.load(tmp_path / "changed/model.pt", weights_only=False)["state_dict"]
-    fresh = torch.load(tmp_path / "fresh/model.pt", weights_only=False)["state_dict"]
+    changed = load_file(tmp_path / "changed/model.pt")["state_dict"]
+    fresh = load_file(tmp_path / "fresh/model.pt")["state_dict"]
     assert all(torch.equal(value, changed[name]) for name, value in fresh.items())
     assert [m["step"] for m in _metrics(tmp_path / "changed")] == list(range(1, 10))
 
