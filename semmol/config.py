@@ -20,7 +20,17 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Modality = Literal["smiles", "graph2d", "geom3d", "fingerprint", "descriptors", "image", "graph_attention"]
+Modality = Literal[
+    "smiles",
+    "graph2d",
+    "geom3d",
+    "fingerprint",
+    "descriptors",
+    "image",
+    "graph_attention",
+    "graph_global",
+    "description",
+]
 TaskType = Literal["classification", "regression"]
 SplitKind = Literal["scaffold", "random", "balanced_scaffold"]
 
@@ -94,6 +104,11 @@ class DatasetConfig(_Section):
         description="Maps textual label values to numbers before validation, e.g. {'active': 1, 'inactive': 0}.",
     )
     max_rows: int | None = Field(None, ge=1, description="Use only the first N rows (small presets).")
+    text_column: str | None = Field(
+        None,
+        description="Column of a text description per molecule (e.g. written by a language model); the "
+        "description view reads it instead of the one generated from RDKit (empty cells fall back to it).",
+    )
 
     @model_validator(mode="after")
     def _targets_need_task(self) -> DatasetConfig:
@@ -177,14 +192,48 @@ class SplitConfig(_Section):
 # --------------------------------------------------------------------------------------
 # Model
 # --------------------------------------------------------------------------------------
-class SmilesEncoderConfig(_Section):
-    name: Literal["transformer"] = Field("transformer", description="Encoder architecture.")
+class TextEncoderConfig(_Section):
+    """What the text encoders (SMILES, description) share."""
+
     dim: int = Field(128, description="Hidden size.")
     layers: int = Field(2, description="Transformer layers.")
     heads: int = Field(4, description="Attention heads.")
-    max_len: int = Field(128, description="Tokens kept per SMILES (longer ones are truncated).")
+    max_len: int = Field(128, description="Tokens kept per text (longer ones are truncated).")
     dropout: float = Field(0.1, description="Dropout inside the encoder.")
     mask_prob: float = Field(0.15, description="Fraction of tokens masked for the reconstruction loss.")
+    pretrained: str | None = Field(
+        None,
+        description="DeBERTa-v2 weights and tokenizer to start from (from_pretrained: a Hugging Face Hub name or "
+        "a local directory); dim, layers and heads then come from it. Loading a fine-tuned model reads it again.",
+    )
+
+
+class SmilesEncoderConfig(TextEncoderConfig):
+    """The SMILES encoder over atom-level tokens (vocabulary from the corpus)."""
+
+    name: Literal["transformer", "deberta"] = Field(
+        "transformer",
+        description="Encoder architecture: a pre-norm transformer with learned positions, or DeBERTa-v2 "
+        "(transformers' DebertaV2Model, relative position attention).",
+    )
+    randomize: bool = Field(
+        False,
+        description="In pretraining, read a randomised SMILES of each molecule (RDKit, a new one per step "
+        "and molecule) instead of the canonical one: the text augmentation of LGM-CL.",
+    )
+
+    @model_validator(mode="after")
+    def _pretrained_is_deberta(self) -> SmilesEncoderConfig:
+        if self.pretrained and self.name != "deberta":
+            raise ValueError("model.smiles.pretrained needs model.smiles.name 'deberta'")
+        return self
+
+
+class DescriptionEncoderConfig(TextEncoderConfig):
+    """DeBERTa-v2 over the words of each molecule's text description (shard column ``description``)."""
+
+    name: Literal["deberta"] = Field("deberta", description="Encoder architecture (DeBERTa-v2).")
+    max_len: int = Field(160, description="Words kept per description (longer ones are truncated).")
 
 
 class Graph2DEncoderConfig(_Section):
@@ -239,6 +288,19 @@ class GraphAttentionEncoderConfig(_Section):
     dropout: float = Field(0.1, description="Dropout inside AttentiveFP.")
 
 
+class GraphTransformerEncoderConfig(_Section):
+    """A GPS graph transformer (local GINE message passing + global attention over all atoms)."""
+
+    name: Literal["gps"] = Field("gps", description="Encoder architecture (torch_geometric's GPSConv).")
+    dim: int = Field(128, description="Hidden and output size.")
+    layers: int = Field(2, ge=1, description="GPS layers.")
+    heads: int = Field(4, ge=1, description="Heads of the global attention.")
+    walk_length: int = Field(
+        8, ge=1, description="Steps of the random-walk structural encoding added to the atom embeddings."
+    )
+    dropout: float = Field(0.1, description="Dropout inside the layers.")
+
+
 class ModelConfig(_Section):
     """Encoders of each modality and the shared embedding space."""
 
@@ -262,6 +324,12 @@ class ModelConfig(_Section):
     graph_attention: GraphAttentionEncoderConfig = Field(
         default_factory=GraphAttentionEncoderConfig, description="Graph-attention encoder (AttentiveFP)."
     )
+    graph_global: GraphTransformerEncoderConfig = Field(
+        default_factory=GraphTransformerEncoderConfig, description="Global graph encoder (graph transformer)."
+    )
+    description: DescriptionEncoderConfig = Field(
+        default_factory=DescriptionEncoderConfig, description="Text description encoder (DeBERTa-v2)."
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -270,11 +338,12 @@ class ModelConfig(_Section):
 class PretrainConfig(_Section):
     """Multimodal pretraining on the corpus (torchrun; gloo on CPU, NCCL on GPU)."""
 
-    method: Literal["semmol", "infonce", "mmsa"] = Field(
+    method: Literal["semmol", "infonce", "mmsa", "lgmcl"] = Field(
         "semmol",
         description="Pretraining method (a plug-in of semmol.methods): 'infonce' (anchor-target contrast), "
         "'semmol' (adds the center library and soft matching), 'mmsa' (fused views, hypergraph over "
-        "molecules, memory anchors; its views are the anchor and the targets, taken alike).",
+        "molecules, memory anchors), 'lgmcl' (structure views contrasted among themselves, text views "
+        "among themselves, and structure with text); mmsa and lgmcl take the anchor and targets alike.",
     )
     anchor: Modality = Field("smiles", description="Anchor view of the contrastive and matching terms.")
     targets: list[Modality] = Field(
@@ -385,6 +454,27 @@ class MMSAConfig(_Section):
     memory_temperature: float = Field(0.1, gt=0, description="Temperature of the soft assignment to anchors.")
     w_memory: float = Field(
         1.0, description="Weight of the alignment of refined embeddings with their anchors."
+    )
+
+
+class LGMCLConfig(_Section):
+    """LGM-CL: local/global structure contrast, SMILES/description contrast, structure-text alignment
+    (pretrain.method 'lgmcl').
+
+    The views are pretrain.anchor and pretrain.targets; smiles and description are text views,
+    every other modality a structure view (the paper's: graph_attention local, graph_global global).
+    Every term is an NT-Xent (symmetric InfoNCE) at pretrain.temperature over the global batch.
+    """
+
+    w_local_global: float = Field(
+        1.0, ge=0, description="Weight of the contrast between every pair of structure views."
+    )
+    w_text: float = Field(1.0, ge=0, description="Weight of the contrast between every pair of text views.")
+    w_graph_text: float = Field(
+        1.0,
+        ge=0,
+        description="Weight of the contrast between a molecule's mean structure projection and its mean "
+        "text projection (aligns the two sides that fine-tuning fuses).",
     )
 
 
@@ -580,6 +670,7 @@ class ExperimentConfig(_Section):
         default_factory=SemanticConfig, description="SemMol objective (defaults)."
     )
     mmsa: MMSAConfig = Field(default_factory=MMSAConfig, description="MMSA objective (defaults).")
+    lgmcl: LGMCLConfig = Field(default_factory=LGMCLConfig, description="LGM-CL objective (defaults).")
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig, description="Fine-tuning (defaults).")
     baseline: BaselineConfig = Field(default_factory=BaselineConfig, description="Fingerprint baseline.")
     fewshot: FewShotConfig = Field(
@@ -709,6 +800,7 @@ class PretrainJob(_Section):
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
     semantic: SemanticConfig = Field(default_factory=SemanticConfig)
     mmsa: MMSAConfig = Field(default_factory=MMSAConfig)
+    lgmcl: LGMCLConfig = Field(default_factory=LGMCLConfig)
 
 
 class FinetuneJob(_Section):

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from semmol.cli.common import json_model
-from semmol.config import ConformerConfig, FinetuneJob, PretrainJob
+from semmol.config import ConformerConfig, FinetuneJob, ModelConfig, PretrainJob
 
 HELP = "measure conformer and pretraining throughput, or sum a finished pipeline's stage timings"
 
@@ -73,6 +73,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
     loader_ratio.add_argument("--batch-size", type=int, default=128, help="molecules per batch (default 128)")
     pretrain_ratio = kinds.add_parser("pretrain-ratio", help="pretraining molecules/s and data-wait share")
     _add_pretrain_arguments(pretrain_ratio, steps=20)
+    encoder_ratio = kinds.add_parser(
+        "encoder-ratio", help="each encoder's training cost per molecule vs the 2D graph encoder's"
+    )
+    encoder_ratio.add_argument("manifest", type=Path, help="a shards/manifest.json")
+    encoder_ratio.add_argument(
+        "--model", type=json_model(ModelConfig), default=ModelConfig(), help="model section as JSON"
+    )
+    encoder_ratio.add_argument(
+        "--modalities",
+        nargs="+",
+        default=["smiles", "description", "graph_attention", "graph_global"],
+        help="encoders to time (default: LGM-CL's views; graph2d is always timed)",
+    )
+    encoder_ratio.add_argument("--batch-size", type=int, default=64, help="molecules per batch (default 64)")
+    encoder_ratio.add_argument("--batches", type=int, default=5, help="batches timed (default 5)")
     finetune_ratio = kinds.add_parser("finetune-ratio", help="seconds per fine-tuning epoch vs chemprop")
     finetune_ratio.add_argument(
         "--job", type=json_model(FinetuneJob), required=True, help="finetune job as JSON"
@@ -222,6 +237,14 @@ def _ratios(args: argparse.Namespace) -> str:
         )
     elif args.bench == "pretrain-ratio":
         rows = speed.pretrain_ratios(args.job, args.manifest, steps=args.steps)
+    elif args.bench == "encoder-ratio":
+        rows = speed.encoder_ratios(
+            args.manifest,
+            model=args.model,
+            modalities=args.modalities,
+            batch_size=args.batch_size,
+            batches=args.batches,
+        )
     else:
         rows = speed.finetune_ratios(
             args.job,

@@ -18,6 +18,16 @@ def quiet_rdkit() -> Iterator[None]:
         del blocker  # logging comes back when the blocker is released
 
 
+def randomized_smiles(smiles: str, *, seed: int) -> str:
+    """A random (non-canonical) SMILES of the same molecule, the same for the same ``seed``
+    (RDKit's random atom order); ``smiles`` itself when it does not parse."""
+    with quiet_rdkit():
+        mol = Chem.MolFromSmiles(smiles)
+        if mol is None:
+            return smiles
+        return Chem.MolToRandomSmilesVect(mol, 1, randomSeed=seed + 1)[0]  # 0 would mean "unseeded"
+
+
 def parse_smiles(smiles: str | None) -> tuple[Chem.Mol | None, str | None]:
     """Parse and sanitize a SMILES string (call inside :func:`quiet_rdkit` to keep RDKit quiet).
 

@@ -28,6 +28,7 @@ from rdkit.Chem import AllChem, rdDistGeom
 
 from semmol.config import ConformerConfig
 from semmol.data.chem import quiet_rdkit
+from semmol.data.description import describe_molecule
 from semmol.data.featurize import (
     atom_features,
     bond_features,
@@ -128,6 +129,7 @@ def featurize_molecule(smiles: str, *, options: ConformerConfig, embed: bool = T
             "maccs": np.packbits(maccs_keys(mol)).tobytes(),
             "erg": erg_fingerprint(mol).tolist(),
             "image": depiction_png(mol, size=options.image_size) if options.image_size else None,
+            "description": describe_molecule(mol),
         }
         mol_h = Chem.AddHs(mol)
         seed = molecule_seed(smiles, base_seed=options.seed)
@@ -221,7 +223,8 @@ def build_shard(
         The shard's summary (also stored in the file's metadata).
     """
     schema = shard_schema(options.ecfp_bits)  # rejects bad options before any work is done
-    table = pq.read_table(molecules, columns=["row", "smiles"])
+    columns = ["row", "smiles", "text"] if "text" in pq.read_schema(molecules).names else ["row", "smiles"]
+    table = pq.read_table(molecules, columns=columns)
     start, stop = shard_bounds(table.num_rows, shard=shard, n_shards=n_shards)
     rows = table.column("row").to_pylist()[start:stop]
     smiles = table.column("smiles").to_pylist()[start:stop]
@@ -233,9 +236,12 @@ def build_shard(
         chunk_size=chunk_size,
         desc=f"conformers {molecules.parent.name} shard {shard}",
     )
-    for offset, (record, row) in enumerate(zip(records, rows)):
+    texts = table.column("text").to_pylist()[start:stop] if "text" in columns else [None] * len(rows)
+    for offset, (record, row, text) in enumerate(zip(records, rows, texts)):
         record["mol_index"] = start + offset
         record["row"] = row
+        if text:  # the dataset's own description replaces the generated one
+            record["description"] = text
     statuses = Counter(record["status"] for record in records)
     summary = {
         "shard": shard,

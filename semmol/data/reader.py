@@ -17,7 +17,7 @@ Fields of one molecule (``B`` molecules, ``N`` atoms in a batch):
 - ``maccs``: ``[B, MACCS_BITS]`` float 0/1; ``erg``: ``[B, ERG_SIZE]`` float (ErG fingerprint);
 - with ``images=True``: ``image``: ``[B, 3, S, S]`` uint8 RGB depiction, ``image_valid``: ``[B]`` bool
   (a molecule whose shard row holds no image gets a white image and ``False``);
-- ``smiles``: list of ``B`` canonical SMILES; ``mol_id`` (the molecule's ``mol_index``, its position
+- ``smiles``: list of ``B`` canonical SMILES; ``description``: list of ``B`` texts; ``mol_id`` (the molecule's ``mol_index``, its position
   in molecules.parquet; named so that PyG does not offset it when batching), ``row``: ``[B]`` long.
 """
 
@@ -66,6 +66,7 @@ class _Columns:
     mol_index: np.ndarray
     row: np.ndarray
     smiles: list[str]
+    descriptions: list[str]
     atom_offsets: np.ndarray  # [M + 1]
     atomic_numbers: np.ndarray  # [atoms]
     atom_features: np.ndarray  # [atoms, F]
@@ -117,6 +118,7 @@ def _load_columns(table: pa.Table) -> _Columns:
         mol_index=table.column("mol_index").to_numpy(),
         row=table.column("row").to_numpy(),
         smiles=table.column("smiles").to_pylist(),
+        descriptions=table.column("description").to_pylist(),
         atom_offsets=atom_offsets,
         atomic_numbers=atomic_numbers.to_numpy().astype(np.int64),
         atom_features=atom_feat_values.to_numpy().astype(np.int64).reshape(len(atom_feats), -1),
@@ -260,6 +262,7 @@ class ShardDataset(Dataset):
             maccs=_bit_row(c.maccs[index], MACCS_BITS),
             erg=torch.from_numpy(c.erg[index : index + 1]),
             smiles=c.smiles[index],
+            description=c.descriptions[index],
             mol_id=torch.tensor([int(c.mol_index[index])]),
             row=torch.tensor([int(c.row[index])]),
             num_nodes=n_atoms,

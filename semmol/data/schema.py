@@ -2,8 +2,9 @@
 
 ``molecules.parquet`` (standardize): one row per accepted source record.
     row (int64, index of the record in the source file, header excluded), smiles_input,
-    smiles (canonical), duplicate_of (int64 or null; benchmarks keep duplicates), then one
-    float64 column per configured target (NaN = missing label).
+    smiles (canonical), duplicate_of (int64 or null; benchmarks keep duplicates), text (string
+    or null; only with a dataset's ``text_column``), then one float64 column per configured
+    target (NaN = missing label).
 ``rejected.parquet`` (standardize, and labels): row, column, value, reason, stage.
 Shard files (conformers): one row per molecule of ``molecules.parquet``, every modality the
 later stages need, so no stage after this one runs RDKit on the corpus. See
@@ -62,7 +63,11 @@ def shard_schema(ecfp_bits: int) -> pa.Schema:
             ("descriptors", pa.list_(pa.float32(), len(DESCRIPTOR_NAMES))),  # featurize.rdkit_descriptors
             ("maccs", pa.binary(math.ceil(MACCS_BITS / 8))),  # np.packbits of featurize.maccs_keys
             ("erg", pa.list_(pa.float32(), ERG_SIZE)),  # featurize.erg_fingerprint
-            ("image", pa.binary()),  # RGB PNG of the 2D depiction (featurize.depiction_png); null: none
+            ("image", pa.binary()),
+            (
+                "description",
+                pa.string(),
+            ),  # the dataset's text_column, else description.describe_molecule  # RGB PNG of the 2D depiction (featurize.depiction_png); null: none
             ("status", pa.string()),
             ("seconds", pa.float32()),  # wall time spent on this molecule
         ]

@@ -117,10 +117,14 @@ def standardize_table(
         source: file name used in messages.
     """
     started = time.perf_counter()
-    require_columns(table, [dataset.smiles_column, *dataset.targets], path=source)
+    text_columns = [dataset.text_column] if dataset.text_column else []
+    require_columns(table, [dataset.smiles_column, *dataset.targets, *text_columns], path=source)
     cleaner = MoleculeCleaner(options, size_filter=not benchmark)
     dedupe = options.deduplicate and not benchmark
     accepted: dict[str, list] = {"row": [], "smiles_input": [], "smiles": [], "duplicate_of": []}
+    if text_columns:
+        accepted["text"] = []
+        texts = table.get_column(dataset.text_column).to_list()
     labels: dict[str, list[float]] = {target: [] for target in dataset.targets}
     rejected: list[dict] = []
     first_row: dict[str, int] = {}
@@ -162,6 +166,8 @@ def standardize_table(
         accepted["smiles_input"].append(smiles_input)
         accepted["smiles"].append(canonical)
         accepted["duplicate_of"].append(None if duplicate_of == row else duplicate_of)
+        if text_columns:
+            accepted["text"].append(texts[row] or None)
         for target, value in zip(dataset.targets, values):
             labels[target].append(value)
 
@@ -172,6 +178,7 @@ def standardize_table(
             "smiles_input": pl.Utf8,
             "smiles": pl.Utf8,
             "duplicate_of": pl.Int64,
+            **({"text": pl.Utf8} if text_columns else {}),
             **{target: pl.Float64 for target in dataset.targets},
         },
     )

@@ -11,6 +11,8 @@ prints as one table; nothing here asserts a target (speed lives in benchmarks, n
 - :func:`pretrain_ratios`: pretraining molecules per second and the share of step time spent
   waiting for the next batch.
 - :func:`finetune_ratios`: seconds per fine-tuning epoch against chemprop's on the same split.
+- :func:`encoder_ratios`: each encoder's training cost per molecule (forward and backward)
+  against the 2D graph encoder's, on the same batches.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from pathlib import Path
 from rdkit import Chem
 from rdkit.Chem import AllChem, rdDistGeom
 
-from semmol.config import ConformerConfig, FinetuneJob, PretrainJob
+from semmol.config import ConformerConfig, FinetuneJob, ModelConfig, PretrainJob
 from semmol.data.chem import quiet_rdkit
 from semmol.data.conformers import featurize_molecules, molecule_seed
+from semmol.data.description import describe_molecule
 from semmol.data.featurize import erg_fingerprint, maccs_keys
 
 
@@ -90,6 +93,7 @@ def conformer_ratios(smiles: Sequence[str], options: ConformerConfig) -> list[Ra
     )
     mols = [Chem.MolFromSmiles(text) for text in smiles]
     fingerprints = _cpu_seconds(lambda: [(maccs_keys(mol), erg_fingerprint(mol)) for mol in mols]) / n
+    descriptions = _cpu_seconds(lambda: [describe_molecule(mol) for mol in mols]) / n
     one = _wall_seconds(lambda: featurize_molecules(smiles, options=options, threads=1))
     two = _wall_seconds(lambda: featurize_molecules(smiles, options=options, threads=2))
     return [
@@ -104,6 +108,7 @@ def conformer_ratios(smiles: Sequence[str], options: ConformerConfig) -> list[Ra
             "-",
         ),
         Ratio("  of which MACCS keys and ErG (s/molecule)", fingerprints, bare, fingerprints / bare, "-"),
+        Ratio("  of which the text description (s/molecule)", descriptions, bare, descriptions / bare, "-"),
         Ratio(
             "conformers: parallel efficiency, 2 workers vs 1 (wall s)", two, one, one / (2 * two), ">= 0.90"
         ),
@@ -223,4 +228,54 @@ def finetune_ratios(
         theirs = math.nan
     return [
         Ratio("finetune: s per epoch, semmol vs chemprop (same split)", ours, theirs, ours / theirs, "<= 1.0")
+    ]
+
+
+def encoder_ratios(
+    manifest: Path, *, model: ModelConfig, modalities: Sequence[str], batch_size: int, batches: int
+) -> list[Ratio]:
+    """Milliseconds per molecule of one training step of each modality's encoder and projection
+    (forward with the pretraining corruptions, backward of its projection and reconstruction
+    loss), against ``graph2d``'s on the same batches; one process, after one untimed batch."""
+
+    from semmol.data.reader import ShardDataset, make_loader
+    from semmol.data.shards import read_manifest, shard_paths
+    from semmol.models.corruption import CorruptionKey
+    from semmol.models.multimodal import MultiModalEncoder
+    from semmol.models.tokenizer import SmilesVocab
+
+    names = list(dict.fromkeys(["graph2d", *modalities]))
+    dataset = ShardDataset(shard_paths(manifest), conformers="first", images="image" in names)
+    encoder = MultiModalEncoder(
+        model,
+        modalities=names,
+        vocab=SmilesVocab.build(dataset.columns.smiles),
+        ecfp_bits=read_manifest(manifest)["ecfp_bits"],
+    )
+    encoder.fit_input_scaling(dataset.columns, None, modalities=names)
+    n = min(len(dataset), batch_size * (batches + 1))
+    loaded = list(make_loader(dataset, batch_size=batch_size, indices=list(range(n)), shuffle=False))
+    seconds = {}
+    for name in names:
+
+        def step(batch, index: int, name: str = name) -> None:
+            out = encoder(batch, CorruptionKey(seed=0, step=index), modalities=[name])[name]
+            loss = out.projected.sum() + (
+                out.reconstruction_loss if out.reconstruction_loss is not None else 0
+            )
+            loss.backward()
+
+        step(loaded[0], 0)  # warm-up
+        seconds[name] = _wall_seconds(lambda: [step(b, i) for i, b in enumerate(loaded[1:], 1)])
+    molecules = n - len(loaded[0].smiles)
+    per_molecule = {name: 1000 * value / molecules for name, value in seconds.items()}
+    return [
+        Ratio(
+            f"encoder {name} ({getattr(model, name).name}): ms per molecule, training step vs graph2d",
+            per_molecule[name],
+            per_molecule["graph2d"],
+            per_molecule[name] / per_molecule["graph2d"],
+            "-",
+        )
+        for name in names
     ]

@@ -9,11 +9,12 @@ from __future__ import annotations
 from semmol.config import PretrainJob
 from semmol.methods.base import PretrainMethod
 from semmol.methods.infonce import InfoNCEMethod
+from semmol.methods.lgmcl import LGMCLMethod
 from semmol.methods.mmsa.method import MMSAMethod
 from semmol.methods.semmol.method import SemMolMethod
 
 METHODS: dict[str, type[PretrainMethod]] = {
-    cls.name: cls for cls in (InfoNCEMethod, SemMolMethod, MMSAMethod)
+    cls.name: cls for cls in (InfoNCEMethod, SemMolMethod, MMSAMethod, LGMCLMethod)
 }
 
 

@@ -5,25 +5,8 @@ from __future__ import annotations
 import torch
 
 from semmol.methods.base import Logs, LossTerms, PretrainMethod
-from semmol.methods.shared.contrastive import infonce_loss
+from semmol.methods.shared.contrastive import view_pairs_infonce
 from semmol.models.multimodal import ModalityOutput
-
-
-def anchor_target_infonce(
-    outputs: dict[str, ModalityOutput], *, anchor: str, targets: list[str], temperature: float
-) -> torch.Tensor:
-    """Mean over the targets of the symmetric InfoNCE between the anchor's and the target's
-    projections, over the molecules that have both views."""
-    terms = [
-        infonce_loss(
-            outputs[anchor].projected,
-            outputs[target].projected,
-            outputs[anchor].valid & outputs[target].valid,
-            temperature=temperature,
-        )
-        for target in targets
-    ]
-    return torch.stack(terms).mean()
 
 
 class InfoNCEMethod(PretrainMethod):
@@ -35,7 +18,6 @@ class InfoNCEMethod(PretrainMethod):
         self, outputs: dict[str, ModalityOutput], keys: torch.Tensor, step: int
     ) -> tuple[LossTerms, Logs]:
         cfg = self.job.pretrain
-        contrastive = anchor_target_infonce(
-            outputs, anchor=cfg.anchor, targets=cfg.targets, temperature=cfg.temperature
-        )
+        pairs = [(cfg.anchor, target) for target in cfg.targets]
+        contrastive = view_pairs_infonce(outputs, pairs, temperature=cfg.temperature)
         return {"infonce": cfg.w_contrastive * contrastive}, {}

@@ -25,10 +25,12 @@ from semmol.models.corruption import CorruptionKey
 from semmol.models.dmpnn import DMPNNEncoder
 from semmol.models.geom3d import GeometryEncoder
 from semmol.models.graph2d import GraphEncoder
+from semmol.models.graph_transformer import GraphTransformerEncoder
 from semmol.models.image import ImageEncoder
 from semmol.models.layers import mlp
 from semmol.models.smiles import SmilesTransformer
-from semmol.models.tokenizer import SmilesVocab
+from semmol.models.text import DebertaEncoder
+from semmol.models.tokenizer import DescriptionVocab, SmilesVocab
 from semmol.models.vector import VectorMLP
 from semmol.runtime.checkpoint import load_file, save_atomic
 
@@ -38,6 +40,10 @@ ENCODER_FORMAT = "semmol.encoder/1"
 #: (modality, encoder name) -> factory(model config, vocab, ecfp_bits).
 ENCODERS: dict[tuple[str, str], Callable[[ModelConfig, SmilesVocab | None, int], nn.Module]] = {
     ("smiles", "transformer"): lambda cfg, vocab, bits: SmilesTransformer(cfg.smiles, vocab=vocab),
+    ("smiles", "deberta"): lambda cfg, vocab, bits: DebertaEncoder(cfg.smiles, vocab=vocab, field="smiles"),
+    ("description", "deberta"): lambda cfg, vocab, bits: DebertaEncoder(
+        cfg.description, vocab=DescriptionVocab.closed(), field="description"
+    ),
     ("graph2d", "gin"): lambda cfg, vocab, bits: GraphEncoder(cfg.graph2d),
     ("graph2d", "gine"): lambda cfg, vocab, bits: GraphEncoder(cfg.graph2d),
     ("graph2d", "dmpnn"): lambda cfg, vocab, bits: DMPNNEncoder(cfg.graph2d),
@@ -48,6 +54,7 @@ ENCODERS: dict[tuple[str, str], Callable[[ModelConfig, SmilesVocab | None, int],
     ),
     ("image", "resnet"): lambda cfg, vocab, bits: ImageEncoder(cfg.image),
     ("graph_attention", "attentivefp"): lambda cfg, vocab, bits: GraphAttentionEncoder(cfg.graph_attention),
+    ("graph_global", "gps"): lambda cfg, vocab, bits: GraphTransformerEncoder(cfg.graph_global),
 }
 
 

@@ -1,4 +1,7 @@
-"""Atom-level SMILES tokenization with a vocabulary built from the corpus.
+"""Token vocabularies of the text encoders: atom-level SMILES, and words of descriptions.
+
+:class:`SmilesVocab` is built from the corpus and saved with the model;
+:class:`DescriptionVocab` is the closed word list of :mod:`semmol.data.description`.
 
 The regular expression is the usual atom-level one (bracket atoms, two-letter halogens, ring
 closures with ``%nn``, bonds and branches as single tokens, ``<`` and ``>`` of dative bonds);
@@ -11,9 +14,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import ClassVar
 
 import torch
+
+from semmol.data.description import DESCRIPTION_WORDS, tokenize_description
 
 SMILES_TOKEN = re.compile(
     r"(\[[^\]]+]|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\(|\)|\.|=|#|-|\+|\\|\/|:|~|@|\?|>|<|\*|\$|%[0-9]{2}|[0-9]"
@@ -29,12 +35,16 @@ def tokenize(smiles: str) -> list[str]:
     return SMILES_TOKEN.findall(smiles)
 
 
-class SmilesVocab:
+class TokenVocab:
     """Token <-> id mapping; ids 0..3 are ``<pad>``, ``<unk>``, ``<cls>``, ``<mask>``.
+
+    Subclasses say how a text splits into tokens (:attr:`split`).
 
     Args:
         tokens: the non-special tokens, in id order.
     """
+
+    split: ClassVar[Callable[[str], list[str]]]
 
     def __init__(self, tokens: Iterable[str]):
         self.itos = SPECIAL_TOKENS + [t for t in tokens if t not in SPECIAL_TOKENS]
@@ -43,22 +53,22 @@ class SmilesVocab:
     pad_id, unk_id, cls_id, mask_id = 0, 1, 2, 3
 
     @classmethod
-    def build(cls, smiles: Iterable[str], *, min_count: int = 1) -> SmilesVocab:
+    def build(cls, texts: Iterable[str], *, min_count: int = 1) -> TokenVocab:
         """The vocabulary of a corpus: tokens seen at least ``min_count`` times (default 1),
         most frequent first (ties by token, so the result does not depend on corpus order)."""
-        counts = Counter(token for s in smiles for token in tokenize(s))
+        counts = Counter(token for text in texts for token in cls.split(text))
         kept = sorted((t for t, n in counts.items() if n >= min_count), key=lambda t: (-counts[t], t))
         return cls(kept)
 
     def __len__(self) -> int:
         return len(self.itos)
 
-    def encode(self, smiles: list[str], *, max_len: int) -> torch.Tensor:
+    def encode(self, texts: list[str], *, max_len: int) -> torch.Tensor:
         """Token ids ``[B, L]`` with ``<cls>`` first, truncated to ``max_len`` and padded with ``<pad>``
         to the longest row (``L <= max_len``)."""
         rows = [
-            [self.cls_id] + [self.stoi.get(t, self.unk_id) for t in tokenize(s)][: max_len - 1]
-            for s in smiles
+            [self.cls_id] + [self.stoi.get(t, self.unk_id) for t in self.split(text)][: max_len - 1]
+            for text in texts
         ]
         ids = torch.full((len(rows), max(len(r) for r in rows)), self.pad_id, dtype=torch.long)
         for i, row in enumerate(rows):
@@ -66,5 +76,23 @@ class SmilesVocab:
         return ids
 
     def to_list(self) -> list[str]:
-        """The non-special tokens (what :class:`SmilesVocab` is built from)."""
+        """The non-special tokens (what the vocabulary is built from)."""
         return self.itos[len(SPECIAL_TOKENS) :]
+
+
+class SmilesVocab(TokenVocab):
+    """Atom-level SMILES tokens (:func:`tokenize`), built from the corpus."""
+
+    split = staticmethod(tokenize)
+
+
+class DescriptionVocab(TokenVocab):
+    """Words of molecule descriptions (:func:`~semmol.data.description.tokenize_description`);
+    :meth:`closed` is every word the RDKit description generator writes. Words of a dataset's
+    own descriptions outside it map to ``<unk>``."""
+
+    split = staticmethod(tokenize_description)
+
+    @classmethod
+    def closed(cls) -> DescriptionVocab:
+        return cls(DESCRIPTION_WORDS)

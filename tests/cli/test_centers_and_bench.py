@@ -70,8 +70,10 @@ def _ratio_rows(text: str) -> dict[str, list[str]]:
 def test_bench_ratios_print_semmol_beside_the_reference(tiny_benchmark, moleculenet_dir, capsys):
     main(["bench", "conformer-ratio", str(moleculenet_dir / "esol.csv"), "--limit", "6"])
     rows = _ratio_rows(capsys.readouterr().out)
-    assert len(rows) == 4 and all(float(cells[2]) > 0 for cells in rows.values())
-    assert "of which MACCS keys and ErG (s/molecule)" in rows
+    assert len(rows) == 5 and all(float(cells[2]) > 0 for cells in rows.values())
+    assert {"of which MACCS keys and ErG (s/molecule)", "of which the text description (s/molecule)"} <= set(
+        rows
+    )
     main(["bench", "loader-ratio", str(tiny_benchmark["manifest"]), "--limit", "16", "--batch-size", "8"])
     rows = _ratio_rows(capsys.readouterr().out)
     assert [cells[3] for cells in rows.values()] == [">= 10", ">= 10"]
@@ -80,3 +82,14 @@ def test_bench_ratios_print_semmol_beside_the_reference(tiny_benchmark, molecule
     )
     rate, wait = _ratio_rows(capsys.readouterr().out).values()
     assert float(rate[0]) > 0 and 0 <= float(wait[0]) <= float(wait[1]) and 0 <= float(wait[2]) <= 1
+    small = {"description": {"dim": 16, "layers": 1, "heads": 2}, "graph2d": {"dim": 16, "layers": 1}}
+    main(
+        ["bench", "encoder-ratio", str(tiny_benchmark["manifest"]), "--model", json.dumps(small)]
+        + ["--modalities", "description", "--batch-size", "4", "--batches", "2"]
+    )
+    rows = _ratio_rows(capsys.readouterr().out)
+    assert list(rows) == [
+        "encoder graph2d (gine): ms per molecule, training step vs graph2d",
+        "encoder description (deberta): ms per molecule, training step vs graph2d",
+    ]
+    assert float(rows[list(rows)[0]][2]) == 1.0 and float(rows[list(rows)[1]][0]) > 0

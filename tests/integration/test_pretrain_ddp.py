@@ -64,6 +64,28 @@ MMSA_JOB = {
     "mmsa": {"k_neighbours": 3, "bank_size": 8, "n_memories": 4},
 }
 
+#: LGM-CL on the paper's views: AttentiveFP (local), graph transformer (global), randomised
+#: SMILES and the generated descriptions, both read by DeBERTa.
+LGMCL_JOB = {
+    "model": {
+        "proj_dim": 16,
+        "smiles": {"name": "deberta", "dim": 16, "layers": 1, "heads": 2, "dropout": 0.0, "randomize": True},
+        "description": {"dim": 16, "layers": 1, "heads": 2, "dropout": 0.0},
+        "graph_attention": {"dim": 16, "layers": 1, "timesteps": 1, "dropout": 0.0},
+        "graph_global": {"dim": 16, "layers": 1, "heads": 2, "walk_length": 4, "dropout": 0.0},
+    },
+    "pretrain": {
+        "method": "lgmcl",
+        "anchor": "graph_attention",
+        "targets": ["graph_global", "smiles", "description"],
+        "steps": 6,
+        "batch_size": 8,
+        "warmup_steps": 2,
+        "log_every": 1,
+        "checkpoint_every": 3,
+    },
+}
+
 
 def pretrain(manifest: Path, out_dir: Path, *, nproc: int, job: dict = JOB) -> list[dict]:
     command = [
@@ -123,3 +145,16 @@ def test_mmsa_two_processes_follow_the_one_process_curve(tiny_benchmark, tmp_pat
     assert {"memory.anchors", "bank.features", "refiner.convs.0.lin.weight"} <= set(method_one)
     for name, value in method_one.items():
         torch.testing.assert_close(value, method_two[name], rtol=1e-3, atol=1e-4, msg=name)
+
+
+def test_lgmcl_two_processes_follow_the_one_process_curve(tiny_benchmark, tmp_path):
+    one = pretrain(tiny_benchmark["manifest"], tmp_path / "one", nproc=1, job=LGMCL_JOB)
+    two = pretrain(tiny_benchmark["manifest"], tmp_path / "two", nproc=2, job=LGMCL_JOB)
+    assert [m["step"] for m in one] == [m["step"] for m in two] == list(range(1, 7))
+    for a, b in zip(one, two):
+        for key in ["loss", "loss_local_global", "loss_text", "loss_graph_text"]:
+            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), (a["step"], key)
+    models = [load_file(tmp_path / f"{n}/model.pt") for n in ("one", "two")]
+    assert models[0]["modalities"] == ["graph_attention", "graph_global", "smiles", "description"]
+    for name, value in models[0]["state_dict"].items():
+        torch.testing.assert_close(value, models[1]["state_dict"][name], rtol=1e-3, atol=1e-4, msg=name)

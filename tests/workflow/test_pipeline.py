@@ -155,8 +155,8 @@ def test_one_finetune_target_builds_only_its_dependencies(tmp_path, tiny_config)
     assert (
         jobs["pretrain"] == 1 and jobs["download"] == 2 and "centers" not in jobs and "baseline" not in jobs
     )
-    # semmol (shared by semmol_head) and mmsa
-    assert planned_jobs(snakemake(tmp_path, tiny_config, "all", "-n"))["pretrain"] == 2
+    # semmol (shared by semmol_head), mmsa and lgmcl
+    assert planned_jobs(snakemake(tmp_path, tiny_config, "all", "-n"))["pretrain"] == 3
 
 
 @pytest.mark.parametrize(
@@ -179,11 +179,12 @@ def test_presets_plan_the_whole_dag(tmp_path, preset):
 
 @pytest.mark.parametrize(
     ("runs_file", "n_runs", "n_pretrainings"),
-    [("ablations.yaml", 11, 10), ("finetuning.yaml", 6, 3), ("methods.yaml", 9, 7)],
+    [("ablations.yaml", 11, 10), ("finetuning.yaml", 6, 3), ("methods.yaml", 14, 10)],
 )
 def test_run_sets_share_pretraining_where_they_can(tmp_path, runs_file, n_runs, n_pretrainings):
     # The preset's four runs plus the file's; fine-tuning variants reuse the SemMol pretraining
-    # (methods.yaml: metamm fine-tunes from scratch, so it adds a run and no pretraining).
+    # (methods.yaml: metamm and lgmcl_scratch fine-tune from scratch, and lgmcl_no_fingerprints
+    # differs from lgmcl in fine-tuning only, so those three add runs and no pretraining).
     preset = ROOT / "config" / "moleculenet-cpu.yaml"
     runs = ROOT / "config" / "runs" / runs_file
     jobs = planned_jobs(snakemake(tmp_path, preset, "all", "-n", "--configfile", str(preset), str(runs)))
@@ -293,7 +294,7 @@ def test_stage_timings_from_the_benchmark_files(tiny_run, capsys):
     main(["bench", "timings", str(tiny_run / "benchmarks")])
     table = capsys.readouterr().out
     stages = {line.split("|")[1].strip(): int(line.split("|")[2]) for line in table.splitlines()[2:]}
-    # 3 datasets, 2 shards each, 2 benchmarks x 2 seeds, 4 runs of which two pretrain
+    # 3 datasets, 2 shards each, 2 benchmarks x 2 seeds, 5 runs of which three pretrain
     assert stages == {
         "download": 3,
         "standardize": 3,
@@ -301,9 +302,9 @@ def test_stage_timings_from_the_benchmark_files(tiny_run, capsys):
         "gather": 3,
         "split": 4,
         "baseline": 4,
-        "pretrain": 2,
-        "centers": 2,
-        "finetune": 16,
+        "pretrain": 3,
+        "centers": 3,
+        "finetune": 20,
         "report": 1,
     }
 

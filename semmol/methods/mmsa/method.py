@@ -34,7 +34,7 @@ from semmol.methods.base import Logs, LossTerms, PretrainMethod
 from semmol.methods.mmsa.fusion import AttentionFusion, ViewReconstruction
 from semmol.methods.mmsa.hypergraph import HypergraphRefiner
 from semmol.methods.mmsa.memory import MemoryAnchors
-from semmol.methods.shared.contrastive import infonce_loss
+from semmol.methods.shared.contrastive import infonce_loss, view_pairs_infonce
 from semmol.methods.shared.memory import MemoryBank
 from semmol.models.multimodal import ModalityOutput
 from semmol.runtime.distributed import all_gather, all_reduce_sum, gather_with_grad, global_mean, rank
@@ -89,13 +89,10 @@ class MMSAMethod(PretrainMethod):
     ) -> tuple[LossTerms, Logs]:
         pretrain = self.job.pretrain
         views = {m: (outputs[m].projected, outputs[m].valid) for m in self.modalities}
-        pairs = [
-            infonce_loss(
-                views[a][0], views[b][0], views[a][1] & views[b][1], temperature=pretrain.temperature
-            )
-            for a, b in combinations(self.modalities, 2)
-        ]
-        terms = {"infonce": pretrain.w_contrastive * torch.stack(pairs).mean()}
+        pairs = view_pairs_infonce(
+            outputs, combinations(self.modalities, 2), temperature=pretrain.temperature
+        )
+        terms = {"infonce": pretrain.w_contrastive * pairs}
 
         fused, fusion_weights = self.fusion(views)
         rec_sum, rec_count = self.reconstruction(fused, views)

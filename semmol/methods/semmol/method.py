@@ -13,8 +13,8 @@ from torch import nn
 
 from semmol.config import PretrainJob, SemanticConfig
 from semmol.methods.base import Logs, LossTerms, PretrainMethod
-from semmol.methods.infonce import anchor_target_infonce
 from semmol.methods.semmol.objective import SemMolObjective
+from semmol.methods.shared.contrastive import view_pairs_infonce
 from semmol.models.multimodal import ModalityOutput
 
 
@@ -69,9 +69,8 @@ class SemMolMethod(PretrainMethod):
         self, outputs: dict[str, ModalityOutput], keys: torch.Tensor, step: int
     ) -> tuple[LossTerms, Logs]:
         cfg = self.job.pretrain
-        contrastive = anchor_target_infonce(
-            outputs, anchor=cfg.anchor, targets=cfg.targets, temperature=cfg.temperature
-        )
+        pairs = [(cfg.anchor, target) for target in cfg.targets]
+        contrastive = view_pairs_infonce(outputs, pairs, temperature=cfg.temperature)
         semantic, logs = self.objective(
             outputs[cfg.anchor].projected,
             {t: (outputs[t].projected, outputs[t].valid) for t in cfg.targets},

@@ -7,8 +7,11 @@ is missing (``valid = False``, e.g. no 3D conformer) are neither anchors nor neg
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 
+from semmol.models.multimodal import ModalityOutput
 from semmol.runtime.distributed import all_gather, gather_with_grad, global_mean, rank
 
 
@@ -68,3 +71,20 @@ def infonce_loss(
         forward = _one_direction(anchor[rows], all_target, positives, allowed, temperature)
         backward = _one_direction(target[rows], all_anchor, positives, allowed, temperature)
         return global_mean(0.5 * (forward + backward).sum(), rows.numel())
+
+
+def view_pairs_infonce(
+    outputs: dict[str, ModalityOutput], pairs: Iterable[tuple[str, str]], *, temperature: float
+) -> torch.Tensor:
+    """The mean over ``pairs`` of views of :func:`infonce_loss` between their projections, over
+    the molecules that have both views."""
+    terms = [
+        infonce_loss(
+            outputs[a].projected,
+            outputs[b].projected,
+            outputs[a].valid & outputs[b].valid,
+            temperature=temperature,
+        )
+        for a, b in pairs
+    ]
+    return torch.stack(terms).mean()

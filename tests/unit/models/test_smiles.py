@@ -3,28 +3,46 @@ from __future__ import annotations
 import pytest
 import torch
 
-from semmol.config import ModelConfig
+from semmol.config import ModelConfig, SmilesEncoderConfig
 from semmol.models.corruption import CorruptionKey
-from semmol.models.smiles import SmilesTransformer
+from semmol.models.multimodal import ENCODERS
+from semmol.models.text import TokenSequenceEncoder
 from semmol.models.tokenizer import SmilesVocab
 
 BATCH = [3, 10, 24, 7, 16, 26, 0, 21]  # 1 to 37 tokens: every row but the longest is padded
+#: Per architecture: a token embedding and a first-layer weight, which the reconstruction loss must train.
+TRAINED = {
+    "transformer": [
+        "token_embedding.weight",
+        "position_embedding.weight",
+        "transformer.layers.0.linear1.weight",
+    ],
+    "deberta": [
+        "deberta.embeddings.word_embeddings.weight",
+        "deberta.encoder.rel_embeddings.weight",
+        "deberta.encoder.layer.0.intermediate.dense.weight",
+    ],
+}
 
 
-@pytest.fixture()
-def encoder(model_config: ModelConfig, vocab: SmilesVocab) -> SmilesTransformer:
+def build(cfg: SmilesEncoderConfig, vocab: SmilesVocab) -> TokenSequenceEncoder:
     torch.manual_seed(0)
-    return SmilesTransformer(model_config.smiles, vocab=vocab).eval()
+    return ENCODERS["smiles", cfg.name](ModelConfig(smiles=cfg), vocab, 0).eval()
 
 
-def masked_tokens(encoder: SmilesTransformer) -> list[int]:
+@pytest.fixture(params=sorted(TRAINED))
+def encoder(request, model_config: ModelConfig, vocab: SmilesVocab) -> TokenSequenceEncoder:
+    return build(model_config.smiles.model_copy(update={"name": request.param}), vocab)
+
+
+def masked_tokens(encoder: TokenSequenceEncoder) -> list[int]:
     """Records, per forward pass, how many tokens the reconstruction head saw (the masked ones)."""
     counts: list[int] = []
     encoder.token_head.register_forward_hook(lambda module, inputs, output: counts.append(len(inputs[0])))
     return counts
 
 
-def test_output_shapes(encoder: SmilesTransformer, make_batch):
+def test_output_shapes(encoder: TokenSequenceEncoder, make_batch):
     out = encoder(make_batch(BATCH))
     assert out.hidden.shape == (len(BATCH), 16) and out.valid.shape == (len(BATCH),)
     assert bool(out.valid.all()) and out.reconstruction_loss is None
@@ -32,7 +50,7 @@ def test_output_shapes(encoder: SmilesTransformer, make_batch):
 
 
 @pytest.mark.parametrize("grad", [False, True], ids=["no_grad", "grad"])
-def test_a_molecule_does_not_depend_on_its_batch(encoder: SmilesTransformer, make_batch, grad: bool):
+def test_a_molecule_does_not_depend_on_its_batch(encoder: TokenSequenceEncoder, make_batch, grad: bool):
     with torch.set_grad_enabled(grad):  # without gradients PyTorch may take its fused fast path
         together = encoder(make_batch(BATCH)).hidden
         torch.testing.assert_close(encoder(make_batch(BATCH[::-1])).hidden, together.flip(0))
@@ -40,10 +58,11 @@ def test_a_molecule_does_not_depend_on_its_batch(encoder: SmilesTransformer, mak
             torch.testing.assert_close(encoder(make_batch([index])).hidden[0], together[row])
 
 
-def test_long_smiles_are_truncated_to_max_len(model_config: ModelConfig, vocab: SmilesVocab, make_batch):
-    short = model_config.smiles.model_copy(update={"max_len": 6})
-    torch.manual_seed(0)
-    encoder = SmilesTransformer(short, vocab=vocab).eval()
+@pytest.mark.parametrize("name", sorted(TRAINED))
+def test_long_smiles_are_truncated_to_max_len(
+    model_config: ModelConfig, vocab: SmilesVocab, make_batch, name
+):
+    encoder = build(model_config.smiles.model_copy(update={"max_len": 6, "name": name}), vocab)
     batch = make_batch([16])
     assert len(batch.smiles[0]) > 6
     prefix = make_batch([16])
@@ -52,21 +71,17 @@ def test_long_smiles_are_truncated_to_max_len(model_config: ModelConfig, vocab: 
     torch.testing.assert_close(encoder(batch).hidden, encoder(prefix).hidden)
 
 
-def test_reconstruction_loss_needs_a_key_and_trains_the_encoder(encoder: SmilesTransformer, make_batch):
+def test_reconstruction_loss_needs_a_key_and_trains_the_encoder(encoder: TokenSequenceEncoder, make_batch):
     loss = encoder.train()(make_batch(BATCH), CorruptionKey(seed=0, step=0)).reconstruction_loss
     assert loss is not None and loss.ndim == 0 and bool(torch.isfinite(loss)) and float(loss.detach()) > 0
     loss.backward()
-    for name in [
-        "token_embedding.weight",
-        "position_embedding.weight",
-        "transformer.layers.0.linear1.weight",
-    ]:
+    for name in TRAINED[encoder.cfg.name]:
         grad = encoder.get_parameter(name).grad
         assert grad is not None and float(grad.abs().sum()) > 0, name
 
 
 @torch.no_grad()
-def test_masked_fraction_is_near_mask_prob_and_spares_cls(encoder: SmilesTransformer, make_batch, dataset):
+def test_masked_fraction_is_near_mask_prob_and_spares_cls(encoder: TokenSequenceEncoder, make_batch, dataset):
     counts = masked_tokens(encoder)
     batch = make_batch(range(len(dataset)))
     encoder(batch, CorruptionKey(seed=1, step=5))
@@ -76,7 +91,7 @@ def test_masked_fraction_is_near_mask_prob_and_spares_cls(encoder: SmilesTransfo
 
 
 @torch.no_grad()
-def test_the_same_key_gives_the_same_loss_whatever_the_batch_split(encoder: SmilesTransformer, make_batch):
+def test_the_same_key_gives_the_same_loss_whatever_the_batch_split(encoder: TokenSequenceEncoder, make_batch):
     key = CorruptionKey(seed=3, step=11)
     counts = masked_tokens(encoder)
     whole = encoder(make_batch(BATCH), key).reconstruction_loss

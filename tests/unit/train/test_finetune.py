@@ -181,3 +181,52 @@ def test_every_encoder_learns_at_encoder_lr_and_the_head_at_lr(tiny_benchmark, p
         encoders, head = tuner.optimizer.param_groups
         assert (encoders["lr"], head["lr"]) == (2e-4, 1e-3)
         assert {id(p) for p in encoders["params"]} == {id(p) for p in tuner.model.encoder.parameters()}
+
+
+def test_lgmcl_pretraining_then_fine_tuning_with_fingerprint_fusion(tiny_benchmark, tmp_path):
+    """LGM-CL end to end: local/global graphs and both text views pretrained, then fine-tuned
+    with MACCS and ErG fused by dual cross-attention; the saved model predicts again."""
+    views = ["graph_attention", "graph_global", "smiles", "description"]
+    model = {
+        "proj_dim": 16,
+        "smiles": {"name": "deberta", "dim": 16, "layers": 1, "heads": 2, "randomize": True},
+        "description": {"dim": 16, "layers": 1, "heads": 2},
+        "graph_attention": {"dim": 16, "layers": 1, "timesteps": 1},
+        "graph_global": {"dim": 16, "layers": 1, "heads": 2, "walk_length": 4},
+    }
+    job = PretrainJob.model_validate(
+        {
+            "model": model,
+            "pretrain": {
+                "method": "lgmcl",
+                "anchor": views[0],
+                "targets": views[1:],
+                "steps": 4,
+                "batch_size": 8,
+                "warmup_steps": 1,
+            },
+        }
+    )
+    pretrain(job, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path / "pretrained")
+    history = [json.loads(line) for line in (tmp_path / "pretrained/metrics.jsonl").read_text().splitlines()]
+    assert {"loss_local_global", "loss_text", "loss_graph_text"} <= set(history[-1])
+    finetune_job = FinetuneJob.model_validate(
+        {
+            "dataset": DATASET,
+            "model": model,
+            "finetune": {
+                "epochs": 2,
+                "patience": 2,
+                "batch_size": 16,
+                "modalities": views,
+                "fingerprint_fusion": ["maccs", "erg"],
+            },
+        }
+    )
+    result = run(tiny_benchmark, tmp_path / "finetuned", finetune_job, tmp_path / "pretrained/model.pt")
+    assert result["test"] > 0
+    fine_tuned, _ = PropertyModel.load(tmp_path / "finetuned/model.pt")
+    assert fine_tuned.used_modalities() == views
+    pretrained_state = load_file(tmp_path / "pretrained/model.pt")["state_dict"]
+    name = "encoders.description.deberta.embeddings.word_embeddings.weight"
+    assert name in pretrained_state and name in fine_tuned.encoder.state_dict()
