@@ -139,11 +139,10 @@ def describe_molecule(mol: Chem.Mol) -> str:
 
     Every token it writes is in :data:`DESCRIPTION_WORDS`.
     """
-    heavy = mol.GetNumHeavyAtoms()
+    heavy, weight = mol.GetNumHeavyAtoms(), Descriptors.MolWt(mol)
     size = [word for bound, word in SIZE_WORDS if heavy >= bound][-1]
     sentences = [
-        f"a {size} molecule with {heavy} heavy atoms and a molecular weight of about "
-        f"{round(Descriptors.MolWt(mol))} daltons."
+        f"a {size} molecule with {heavy} heavy atoms and a molecular weight of about {round(weight)} daltons."
     ]
     sentences += _ring_sentences(mol)
     groups = [name for name, pattern in _patterns() if mol.HasSubstructMatch(pattern)]
@@ -170,7 +169,7 @@ def describe_molecule(mol: Chem.Mol) -> str:
         f"area of about {round(rdMolDescriptors.CalcTPSA(mol))} square angstroms and a computed logp "
         f"of about {logp_text}, so it is {polarity}."
     )
-    violations = sum([Descriptors.MolWt(mol) > 500, logp > 5, donors > 5, acceptors > 10])
+    violations = sum([weight > 500, logp > 5, donors > 5, acceptors > 10])
     verdict = "satisfies" if violations <= 1 else "violates"
     sentences.append(f"it {verdict} lipinski's rule of five with {_count(violations, 'violation')}.")
     chiral = len(Chem.FindMolChiralCenters(mol, includeUnassigned=True, useLegacyImplementation=False))
