@@ -362,6 +362,13 @@ class PretrainConfig(_Section):
         ge=1,
         description="Nodes of a multi-node run under SLURM (srun + torchrun, c10d rendezvous on the first node).",
     )
+    stream_shards: int | None = Field(
+        None,
+        ge=1,
+        description="Corpus shards held in memory at once (twice that while a batch straddles two "
+        "windows); each epoch permutes the shards, then the molecules within each window. null "
+        "holds every shard (one permutation of the corpus); set it to keep memory flat in corpus size.",
+    )
     lr: float = Field(1e-3, description="Peak AdamW learning rate.")
     weight_decay: float = Field(0.01, description="AdamW weight decay.")
     warmup_steps: int = Field(100, description="Linear warm-up steps before the cosine decay.")

@@ -6,9 +6,9 @@
   memory for ``--steps`` steps of a run's job on a set of corpus shards;
 - ``semmol bench timings [DIR]``: a finished pipeline's wall time per stage, from the
   ``benchmarks/`` files Snakemake wrote for its jobs (a Markdown table);
-- ``semmol bench conformer-ratio|loader-ratio|pretrain-ratio|finetune-ratio``: semmol against a
-  reference measured side by side in one process (:mod:`semmol.evaluate.speed`), printed as a
-  table with the target beside each ratio.
+- ``semmol bench conformer-ratio|loader-ratio|pretrain-ratio|finetune-ratio|encoder-ratio|memory-ratio``:
+  semmol against a reference measured side by side (:mod:`semmol.evaluate.speed`), printed as
+  a table with the target beside each ratio.
 """
 
 from __future__ import annotations
@@ -73,6 +73,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     loader_ratio.add_argument("--batch-size", type=int, default=128, help="molecules per batch (default 128)")
     pretrain_ratio = kinds.add_parser("pretrain-ratio", help="pretraining molecules/s and data-wait share")
     _add_pretrain_arguments(pretrain_ratio, steps=20)
+    memory_ratio = kinds.add_parser(
+        "memory-ratio", help="pretraining peak memory on N copies of the corpus vs the corpus"
+    )
+    _add_pretrain_arguments(memory_ratio, steps=10)
+    memory_ratio.add_argument("--copies", type=int, default=10, help="corpus copies (default 10)")
     encoder_ratio = kinds.add_parser(
         "encoder-ratio", help="each encoder's training cost per molecule vs the 2D graph encoder's"
     )
@@ -156,7 +161,7 @@ def _bench_pretrain(args: argparse.Namespace) -> dict:
     job = args.job.model_copy(update={"pretrain": args.job.pretrain.model_copy(update={"steps": args.steps})})
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Pretrainer(job, shards_manifest=args.manifest, out_dir=Path(tmp), ctx=init_distributed())
-        batches = iter(trainer.loader)
+        batches = iter(trainer.stream)
         trainer.train_step(next(batches).to(trainer.ctx.device))  # warm-up step, not timed
         started = time.perf_counter()
         timed = 0
@@ -237,6 +242,8 @@ def _ratios(args: argparse.Namespace) -> str:
         )
     elif args.bench == "pretrain-ratio":
         rows = speed.pretrain_ratios(args.job, args.manifest, steps=args.steps)
+    elif args.bench == "memory-ratio":
+        rows = speed.memory_ratios(args.job, args.manifest, copies=args.copies, steps=args.steps)
     elif args.bench == "encoder-ratio":
         rows = speed.encoder_ratios(
             args.manifest,

@@ -103,6 +103,11 @@ def _bit_row(packed: np.ndarray, n_bits: int) -> torch.Tensor:
     return torch.from_numpy(unpack_bits(packed, n_bits).astype(np.float32)).unsqueeze(0)
 
 
+def vector_column(table: pa.Table, name: str) -> np.ndarray:
+    """``[rows, width]`` values of a fixed-width list column (``descriptors``, ``erg``)."""
+    return _flat(table.column(name))[0].to_numpy().reshape(table.num_rows, -1).copy()
+
+
 def _load_columns(table: pa.Table) -> _Columns:
     atom_feats, atom_offsets = _flat(table.column("atom_features"))
     atom_feat_values, _ = _flat(atom_feats)
@@ -129,9 +134,9 @@ def _load_columns(table: pa.Table) -> _Columns:
         coords=xyz.to_numpy(zero_copy_only=False).astype(np.float32).reshape(-1, 3),
         coord_offsets=coord_offsets,
         ecfp=_fixed_bytes(table.column("ecfp")),
-        descriptors=_flat(table.column("descriptors"))[0].to_numpy().reshape(table.num_rows, -1).copy(),
+        descriptors=vector_column(table, "descriptors"),
         maccs=_fixed_bytes(table.column("maccs")),
-        erg=_flat(table.column("erg"))[0].to_numpy().reshape(table.num_rows, -1).copy(),
+        erg=vector_column(table, "erg"),
         images=table.column("image").to_pylist() if "image" in table.column_names else None,
     )
 

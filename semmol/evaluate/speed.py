@@ -13,11 +13,16 @@ prints as one table; nothing here asserts a target (speed lives in benchmarks, n
 - :func:`finetune_ratios`: seconds per fine-tuning epoch against chemprop's on the same split.
 - :func:`encoder_ratios`: each encoder's training cost per molecule (forward and backward)
   against the 2D graph encoder's, on the same batches.
+- :func:`memory_ratios`: pretraining's peak memory on a corpus ``copies`` times as large
+  (the same shards listed again) against the corpus itself.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -159,7 +164,7 @@ def pretrain_ratios(job: PretrainJob, manifest: Path, *, steps: int) -> list[Rat
 
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Pretrainer(job, shards_manifest=manifest, out_dir=Path(tmp), ctx=init_distributed())
-        batches = iter(trainer.loader)
+        batches = iter(trainer.stream)
         trainer.train_step(next(batches).to(trainer.ctx.device))  # warm-up, not timed
         waiting = computing = 0.0
         for _ in range(steps):
@@ -184,6 +189,48 @@ def pretrain_ratios(job: PretrainJob, manifest: Path, *, steps: int) -> list[Rat
             waiting / total,
             "<= 0.20 (GPU preset, on a GPU)",
         ),
+    ]
+
+
+def _pretrain_peak_rss_mb(job: PretrainJob, manifest: Path, *, steps: int) -> float:
+    """Peak RSS of ``semmol bench pretrain`` in a process of its own (peak memory is per process)."""
+    command = [sys.executable, "-m", "semmol", "bench", "pretrain", str(manifest)]
+    command += ["--job", job.model_dump_json(), "--steps", str(steps)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:5])} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout)["peak_rss_mb"]
+
+
+def memory_ratios(job: PretrainJob, manifest: Path, *, copies: int, steps: int) -> list[Ratio]:
+    """Peak memory of ``steps`` pretraining steps on a corpus of ``copies`` times the shards of
+    ``manifest`` (each shard file listed ``copies`` times in a manifest of its own) against the
+    corpus itself; flat in corpus size when ``pretrain.stream_shards`` is set."""
+    from semmol.data.shards import read_manifest, shard_paths
+
+    original = read_manifest(manifest)
+    with tempfile.TemporaryDirectory() as tmp:
+        scaled = Path(tmp) / "manifest.json"
+        shards = [
+            shard | {"file": str(path.resolve())}
+            for _ in range(copies)
+            for shard, path in zip(original["shards"], shard_paths(manifest))
+        ]
+        scaled.write_text(
+            json.dumps(original | {"molecules": original["molecules"] * copies, "shards": shards})
+        )
+        small = _pretrain_peak_rss_mb(job, manifest, steps=steps)
+        large = _pretrain_peak_rss_mb(job, scaled, steps=steps)
+    window = job.pretrain.stream_shards
+    return [
+        Ratio(
+            f"pretrain memory: peak RSS (MB), {copies}x vs 1x the corpus "
+            f"({original['molecules'] * copies} vs {original['molecules']} molecules, stream_shards {window})",
+            large,
+            small,
+            large / small,
+            "<= 1.10",
+        )
     ]
 
 

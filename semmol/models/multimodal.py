@@ -123,6 +123,17 @@ class MultiModalEncoder(nn.Module):
                 values = getattr(columns, encoder.field)
                 encoder.fit_input_scaling(values if rows is None else values[rows])
 
+    def set_input_scaling(
+        self, moments: Callable[[str], tuple[np.ndarray, np.ndarray]], *, modalities: list[str]
+    ) -> None:
+        """Set the input standardization of the listed modalities' vector encoders from
+        ``moments(field)``: the mean and standard deviation of batch field ``field`` over the
+        training inputs (e.g. computed shard by shard)."""
+        for modality in modalities:
+            encoder = self.encoders[modality]
+            if getattr(encoder, "standardize", False):
+                encoder.set_input_scaling(*moments(encoder.field))
+
     def spec(self) -> dict:
         """What rebuilds this module (weights aside), as plain data: see :meth:`from_spec`."""
         return {

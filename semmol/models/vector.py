@@ -39,14 +39,19 @@ class VectorMLP(nn.Module):
             self.register_buffer("input_std", torch.ones(width))
         self.net = mlp(width, cfg.dim, cfg.dim, layers=max(1, cfg.layers), dropout=cfg.dropout)
 
-    @torch.no_grad()
     def fit_input_scaling(self, features: np.ndarray) -> None:
-        """Set the standardization from training inputs ``[n, width]`` (a constant feature keeps scale 1)."""
+        """Set the standardization from training inputs ``[n, width]``."""
+        values = np.asarray(features, dtype=np.float64)
+        self.set_input_scaling(values.mean(axis=0), values.std(axis=0, ddof=1))
+
+    @torch.no_grad()
+    def set_input_scaling(self, mean: np.ndarray, std: np.ndarray) -> None:
+        """Set the standardization from the training inputs' mean and standard deviation
+        (a constant feature keeps scale 1)."""
         if not self.standardize:
             return
-        values = torch.as_tensor(np.asarray(features, dtype=np.float64))
-        std = values.std(dim=0)
-        self.input_mean.copy_(values.mean(dim=0).float())
+        std = torch.as_tensor(np.asarray(std, dtype=np.float64))
+        self.input_mean.copy_(torch.as_tensor(np.asarray(mean, dtype=np.float64)).float())
         self.input_std.copy_(torch.where(std > 1e-6, std, torch.ones_like(std)).float())
 
     def forward(self, batch: Batch, corrupt: CorruptionKey | None = None) -> EncoderOutput:

@@ -22,14 +22,15 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from semmol.config import PretrainJob
-from semmol.data.reader import ShardDataset, make_loader
 from semmol.data.shards import read_manifest, shard_paths
+from semmol.data.stream import ShardStream, column_moments, shard_smiles
 from semmol.methods import build_method, method_class
 from semmol.models.corruption import CorruptionKey
 from semmol.models.multimodal import MultiModalEncoder
@@ -97,32 +98,32 @@ class Pretrainer:
             )
         torch.manual_seed(self.cfg.seed)  # identical initial weights on every rank
         paths = shard_paths(shards_manifest)
-        self.conformer_options = read_manifest(shards_manifest)["options"]
+        manifest = read_manifest(shards_manifest)
+        self.conformer_options = manifest["options"]
         modalities = method_class(job.pretrain.method).views(job)
-        self.dataset = ShardDataset(
-            paths, conformers="random", seed=self.cfg.seed, images="image" in modalities
-        )
-        if len(self.dataset) < self.cfg.batch_size:
+        if manifest["molecules"] < self.cfg.batch_size:
             raise ValueError(
-                f"{shards_manifest}: {len(self.dataset)} molecules, fewer than one batch of {self.cfg.batch_size}"
+                f"{shards_manifest}: {manifest['molecules']} molecules, fewer than one batch of {self.cfg.batch_size}"
             )
-        self.loader = make_loader(
-            self.dataset,
+        self.stream = ShardStream(
+            paths,
+            sizes=[shard["molecules"] for shard in manifest["shards"]],
             batch_size=self.cfg.batch_size // ctx.world_size,
-            shuffle=True,
+            window=self.cfg.stream_shards,
             seed=self.cfg.seed,
             rank=ctx.rank,
             world_size=ctx.world_size,
-            drop_last=True,
+            images="image" in modalities,
         )
-        self.sampler = self.loader.batch_sampler
         self.model = MultiModalEncoder(
             job.model,
             modalities=modalities,
-            vocab=SmilesVocab.build(self.dataset.columns.smiles),  # every rank reads every shard
-            ecfp_bits=read_manifest(shards_manifest)["ecfp_bits"],
+            vocab=SmilesVocab.build(shard_smiles(paths)),  # every rank reads every shard's SMILES
+            ecfp_bits=manifest["ecfp_bits"],
         ).to(ctx.device)
-        self.model.fit_input_scaling(self.dataset.columns, None, modalities=modalities)  # the whole corpus
+        self.model.set_input_scaling(
+            partial(column_moments, paths), modalities=modalities
+        )  # the whole corpus
         self.method = build_method(job).to(ctx.device)
         self.ddp = (
             DistributedDataParallel(self.model, find_unused_parameters=True)
@@ -249,9 +250,8 @@ class Pretrainer:
         started, molecules = time.perf_counter(), 0
         while self.state.step < self.cfg.steps:
             # a resumed run skips the batches consumed before its checkpoint
-            self.sampler.set_epoch(self.state.epoch, start_batch=self.state.batch_in_epoch)
-            self.dataset.set_epoch(self.state.epoch)
-            for batch in self.loader:
+            self.stream.set_epoch(self.state.epoch, start_batch=self.state.batch_in_epoch)
+            for batch in self.stream:
                 record = self.train_step(batch.to(self.ctx.device))
                 self.state.step += 1
                 self.state.batch_in_epoch += 1

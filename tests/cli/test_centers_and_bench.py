@@ -93,3 +93,19 @@ def test_bench_ratios_print_semmol_beside_the_reference(tiny_benchmark, molecule
         "encoder description (deberta): ms per molecule, training step vs graph2d",
     ]
     assert float(rows[list(rows)[0]][2]) == 1.0 and float(rows[list(rows)[1]][0]) > 0
+
+
+def test_bench_memory_ratio_times_the_corpus_and_its_copies(tiny_benchmark, capsys):
+    streamed = JOB | {"pretrain": JOB["pretrain"] | {"stream_shards": 1}}
+    main(
+        ["bench", "memory-ratio", str(tiny_benchmark["manifest"]), "--job", json.dumps(streamed)]
+        + ["--steps", "2", "--copies", "3"]
+    )
+    ((figure, (large, small, ratio, target)),) = _ratio_rows(capsys.readouterr().out).items()
+    assert "3x vs 1x the corpus (144 vs 48 molecules, stream_shards 1)" in figure
+    assert (
+        float(large) > 0
+        and float(small) > 0
+        and float(ratio) == pytest.approx(float(large) / float(small), rel=1e-2)
+    )
+    assert target == "<= 1.10"

@@ -15,7 +15,8 @@ from semmol.runtime.checkpoint import load_file
 
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 
-#: No dropout: per-rank dropout streams are the one thing world size legitimately changes.
+#: No dropout: per-rank dropout streams are the one thing world size legitimately changes. The
+#: corpus is streamed a shard at a time.
 JOB = {
     "model": {
         "proj_dim": 16,
@@ -26,7 +27,8 @@ JOB = {
     "pretrain": {
         "method": "semmol",
         "steps": 6,
-        "batch_size": 8,
+        "batch_size": 10,
+        "stream_shards": 1,  # one shard (24 molecules) in memory; the third batch straddles two
         "warmup_steps": 2,
         "log_every": 1,
         "checkpoint_every": 3,

@@ -41,20 +41,32 @@ JOB = PretrainJob.model_validate(
 )
 
 
+#: Two windows of one shard (24 molecules) each; batch 3 of an epoch straddles them, and the
+#: checkpoint of step 3 resumes right there.
+STREAMED_JOB = JOB.model_copy(
+    update={
+        "pretrain": JOB.pretrain.model_copy(
+            update={"stream_shards": 1, "batch_size": 10, "checkpoint_every": 3}
+        )
+    }
+)
+
+
 def _metrics(out_dir, name="metrics.jsonl"):
     return [json.loads(line) for line in (out_dir / name).read_text().splitlines()]
 
 
-def test_killed_run_resumes_to_the_same_weights(tiny_benchmark, tmp_path):
+@pytest.mark.parametrize("job", [JOB, STREAMED_JOB], ids=["every-shard", "streamed"])
+def test_killed_run_resumes_to_the_same_weights(tiny_benchmark, tmp_path, job):
     """Dropout is on: the resumed run must restore data order, RNG streams, optimizer and library."""
-    pretrain(JOB, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path / "straight")
-    pretrain(JOB, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path / "killed", stop_after=5)
+    pretrain(job, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path / "straight")
+    pretrain(job, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path / "killed", stop_after=5)
     # a killed run leaves no declared output (Snakemake would delete it before the re-run)
     assert not (tmp_path / "killed/model.pt").exists() and not (tmp_path / "killed/metrics.jsonl").exists()
     assert (tmp_path / "killed" / CHECKPOINT).exists()
     assert [m["step"] for m in _metrics(tmp_path / "killed", HISTORY)] == [1, 2, 3, 4, 5]
-    # the kill came after step 5; the checkpoint is from step 4, so step 5 is redone
-    pretrain(JOB, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path / "killed")
+    # the kill came after step 5; the checkpoint is from an earlier step, so the steps after it are redone
+    pretrain(job, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path / "killed")
     straight = load_file(tmp_path / "straight/model.pt")
     resumed = load_file(tmp_path / "killed/model.pt")
     for name, value in straight["state_dict"].items():
