@@ -87,15 +87,18 @@ def build_classifier(
     cfg: FewShotConfig, model: ModelConfig, data: FewShotData, *, n_tasks: int, pretrained: Path | None
 ) -> FusionClassifier:
     """The fused-views classifier, its encoders from ``pretrained`` where it has them."""
-    vocab, state = SmilesVocab.build(data.dataset.columns.smiles), {}
+    vocab, state, pretrained_text = SmilesVocab.build(data.dataset.columns.smiles), {}, {}
     if pretrained is not None:
         source, _ = MultiModalEncoder.load(pretrained)
+        pretrained_text = source.pretrained_text
         vocab = source.vocab or vocab
         model = model.model_copy(
             update={"proj_dim": source.cfg.proj_dim} | {m: getattr(source.cfg, m) for m in source.modalities}
         )
         state = {k: v for k, v in source.state_dict().items() if k.split(".")[1] in cfg.views}
-    encoder = MultiModalEncoder(model, modalities=cfg.views, vocab=vocab, ecfp_bits=data.ecfp_bits)
+    encoder = MultiModalEncoder(
+        model, modalities=cfg.views, vocab=vocab, ecfp_bits=data.ecfp_bits, pretrained_text=pretrained_text
+    )
     encoder.load_state_dict(state, strict=False)
     encoder.fit_input_scaling(
         data.dataset.columns,

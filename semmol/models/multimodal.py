@@ -29,7 +29,7 @@ from semmol.models.graph_transformer import GraphTransformerEncoder
 from semmol.models.image import ImageEncoder
 from semmol.models.layers import mlp
 from semmol.models.smiles import SmilesTransformer
-from semmol.models.text import DebertaEncoder
+from semmol.models.text import DebertaEncoder, PretrainedText
 from semmol.models.tokenizer import DescriptionVocab, SmilesVocab
 from semmol.models.vector import VectorMLP
 from semmol.runtime.checkpoint import load_file, save_atomic
@@ -37,24 +37,33 @@ from semmol.runtime.checkpoint import load_file, save_atomic
 #: The ``format`` field of a pretrained model file written by :meth:`MultiModalEncoder.save`.
 ENCODER_FORMAT = "semmol.encoder/1"
 
-#: (modality, encoder name) -> factory(model config, vocab, ecfp_bits).
-ENCODERS: dict[tuple[str, str], Callable[[ModelConfig, SmilesVocab | None, int], nn.Module]] = {
-    ("smiles", "transformer"): lambda cfg, vocab, bits: SmilesTransformer(cfg.smiles, vocab=vocab),
-    ("smiles", "deberta"): lambda cfg, vocab, bits: DebertaEncoder(cfg.smiles, vocab=vocab, field="smiles"),
-    ("description", "deberta"): lambda cfg, vocab, bits: DebertaEncoder(
-        cfg.description, vocab=DescriptionVocab.closed(), field="description"
+#: (modality, encoder name) -> factory(model config, vocab, ecfp_bits, the published text
+#: model's architecture and tokenizer as a checkpoint holds them, or None).
+ENCODERS: dict[
+    tuple[str, str], Callable[[ModelConfig, SmilesVocab | None, int, PretrainedText | None], nn.Module]
+] = {
+    ("smiles", "transformer"): lambda cfg, vocab, bits, text: SmilesTransformer(cfg.smiles, vocab=vocab),
+    ("smiles", "deberta"): lambda cfg, vocab, bits, text: DebertaEncoder(
+        cfg.smiles, vocab=vocab, field="smiles", packed=text
     ),
-    ("graph2d", "gin"): lambda cfg, vocab, bits: GraphEncoder(cfg.graph2d),
-    ("graph2d", "gine"): lambda cfg, vocab, bits: GraphEncoder(cfg.graph2d),
-    ("graph2d", "dmpnn"): lambda cfg, vocab, bits: DMPNNEncoder(cfg.graph2d),
-    ("geom3d", "schnet"): lambda cfg, vocab, bits: GeometryEncoder(cfg.geom3d),
-    ("fingerprint", "mlp"): lambda cfg, vocab, bits: VectorMLP(cfg.fingerprint, field="ecfp", width=bits),
-    ("descriptors", "mlp"): lambda cfg, vocab, bits: VectorMLP(
+    ("description", "deberta"): lambda cfg, vocab, bits, text: DebertaEncoder(
+        cfg.description, vocab=DescriptionVocab.closed(), field="description", packed=text
+    ),
+    ("graph2d", "gin"): lambda cfg, vocab, bits, text: GraphEncoder(cfg.graph2d),
+    ("graph2d", "gine"): lambda cfg, vocab, bits, text: GraphEncoder(cfg.graph2d),
+    ("graph2d", "dmpnn"): lambda cfg, vocab, bits, text: DMPNNEncoder(cfg.graph2d),
+    ("geom3d", "schnet"): lambda cfg, vocab, bits, text: GeometryEncoder(cfg.geom3d),
+    ("fingerprint", "mlp"): lambda cfg, vocab, bits, text: VectorMLP(
+        cfg.fingerprint, field="ecfp", width=bits
+    ),
+    ("descriptors", "mlp"): lambda cfg, vocab, bits, text: VectorMLP(
         cfg.descriptors, field="descriptors", width=len(DESCRIPTOR_NAMES), standardize=True
     ),
-    ("image", "resnet"): lambda cfg, vocab, bits: ImageEncoder(cfg.image),
-    ("graph_attention", "attentivefp"): lambda cfg, vocab, bits: GraphAttentionEncoder(cfg.graph_attention),
-    ("graph_global", "gps"): lambda cfg, vocab, bits: GraphTransformerEncoder(cfg.graph_global),
+    ("image", "resnet"): lambda cfg, vocab, bits, text: ImageEncoder(cfg.image),
+    ("graph_attention", "attentivefp"): lambda cfg, vocab, bits, text: GraphAttentionEncoder(
+        cfg.graph_attention
+    ),
+    ("graph_global", "gps"): lambda cfg, vocab, bits, text: GraphTransformerEncoder(cfg.graph_global),
 }
 
 
@@ -73,9 +82,20 @@ class MultiModalEncoder(nn.Module):
         modalities: which of smiles, graph2d, geom3d, fingerprint to build.
         vocab: SMILES vocabulary (needed when ``smiles`` is among the modalities).
         ecfp_bits: fingerprint length of the shards.
+        pretrained_text: per text modality built on published weights (``pretrained`` in its
+            config), their architecture and tokenizer as a saved model holds them (default
+            None: read from the hub or directory; see :attr:`pretrained_text`).
     """
 
-    def __init__(self, cfg: ModelConfig, *, modalities: list[str], vocab: SmilesVocab | None, ecfp_bits: int):
+    def __init__(
+        self,
+        cfg: ModelConfig,
+        *,
+        modalities: list[str],
+        vocab: SmilesVocab | None,
+        ecfp_bits: int,
+        pretrained_text: dict[str, PretrainedText] | None = None,
+    ):
         super().__init__()
         self.cfg, self.modalities, self.vocab, self.ecfp_bits = (
             cfg,
@@ -94,7 +114,7 @@ class MultiModalEncoder(nn.Module):
                 raise ValueError(f"no encoder '{name}' for modality '{modality}'")
             if modality == "smiles" and vocab is None:
                 raise ValueError("the smiles encoder needs a vocabulary")
-            encoder = ENCODERS[modality, name](cfg, vocab, ecfp_bits)
+            encoder = ENCODERS[modality, name](cfg, vocab, ecfp_bits, (pretrained_text or {}).get(modality))
             self.encoders[modality] = encoder
             self.projections[modality] = mlp(encoder.dim, encoder.dim, cfg.proj_dim)
 
@@ -142,6 +162,17 @@ class MultiModalEncoder(nn.Module):
             "vocab": None if self.vocab is None else self.vocab.to_list(),
             "ecfp_bits": self.ecfp_bits,
             "descriptor_names": DESCRIPTOR_NAMES,
+            "pretrained_text": {modality: text.to_dict() for modality, text in self.pretrained_text.items()},
+        }
+
+    @property
+    def pretrained_text(self) -> dict[str, PretrainedText]:
+        """Architecture and tokenizer of each text encoder built on published weights: a model
+        built from them (with these weights loaded) needs neither the hub nor the directory."""
+        return {
+            modality: encoder.pretrained_text
+            for modality, encoder in self.encoders.items()
+            if getattr(encoder, "pretrained_text", None) is not None
         }
 
     @classmethod
@@ -164,6 +195,10 @@ class MultiModalEncoder(nn.Module):
             modalities=modalities,
             vocab=None if spec["vocab"] is None else SmilesVocab(spec["vocab"]),
             ecfp_bits=spec["ecfp_bits"],
+            # absent from models saved before semmol kept it: read from the source again
+            pretrained_text={
+                modality: PretrainedText(**text) for modality, text in spec.get("pretrained_text", {}).items()
+            },
         )
 
     def save(self, path: str | Path, *, extra: dict | None = None) -> None:

@@ -6,10 +6,16 @@ back, and mean-pool the token states; a subclass only contextualizes token ids
 (:meth:`TokenSequenceEncoder.contextualize`). :class:`DebertaEncoder` is DeBERTa-v2
 (transformers' ``DebertaV2Model``, disentangled relative-position attention), trained from
 scratch over our vocabularies, or started from published weights with their own tokenizer
-(``pretrained``: a Hub name or a local directory, read with ``from_pretrained``).
+(``pretrained``: a Hub name or a local directory, read with ``from_pretrained``). A model built
+on published weights carries their architecture and tokenizer (:class:`PretrainedText`) into
+its checkpoint, so the hub or directory is needed only once, when training starts.
 """
 
 from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -24,21 +30,56 @@ from semmol.models.tokenizer import TokenVocab
 from semmol.runtime.distributed import global_mean
 
 
+@dataclass(frozen=True)
+class PretrainedText:
+    """What rebuilds a published text model without its source: architecture and tokenizer.
+
+    Args:
+        config: the model's ``DebertaV2Config`` as a dict.
+        tokenizer_files: the files ``save_pretrained`` writes for its tokenizer, by name.
+    """
+
+    config: dict
+    tokenizer_files: dict[str, bytes]
+
+    @classmethod
+    def read(cls, name_or_path: str) -> PretrainedText:
+        """Read from a Hub name or a directory written by ``save_pretrained``."""
+        with tempfile.TemporaryDirectory() as tmp:
+            AutoTokenizer.from_pretrained(name_or_path).save_pretrained(tmp)
+            files = {path.name: path.read_bytes() for path in sorted(Path(tmp).iterdir()) if path.is_file()}
+        return cls(config=DebertaV2Config.from_pretrained(name_or_path).to_dict(), tokenizer_files=files)
+
+    def model_config(self) -> DebertaV2Config:
+        return DebertaV2Config.from_dict(self.config)
+
+    def tokenizer(self):
+        """The tokenizer, loaded from a copy of its files."""
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, content in self.tokenizer_files.items():
+                (Path(tmp) / name).write_bytes(content)
+            return AutoTokenizer.from_pretrained(tmp)
+
+    def to_dict(self) -> dict:
+        return {"config": self.config, "tokenizer_files": self.tokenizer_files}
+
+
 class PretrainedTokenizer:
     """A Hugging Face tokenizer behind the interface of :class:`~semmol.models.tokenizer.TokenVocab`.
 
     Args:
-        name_or_path: a Hub name or a directory written by ``save_pretrained``.
+        tokenizer: the Hugging Face tokenizer.
+        name: where it came from, for messages.
 
     Raises:
         ValueError: the tokenizer has no padding or mask token (the encoders need both).
     """
 
-    def __init__(self, name_or_path: str):
-        self.tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    def __init__(self, tokenizer, *, name: str):
+        self.tokenizer = tokenizer
         self.pad_id, self.mask_id = self.tokenizer.pad_token_id, self.tokenizer.mask_token_id
         if self.pad_id is None or self.mask_id is None:
-            raise ValueError(f"{name_or_path}: its tokenizer lacks a padding or mask token; both are needed")
+            raise ValueError(f"{name}: its tokenizer lacks a padding or mask token; both are needed")
         self.unk_id = self.tokenizer.unk_token_id
         self.cls_id = -1 if self.tokenizer.cls_token_id is None else self.tokenizer.cls_token_id
 
@@ -114,14 +155,33 @@ class DebertaEncoder(TokenSequenceEncoder):
 
     From scratch, relative positions are bucketed (``position_buckets`` 32), so texts longer
     than the buckets still get distinct near-range positions; there are no absolute positions.
+
+    Args:
+        packed: with ``cfg.pretrained``, its architecture and tokenizer as a checkpoint holds
+            them (default None: read them and the weights from ``cfg.pretrained``). The
+            weights are then random until the checkpoint's state dict is loaded.
     """
 
-    def __init__(self, cfg: SmilesEncoderConfig | DescriptionEncoderConfig, *, vocab: TokenVocab, field: str):
+    def __init__(
+        self,
+        cfg: SmilesEncoderConfig | DescriptionEncoderConfig,
+        *,
+        vocab: TokenVocab,
+        field: str,
+        packed: PretrainedText | None = None,
+    ):
+        pretrained_text = None
         if cfg.pretrained:
-            vocab = PretrainedTokenizer(cfg.pretrained)
+            pretrained_text = packed or PretrainedText.read(cfg.pretrained)
+            vocab = PretrainedTokenizer(pretrained_text.tokenizer(), name=cfg.pretrained)
         super().__init__(cfg, vocab=vocab, field=field)
-        if cfg.pretrained:
-            self.deberta = DebertaV2Model.from_pretrained(cfg.pretrained)
+        self.pretrained_text = pretrained_text
+        if pretrained_text is not None:
+            self.deberta = (
+                DebertaV2Model(pretrained_text.model_config())
+                if packed
+                else DebertaV2Model.from_pretrained(cfg.pretrained)
+            )
             self.dim = self.deberta.config.hidden_size
         else:
             self.deberta = DebertaV2Model(self._config(cfg, len(vocab), vocab.pad_id))

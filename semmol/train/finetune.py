@@ -90,7 +90,13 @@ def build_model(
     # Modalities that were not pretrained (e.g. fingerprints) start from random weights.
     extra_views = [head_input.anchor] if head_input is not None else []
     modalities = list(dict.fromkeys(cfg.modalities + extra_views))
-    encoder = MultiModalEncoder(model_config, modalities=modalities, vocab=source.vocab, ecfp_bits=ecfp_bits)
+    encoder = MultiModalEncoder(
+        model_config,
+        modalities=modalities,
+        vocab=source.vocab,
+        ecfp_bits=ecfp_bits,
+        pretrained_text=source.pretrained_text,
+    )
     pretrained_state = {k: v for k, v in source.state_dict().items() if k.split(".")[1] in modalities}
     encoder.load_state_dict(pretrained_state, strict=False)
     loaded = set(pretrained_state)

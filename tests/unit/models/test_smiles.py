@@ -27,7 +27,7 @@ TRAINED = {
 
 def build(cfg: SmilesEncoderConfig, vocab: SmilesVocab) -> TokenSequenceEncoder:
     torch.manual_seed(0)
-    return ENCODERS["smiles", cfg.name](ModelConfig(smiles=cfg), vocab, 0).eval()
+    return ENCODERS["smiles", cfg.name](ModelConfig(smiles=cfg), vocab, 0, None).eval()
 
 
 @pytest.fixture(params=sorted(TRAINED))

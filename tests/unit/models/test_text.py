@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 from rdkit import Chem
@@ -10,11 +12,13 @@ from tokenizers.models import WordLevel
 from tokenizers.pre_tokenizers import Whitespace
 from transformers import DebertaV2Config, DebertaV2Model, PreTrainedTokenizerFast
 
-from semmol.config import ModelConfig
+from semmol.config import FinetuneJob, ModelConfig
 from semmol.data.description import DESCRIPTION_WORDS
+from semmol.methods.property import PropertyModel
 from semmol.models.corruption import CorruptionKey
 from semmol.models.multimodal import ENCODERS, MultiModalEncoder
 from semmol.models.tokenizer import DescriptionVocab, SmilesVocab
+from semmol.train.finetune import build_model
 
 BATCH = [3, 10, 24, 7, 16, 26, 0, 21]
 
@@ -22,7 +26,7 @@ BATCH = [3, 10, 24, 7, 16, 26, 0, 21]
 def test_the_description_encoder_reads_the_shards_descriptions_without_unknown_words(make_batch, dataset):
     torch.manual_seed(0)
     config = ModelConfig(description={"dim": 16, "layers": 1, "heads": 2, "max_len": 200})
-    encoder = ENCODERS["description", "deberta"](config, None, 0).eval()
+    encoder = ENCODERS["description", "deberta"](config, None, 0, None).eval()
     batch = make_batch(range(len(dataset)))
     assert all(text.startswith("a ") for text in batch.description)
     ids = encoder.vocab.encode(batch.description, max_len=200)
@@ -50,7 +54,7 @@ def test_randomised_smiles_only_in_pretraining_and_the_same_for_the_same_key(
     config = model_config.model_copy(
         update={"smiles": model_config.smiles.model_copy(update={"randomize": True})}
     )
-    encoder = ENCODERS["smiles", "transformer"](config, vocab, 0)
+    encoder = ENCODERS["smiles", "transformer"](config, vocab, 0, None)
     batch = make_batch(BATCH)
     assert encoder.texts(batch, None) == batch.smiles
     key = CorruptionKey(seed=0, step=3)
@@ -104,13 +108,30 @@ def test_a_local_pretrained_deberta_is_loaded_by_path(tmp_path, make_batch):
     assert ids[:, 0].tolist() == [encoder.vocab.tokenizer.convert_tokens_to_ids("a")] * len(BATCH)
     loss = model.train()(batch, CorruptionKey(seed=0, step=0))["description"].reconstruction_loss
     assert bool(torch.isfinite(loss)) and float(loss.detach()) > 0
-    # a model saved after training rebuilds from the same directory and restores its own weights
+    # a model saved after training carries the architecture and tokenizer: it rebuilds, with
+    # its own weights and the same token ids, once the directory is gone
     with torch.no_grad():
         encoder.deberta.embeddings.word_embeddings.weight.add_(1.0)
     model.save(tmp_path / "model.pt")
+    shutil.rmtree(tmp_path / "tiny-deberta")
     loaded, _ = MultiModalEncoder.load(tmp_path / "model.pt")
+    restored = loaded.encoders["description"]
+    for name, value in encoder.deberta.state_dict().items():
+        torch.testing.assert_close(restored.deberta.state_dict()[name], value, msg=name)
+    assert restored.vocab.encode(batch.description, max_len=200).tolist() == ids.tolist()
+    # and so does a property model fine-tuned from it
+    job = FinetuneJob.model_validate(
+        {
+            "dataset": {"source": {"kind": "local", "path": "x.csv"}, "targets": ["y"], "task": "regression"},
+            "model": config.model_dump(),
+            "finetune": {"modalities": ["description"]},
+        }
+    )
+    tuned, _ = build_model(job, n_tasks=1, ecfp_bits=8, corpus_smiles=["C"], pretrained=tmp_path / "model.pt")
+    tuned.save(tmp_path / "tuned.pt", metadata={})
+    reloaded, _ = PropertyModel.load(tmp_path / "tuned.pt")
     torch.testing.assert_close(
-        loaded.encoders["description"].deberta.embeddings.word_embeddings.weight,
+        reloaded.encoder.encoders["description"].deberta.embeddings.word_embeddings.weight,
         encoder.deberta.embeddings.word_embeddings.weight,
     )
 
