@@ -43,12 +43,12 @@ class PretrainedText:
     tokenizer_files: dict[str, bytes]
 
     @classmethod
-    def read(cls, name_or_path: str) -> PretrainedText:
-        """Read from a Hub name or a directory written by ``save_pretrained``."""
+    def pack(cls, tokenizer, config: DebertaV2Config) -> PretrainedText:
+        """Pack a loaded tokenizer (its ``save_pretrained`` files) and model config."""
         with tempfile.TemporaryDirectory() as tmp:
-            AutoTokenizer.from_pretrained(name_or_path).save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
             files = {path.name: path.read_bytes() for path in sorted(Path(tmp).iterdir()) if path.is_file()}
-        return cls(config=DebertaV2Config.from_pretrained(name_or_path).to_dict(), tokenizer_files=files)
+        return cls(config=config.to_dict(), tokenizer_files=files)
 
     def model_config(self) -> DebertaV2Config:
         return DebertaV2Config.from_dict(self.config)
@@ -170,21 +170,21 @@ class DebertaEncoder(TokenSequenceEncoder):
         field: str,
         packed: PretrainedText | None = None,
     ):
-        pretrained_text = None
-        if cfg.pretrained:
-            pretrained_text = packed or PretrainedText.read(cfg.pretrained)
-            vocab = PretrainedTokenizer(pretrained_text.tokenizer(), name=cfg.pretrained)
+        deberta = None  # built before the module's state exists, assigned after
+        if packed is not None:
+            tokenizer, deberta = packed.tokenizer(), DebertaV2Model(packed.model_config())
+        elif cfg.pretrained:
+            tokenizer = AutoTokenizer.from_pretrained(cfg.pretrained)
+            deberta = DebertaV2Model.from_pretrained(cfg.pretrained)
+            packed = PretrainedText.pack(tokenizer, deberta.config)
+        if deberta is not None:
+            vocab = PretrainedTokenizer(tokenizer, name=cfg.pretrained)
         super().__init__(cfg, vocab=vocab, field=field)
-        self.pretrained_text = pretrained_text
-        if pretrained_text is not None:
-            self.deberta = (
-                DebertaV2Model(pretrained_text.model_config())
-                if packed
-                else DebertaV2Model.from_pretrained(cfg.pretrained)
-            )
-            self.dim = self.deberta.config.hidden_size
-        else:
-            self.deberta = DebertaV2Model(self._config(cfg, len(vocab), vocab.pad_id))
+        self.pretrained_text = packed
+        if deberta is None:
+            deberta = DebertaV2Model(self._config(cfg, len(vocab), vocab.pad_id))
+        self.deberta = deberta
+        self.dim = self.deberta.config.hidden_size
         self.token_head = nn.Linear(self.dim, len(vocab))
 
     @staticmethod
