@@ -179,7 +179,7 @@ def test_presets_plan_the_whole_dag(tmp_path, preset):
 
 @pytest.mark.parametrize(
     ("runs_file", "n_runs", "n_pretrainings"),
-    [("ablations.yaml", 11, 10), ("finetuning.yaml", 6, 3), ("methods.yaml", 14, 10)],
+    [("ablations.yaml", 11, 10), ("finetuning.yaml", 8, 3), ("methods.yaml", 14, 10)],
 )
 def test_run_sets_share_pretraining_where_they_can(tmp_path, runs_file, n_runs, n_pretrainings):
     # The preset's four runs plus the file's; fine-tuning variants reuse the SemMol pretraining
