@@ -227,19 +227,19 @@ def plot_pretrain_curves(logs: Mapping[str, list[dict[str, float]]], path: str |
     if not logs:
         _message(path, "no pretraining runs")
         return
+    terms = {
+        run: sorted({key for entry in entries for key in entry if key.startswith("loss_")})
+        for run, entries in logs.items()
+    }
     # One colour per loss term across all panels, so that runs which drop a term (ablations) stay comparable.
-    terms = sorted(
-        {key for entries in logs.values() for entry in entries for key in entry if key.startswith("loss_")}
-    )
-    colours = {term: f"C{index % 10}" for index, term in enumerate(terms)}
+    colours = {term: f"C{i}" for i, term in enumerate(sorted(set().union(*terms.values())))}
     figure, axes = _grid(len(logs))
     for ax, (run, entries) in zip(axes, logs.items()):
         steps = [entry["step"] for entry in entries]
         ax.plot(steps, [entry["loss"] for entry in entries], color="black", linewidth=2, label="loss")
-        for term in terms:
-            if any(term in entry for entry in entries):
-                values = [entry.get(term, math.nan) for entry in entries]
-                ax.plot(steps, values, color=colours[term], linewidth=1, label=term)
+        for term in terms[run]:
+            values = [entry.get(term, math.nan) for entry in entries]
+            ax.plot(steps, values, color=colours[term], linewidth=1, label=term)
         if not entries:
             ax.text(0.5, 0.5, "empty log", transform=ax.transAxes, ha="center", va="center")
         ax.set_title(run)
