@@ -149,14 +149,28 @@ def test_mmsa_two_processes_follow_the_one_process_curve(tiny_benchmark, tmp_pat
         torch.testing.assert_close(value, method_two[name], rtol=1e-3, atol=1e-4, msg=name)
 
 
-def test_lgmcl_two_processes_follow_the_one_process_curve(tiny_benchmark, tmp_path):
-    one = pretrain(tiny_benchmark["manifest"], tmp_path / "one", nproc=1, job=LGMCL_JOB)
-    two = pretrain(tiny_benchmark["manifest"], tmp_path / "two", nproc=2, job=LGMCL_JOB)
+@pytest.mark.parametrize(
+    "targets, terms",
+    [
+        (
+            ["graph_global", "smiles", "description"],
+            ["loss_local_global", "loss_text", "loss_graph_text", "loss_reconstruction"],
+        ),
+        # lgmcl_no_text: no view reconstructs its input, so there is no reconstruction term
+        (["graph_global"], ["loss_local_global"]),
+    ],
+    ids=["all_views", "graph_views_only"],
+)
+def test_lgmcl_two_processes_follow_the_one_process_curve(tiny_benchmark, tmp_path, targets, terms):
+    job = {**LGMCL_JOB, "pretrain": {**LGMCL_JOB["pretrain"], "targets": targets}}
+    one = pretrain(tiny_benchmark["manifest"], tmp_path / "one", nproc=1, job=job)
+    two = pretrain(tiny_benchmark["manifest"], tmp_path / "two", nproc=2, job=job)
     assert [m["step"] for m in one] == [m["step"] for m in two] == list(range(1, 7))
+    assert sorted(key for key in one[0] if key.startswith("loss_")) == sorted(terms)
     for a, b in zip(one, two):
-        for key in ["loss", "loss_local_global", "loss_text", "loss_graph_text"]:
+        for key in ["loss", *terms]:
             assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), (a["step"], key)
     models = [load_file(tmp_path / f"{n}/model.pt") for n in ("one", "two")]
-    assert models[0]["modalities"] == ["graph_attention", "graph_global", "smiles", "description"]
+    assert models[0]["modalities"] == ["graph_attention", *targets]
     for name, value in models[0]["state_dict"].items():
         torch.testing.assert_close(value, models[1]["state_dict"][name], rtol=1e-3, atol=1e-4, msg=name)
