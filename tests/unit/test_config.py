@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 from pydantic import ValidationError
+from snakemake.utils import update_config
 
 from semmol.config import load_config, options_doc, resolve_run, schema_text
 
@@ -86,6 +87,17 @@ def test_run_sets_merge_into_a_preset(run_set):
     assert len({r.model_dump_json() for r in resolved.values()}) == len(resolved), (
         "two runs are the same experiment"
     )
+
+
+@pytest.mark.parametrize("overlay", sorted(p.name for p in (ROOT / "config/overlays").glob("*.yaml")))
+def test_overlays_merge_into_the_cpu_preset(overlay):
+    # Merged as `--configfile config/moleculenet-cpu.yaml config/overlays/<overlay>` merges them.
+    raw = _preset("moleculenet-cpu")
+    update_config(raw, yaml.safe_load((ROOT / "config/overlays" / overlay).read_text()))
+    config = load_config(raw)
+    for run in config.runs:
+        resolve_run(config, run)
+    assert config != load_config(_preset("moleculenet-cpu")), f"{overlay} changes nothing"
 
 
 @pytest.mark.parametrize(
