@@ -559,6 +559,14 @@ class FinetuneConfig(_Section):
         0.0, ge=0, description="Epochs of linear warm-up (schedule 'warmup_cosine')."
     )
     weight_decay: float = Field(1e-5, description="AdamW weight decay.")
+    frozen_epochs: int = Field(
+        0,
+        ge=0,
+        description="Epochs at the start in which every encoder stays fixed (in eval mode) and only "
+        "the head learns; then all learn, the encoders' schedule starting afresh (linear probing, "
+        "then fine-tuning: the random head's first gradients do not reach pretrained features). "
+        "The same for pretrained and from-scratch rows.",
+    )
     patience: int = Field(10, ge=1, description="Epochs without validation improvement before stopping.")
     head_hidden: int = Field(128, description="Hidden size of the prediction head.")
     dropout: float = Field(0.1, description="Dropout of the prediction head.")
@@ -589,6 +597,10 @@ class FinetuneConfig(_Section):
             raise ValueError("finetune.w_view_contrast needs finetune.fusion: weighted")
         if self.fingerprint_fusion and self.fusion != "concat":
             raise ValueError("finetune.fingerprint_fusion needs finetune.fusion: concat")
+        if self.frozen_epochs >= self.epochs:
+            raise ValueError(
+                f"finetune.frozen_epochs ({self.frozen_epochs}) must be below finetune.epochs ({self.epochs})"
+            )
         return self
 
 

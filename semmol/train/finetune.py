@@ -4,6 +4,8 @@ Classification: binary cross-entropy per task over the labelled entries only (mi
 as in Tox21, are masked), ROC-AUC averaged over tasks. Regression: targets standardised with
 the training mean and std, mean squared error, RMSE reported in the original units. The model
 of the best validation epoch is kept (early stopping with ``patience``) and evaluated on test.
+With ``frozen_epochs``, the encoders stay fixed while the head alone learns for those first
+epochs (linear probing, then fine-tuning).
 """
 
 from __future__ import annotations
@@ -203,14 +205,15 @@ class FineTuner:
             weight_decay=self.cfg.weight_decay,
         )
         steps_per_epoch = math.ceil(len(self.positions["train"]) / self.cfg.batch_size)
+        schedule = partial(
+            lr_factor,
+            schedule=self.cfg.schedule,
+            warmup=round(self.cfg.warmup_epochs * steps_per_epoch),
+            total=self.cfg.epochs * steps_per_epoch,
+        )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer,
-            partial(
-                lr_factor,
-                schedule=self.cfg.schedule,
-                warmup=round(self.cfg.warmup_epochs * steps_per_epoch),
-                total=self.cfg.epochs * steps_per_epoch,
-            ),
+            [partial(schedule, start=self.cfg.frozen_epochs * steps_per_epoch), schedule],
         )
         log.info("%d parameter tensors start from pretraining", len(pretrained_params))
         # Encoders not from pretraining fit their input scaling on the train subset; pretrained
@@ -229,7 +232,12 @@ class FineTuner:
         self.metric, self.higher_is_better = TASK_METRIC[self.task]
 
     def train_epoch(self, epoch: int) -> float:
+        frozen = epoch <= self.cfg.frozen_epochs
         self.model.train()
+        if frozen:
+            self.model.encoder.eval()
+        for param in self.optimizer.param_groups[0]["params"]:  # the encoders
+            param.requires_grad_(not frozen)
         self.train_data.set_epoch(epoch)
         loader = make_loader(
             self.train_data, batch_size=self.cfg.batch_size, indices=self.positions["train"], seed=self.seed

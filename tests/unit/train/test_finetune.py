@@ -183,6 +183,39 @@ def test_every_encoder_learns_at_encoder_lr_and_the_head_at_lr(tiny_benchmark, p
         assert {id(p) for p in encoders["params"]} == {id(p) for p in tuner.model.encoder.parameters()}
 
 
+def test_frozen_epochs_train_the_head_alone_then_everything(tiny_benchmark, pretrained):
+    from semmol.train.finetune import FineTuner
+
+    tuner = FineTuner(
+        make_job(init="pretrained", frozen_epochs=1, dropout=0.0),
+        molecules=tiny_benchmark["molecules"],
+        shards_manifest=tiny_benchmark["manifest"],
+        split=tiny_benchmark["split"],
+        seed=0,
+        pretrained=pretrained[1],
+    )
+    encoder_params, head_params = (group["params"] for group in tuner.optimizer.param_groups)
+
+    def snapshot(params):
+        return [p.detach().clone() for p in params]
+
+    def changed(before, params):
+        return sum(not torch.equal(a, p) for a, p in zip(before, params))
+
+    encoders, head = snapshot(encoder_params), snapshot(head_params)
+    tuner.train_epoch(1)
+    assert changed(encoders, encoder_params) == 0 and changed(head, head_params) > 0
+    assert not tuner.model.encoder.training  # a linear probe sees the features without dropout
+    tuner.train_epoch(2)
+    assert changed(encoders, encoder_params) > 0
+    assert all(p.requires_grad for p in encoder_params) and tuner.model.encoder.training
+
+
+def test_frozen_epochs_must_leave_epochs_to_fine_tune():
+    with pytest.raises(ValueError, match="frozen_epochs"):
+        make_job(frozen_epochs=3)
+
+
 def test_lgmcl_pretraining_then_fine_tuning_with_fingerprint_fusion(tiny_benchmark, tmp_path):
     """LGM-CL end to end: local/global graphs and both text views pretrained, then fine-tuned
     with MACCS and ErG fused by dual cross-attention; the saved model predicts again."""
