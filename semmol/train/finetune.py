@@ -194,12 +194,10 @@ class FineTuner:
         # Every encoder at encoder_lr, pretrained or not: rows differ in initial weights only.
         encoders = {id(p) for p in self.model.encoder.parameters()}
         head = [p for p in self.model.parameters() if p.requires_grad and id(p) not in encoders]
+        self.encoder_params = [p for p in self.model.encoder.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(
             [
-                {
-                    "params": [p for p in self.model.encoder.parameters() if p.requires_grad],
-                    "lr": self.cfg.encoder_lr,
-                },
+                {"params": self.encoder_params, "lr": self.cfg.encoder_lr},
                 {"params": head, "lr": self.cfg.lr},
             ],
             weight_decay=self.cfg.weight_decay,
@@ -236,7 +234,7 @@ class FineTuner:
         self.model.train()
         if frozen:
             self.model.encoder.eval()
-        for param in self.optimizer.param_groups[0]["params"]:  # the encoders
+        for param in self.encoder_params:
             param.requires_grad_(not frozen)
         self.train_data.set_epoch(epoch)
         loader = make_loader(
