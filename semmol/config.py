@@ -567,6 +567,15 @@ class FinetuneConfig(_Section):
         "then fine-tuning: the random head's first gradients do not reach pretrained features). "
         "The same for pretrained and from-scratch rows.",
     )
+    layer_lr_ratio: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="Layer-wise rates inside each encoder: the first of its modules to run in a "
+        "forward pass learns at encoder_lr x layer_lr_ratio, the last at encoder_lr, the others "
+        "geometrically in between by the share of the encoder's parameters that run before them "
+        "(discriminative fine-tuning: the most general features move least). 1 = one rate.",
+    )
     patience: int = Field(10, ge=1, description="Epochs without validation improvement before stopping.")
     head_hidden: int = Field(128, description="Hidden size of the prediction head.")
     dropout: float = Field(0.1, description="Dropout of the prediction head.")

@@ -5,7 +5,8 @@ as in Tox21, are masked), ROC-AUC averaged over tasks. Regression: targets stand
 the training mean and std, mean squared error, RMSE reported in the original units. The model
 of the best validation epoch is kept (early stopping with ``patience``) and evaluated on test.
 With ``frozen_epochs``, the encoders stay fixed while the head alone learns for those first
-epochs (linear probing, then fine-tuning).
+epochs (linear probing, then fine-tuning); with ``layer_lr_ratio``, an encoder's lower layers
+learn at lower rates than its upper ones.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from semmol.methods import build_method
 from semmol.methods.property import PropertyModel, to_target_units
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.models.tokenizer import SmilesVocab
+from semmol.train.layer_rates import parameter_depths, rate_factor
 from semmol.train.schedules import lr_factor
 
 log = logging.getLogger(__name__)
@@ -195,12 +197,9 @@ class FineTuner:
         encoders = {id(p) for p in self.model.encoder.parameters()}
         head = [p for p in self.model.parameters() if p.requires_grad and id(p) not in encoders]
         self.encoder_params = [p for p in self.model.encoder.parameters() if p.requires_grad]
+        encoder_groups = self._encoder_param_groups()
         self.optimizer = torch.optim.AdamW(
-            [
-                {"params": self.encoder_params, "lr": self.cfg.encoder_lr},
-                {"params": head, "lr": self.cfg.lr},
-            ],
-            weight_decay=self.cfg.weight_decay,
+            [*encoder_groups, {"params": head, "lr": self.cfg.lr}], weight_decay=self.cfg.weight_decay
         )
         steps_per_epoch = math.ceil(len(self.positions["train"]) / self.cfg.batch_size)
         schedule = partial(
@@ -211,7 +210,8 @@ class FineTuner:
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer,
-            [partial(schedule, start=self.cfg.frozen_epochs * steps_per_epoch), schedule],
+            [partial(schedule, start=self.cfg.frozen_epochs * steps_per_epoch)] * len(encoder_groups)
+            + [schedule],
         )
         log.info("%d parameter tensors start from pretraining", len(pretrained_params))
         # Encoders not from pretraining fit their input scaling on the train subset; pretrained
@@ -228,6 +228,27 @@ class FineTuner:
             modalities=[m for m in self.model.encoder.modalities if m not in pretrained_modalities],
         )
         self.metric, self.higher_is_better = TASK_METRIC[self.task]
+
+    def _encoder_param_groups(self) -> list[dict]:
+        """The encoders' optimizer groups: one at ``encoder_lr``; with ``layer_lr_ratio`` below 1,
+        one per rate, each view encoder's rates falling from its output to its input as
+        :mod:`~semmol.train.layer_rates` measures depth (on a batch of the train subset, in eval
+        mode: no random number is drawn). The views' projections count as outputs."""
+        if self.cfg.layer_lr_ratio == 1.0:
+            return [{"params": self.encoder_params, "lr": self.cfg.encoder_lr}]
+        loader = make_loader(
+            self.eval_data, batch_size=self.cfg.batch_size, indices=self.positions["train"], shuffle=False
+        )
+        batch = next(iter(loader)).to(self.device)
+        self.model.encoder.eval()
+        depths: dict[int, float] = {}
+        for encoder in self.model.encoder.encoders.values():
+            depths |= parameter_depths(encoder, partial(encoder, batch))
+        groups: dict[float, list[nn.Parameter]] = {}
+        for param in self.encoder_params:
+            factor = rate_factor(depths.get(id(param), 1.0), ratio=self.cfg.layer_lr_ratio)
+            groups.setdefault(factor, []).append(param)
+        return [{"params": params, "lr": self.cfg.encoder_lr * factor} for factor, params in groups.items()]
 
     def train_epoch(self, epoch: int) -> float:
         frozen = epoch <= self.cfg.frozen_epochs

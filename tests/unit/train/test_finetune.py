@@ -211,6 +211,39 @@ def test_frozen_epochs_train_the_head_alone_then_everything(tiny_benchmark, pret
     assert all(p.requires_grad for p in encoder_params) and tuner.model.encoder.training
 
 
+def test_layer_lr_ratio_lets_each_encoder_learn_slower_at_its_input(tiny_benchmark, pretrained):
+    from semmol.train.finetune import FineTuner
+
+    tuner = FineTuner(
+        make_job(init="pretrained", lr=1e-3, encoder_lr=1e-3, layer_lr_ratio=0.1),
+        molecules=tiny_benchmark["molecules"],
+        shards_manifest=tiny_benchmark["manifest"],
+        split=tiny_benchmark["split"],
+        seed=0,
+        pretrained=pretrained[1],
+    )
+    *encoder_groups, head = tuner.optimizer.param_groups
+    rate = {id(p): group["lr"] for group in encoder_groups for p in group["params"]}
+    assert set(rate) == {id(p) for p in tuner.model.encoder.parameters()} and head["lr"] == 1e-3
+    for modality, encoder in tuner.model.encoder.encoders.items():
+        first = next(p for p in encoder.parameters() if rate[id(p)] < 1e-3)  # its input
+        assert rate[id(first)] == pytest.approx(1e-4), modality
+        assert max(rate[id(p)] for p in encoder.parameters()) == pytest.approx(1e-3), modality
+    assert all(rate[id(p)] == 1e-3 for p in tuner.model.encoder.projections.parameters())
+    tuner.train_epoch(1)  # one scheduler factor per group: the ratios hold through the schedule
+    lrs = [group["lr"] for group in tuner.optimizer.param_groups]
+    assert lrs[-1] > 0 and all(
+        lr / lrs[-1] == pytest.approx(group["initial_lr"] / 1e-3)
+        for lr, group in zip(lrs, tuner.optimizer.param_groups)
+    )
+
+
+@pytest.mark.parametrize("ratio", [0.0, 1.5])
+def test_layer_lr_ratio_is_a_fraction(ratio):
+    with pytest.raises(ValueError, match="layer_lr_ratio"):
+        make_job(layer_lr_ratio=ratio)
+
+
 def test_frozen_epochs_must_leave_epochs_to_fine_tune():
     with pytest.raises(ValueError, match="frozen_epochs"):
         make_job(frozen_epochs=3)
