@@ -248,6 +248,12 @@ class FineTuner:
         for param in self.encoder_params:
             factor = rate_factor(depths.get(id(param), 1.0), ratio=self.cfg.layer_lr_ratio)
             groups.setdefault(factor, []).append(param)
+        log.info(
+            "encoder rates: %d groups from %.2e to %.2e",
+            len(groups),
+            self.cfg.encoder_lr * min(groups),
+            self.cfg.encoder_lr * max(groups),
+        )
         return [{"params": params, "lr": self.cfg.encoder_lr * factor} for factor, params in groups.items()]
 
     def train_epoch(self, epoch: int) -> float:
