@@ -4,8 +4,9 @@
   failure rate on the first ``--limit`` molecules of a table;
 - ``semmol bench pretrain MANIFEST``: pretraining throughput (molecules per second) and peak
   memory for ``--steps`` steps of a run's job on a set of corpus shards;
-- ``semmol bench timings [DIR]``: a finished pipeline's wall time per stage, from the
-  ``benchmarks/`` files Snakemake wrote for its jobs (a Markdown table);
+- ``semmol bench timings [DIR] [--skip NAME ...]``: a finished pipeline's wall time per stage,
+  from the ``benchmarks/`` files Snakemake wrote for its jobs (a Markdown table), optionally
+  without some runs' or benchmarks' jobs;
 - ``semmol bench conformer-ratio|loader-ratio|pretrain-ratio|finetune-ratio|encoder-ratio|memory-ratio``:
   semmol against a reference measured side by side (:mod:`semmol.evaluate.speed`), printed as
   a table with the target beside each ratio.
@@ -20,6 +21,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from semmol.cli.common import json_model
@@ -62,6 +64,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     timings = kinds.add_parser("timings", help="wall time per stage of a finished pipeline")
     timings.add_argument(
         "directory", type=Path, nargs="?", default=Path("benchmarks"), help="default: benchmarks"
+    )
+    timings.add_argument(
+        "--skip",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="leave out the jobs with NAME as a folder of their path or their file name (a run or "
+        "benchmark that belongs to another table of the same pipeline)",
     )
     conformer_ratio = kinds.add_parser(
         "conformer-ratio", help="conformers stage vs bare RDKit; 1 vs 2 workers"
@@ -183,14 +193,17 @@ def _bench_pretrain(args: argparse.Namespace) -> dict:
     }
 
 
-def stage_timings(directory: Path) -> list[dict]:
+def stage_timings(directory: Path, *, skip: Sequence[str] = ()) -> list[dict]:
     """Per stage (first folder under ``directory``): jobs, summed and longest wall seconds, peak RSS.
 
     Reads the tab-separated files of Snakemake's ``benchmark:`` directive (columns ``s`` and
-    ``max_rss``, one line per repetition, the last one kept).
+    ``max_rss``, one line per repetition, the last one kept), except those whose name or a
+    folder of whose path below ``directory`` is in ``skip``.
     """
     stages: dict[str, list[tuple[float, float]]] = {}
     for path in sorted(directory.rglob("*.tsv")):
+        if {*path.relative_to(directory).parent.parts, path.stem} & set(skip):
+            continue
         with open(path, newline="") as handle:
             rows = list(csv.DictReader(handle, delimiter="\t"))
         if not rows:
@@ -211,12 +224,12 @@ def stage_timings(directory: Path) -> list[dict]:
     ]
 
 
-def _timings_table(directory: Path) -> str:
+def _timings_table(directory: Path, *, skip: Sequence[str] = ()) -> str:
     lines = [
         "| stage | jobs | job wall time, summed (min) | longest job (min) | peak RSS (MB) |",
         "|---|---|---|---|---|",
     ]
-    for row in stage_timings(directory):
+    for row in stage_timings(directory, skip=skip):
         lines.append(
             f"| {row['stage']} | {row['jobs']} | {row['seconds_total'] / 60:.1f} | {row['seconds_max'] / 60:.1f}"
             f" | {row['max_rss_mb']:.0f} |"
@@ -266,7 +279,7 @@ def _ratios(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> None:
     if args.bench == "timings":
-        print(_timings_table(args.directory))
+        print(_timings_table(args.directory, skip=args.skip))
     elif args.bench == "conformers":
         print(json.dumps(_bench_conformers(args), indent=2))
     elif args.bench == "pretrain":

@@ -109,3 +109,25 @@ def test_bench_memory_ratio_times_the_corpus_and_its_copies(tiny_benchmark, caps
         and float(ratio) == pytest.approx(float(large) / float(small), rel=1e-2)
     )
     assert target == "<= 1.10"
+
+
+def test_bench_timings_sums_per_stage_and_skips_named_folders(tmp_path, capsys):
+    def job(path: str, seconds: float, rss: float) -> None:
+        file = tmp_path / path
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(f"s\th:m:s\tmax_rss\n{seconds}\t0:00:00\t{rss}\n")
+
+    job("finetune/semmol/esol/scaffold-0.tsv", 60, 100)
+    job("finetune/semmol/esol/scaffold-1.tsv", 120, 300)
+    job("finetune/metamm/esol/scaffold-0.tsv", 600, 900)
+    job("pretrain/semmol.tsv", 1800, 2000)
+    job("pretrain/metamm.tsv", 900, 4000)
+    main(["bench", "timings", str(tmp_path), "--skip", "metamm"])
+    lines = capsys.readouterr().out.splitlines()
+    assert "| finetune | 2 | 3.0 | 2.0 | 300 |" in lines  # metamm's jobs left out, in a folder
+    assert "| pretrain | 1 | 30.0 | 30.0 | 2000 |" in lines
+    main(["bench", "timings", str(tmp_path)])
+    lines = capsys.readouterr().out.splitlines()
+    assert (
+        "| finetune | 3 | 13.0 | 10.0 | 900 |" in lines and "| pretrain | 2 | 45.0 | 30.0 | 4000 |" in lines
+    )
