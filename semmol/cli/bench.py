@@ -201,8 +201,9 @@ def stage_timings(directory: Path, *, skip: Sequence[str] = ()) -> list[dict]:
     folder of whose path below ``directory`` is in ``skip``.
     """
     stages: dict[str, list[tuple[float, float]]] = {}
+    skipped = set(skip)
     for path in sorted(directory.rglob("*.tsv")):
-        if {*path.relative_to(directory).parent.parts, path.stem} & set(skip):
+        if {*path.relative_to(directory).parent.parts, path.stem} & skipped:
             continue
         with open(path, newline="") as handle:
             rows = list(csv.DictReader(handle, delimiter="\t"))

@@ -27,11 +27,10 @@ def parameter_depths(module: nn.Module, run: Callable[[], object]) -> dict[int, 
     A parameter whose module does not run in ``run`` (a pretraining-only head) or that is read
     without calling its module gets depth 1: it is not below anything that ran.
     """
-    order: list[nn.Module] = []
+    order: dict[int, nn.Module] = {}  # by id, in the order of first call
 
     def record(called: nn.Module, _args) -> None:
-        if all(called is not seen for seen in order):
-            order.append(called)
+        order.setdefault(id(called), called)
 
     owners = [m for m in module.modules() if next(m.parameters(recurse=False), None) is not None]
     handles = [owner.register_forward_pre_hook(record) for owner in owners]
@@ -41,10 +40,10 @@ def parameter_depths(module: nn.Module, run: Callable[[], object]) -> dict[int, 
     finally:
         for handle in handles:
             handle.remove()
-    sizes = [sum(p.numel() for p in owner.parameters(recurse=False)) for owner in order]
+    sizes = [sum(p.numel() for p in owner.parameters(recurse=False)) for owner in order.values()]
     last_start, before = sum(sizes[:-1]), 0
     depths: dict[int, float] = {}
-    for owner, size in zip(order, sizes):
+    for owner, size in zip(order.values(), sizes):
         for param in owner.parameters(recurse=False):
             depths[id(param)] = before / last_start if last_start else 1.0
         before += size
