@@ -109,6 +109,15 @@ class DatasetConfig(_Section):
         description="Column of a text description per molecule (e.g. written by a language model); the "
         "description view reads it instead of the one generated from RDKit (empty cells fall back to it).",
     )
+    conformer_fraction: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Share of the molecules given 3D conformers. The others keep every 2D feature "
+        "and are stored without coordinates (status not_embedded), so a 3D view masks them: a large "
+        "corpus at the cost of a small one's conformers. Which molecules is decided by a hash of "
+        "each one's SMILES and conformers.seed, not by order or sharding.",
+    )
 
     @model_validator(mode="after")
     def _targets_need_task(self) -> DatasetConfig:

@@ -20,6 +20,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--options", type=json_model(ConformerConfig), required=True, help="conformers section as JSON"
     )
+    parser.add_argument(
+        "--conformer-fraction",
+        type=float,
+        default=1.0,
+        help="share of the molecules embedded; the others keep 2D features only (default 1)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="the shard's Parquet file")
     parser.add_argument("--threads", type=int, default=1, help="worker processes (default 1)")
 
@@ -33,5 +39,6 @@ def run(args: argparse.Namespace) -> None:
         n_shards=args.n_shards,
         options=args.options,
         out=args.out,
+        conformer_fraction=args.conformer_fraction,
         threads=args.threads,
     )

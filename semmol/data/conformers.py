@@ -18,6 +18,7 @@ import logging
 import math
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,18 @@ def molecule_seed(smiles: str, *, base_seed: int) -> int:
     """A seed in ``[0, 2**31)`` derived from the base seed and the canonical SMILES."""
     digest = hashlib.blake2b(f"{base_seed}:{smiles}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") % (2**31)
+
+
+def gets_conformers(smiles: str, *, fraction: float, base_seed: int) -> bool:
+    """Whether a molecule is embedded when only ``fraction`` of its dataset is.
+
+    The choice hashes the canonical SMILES (apart from :func:`molecule_seed`'s hash), so the
+    same molecules get conformers whatever their order, shard or worker.
+    """
+    if fraction >= 1:
+        return True
+    digest = hashlib.blake2b(f"{base_seed}:3d:{smiles}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") / 2**64 < fraction
 
 
 def _embed(mol_h: Chem.Mol, *, options: ConformerConfig, seed: int, deadline: float) -> tuple[list[int], str]:
@@ -152,8 +165,8 @@ def featurize_molecule(smiles: str, *, options: ConformerConfig, embed: bool = T
     return record
 
 
-def _featurize_chunk(smiles: list[str], options: ConformerConfig, embed: bool = True) -> list[dict]:
-    return [featurize_molecule(s, options=options, embed=embed) for s in smiles]
+def _featurize_chunk(smiles: list[str], options: ConformerConfig, embed: list[bool]) -> list[dict]:
+    return [featurize_molecule(s, options=options, embed=e) for s, e in zip(smiles, embed, strict=True)]
 
 
 def featurize_molecules(
@@ -161,7 +174,7 @@ def featurize_molecules(
     *,
     options: ConformerConfig,
     threads: int = 1,
-    embed: bool = True,
+    embed: bool | Sequence[bool] = True,
     chunk_size: int = 32,
     desc: str = "featurize",
 ) -> list[dict]:
@@ -172,17 +185,23 @@ def featurize_molecules(
         smiles: canonical SMILES.
         options: the ``conformers`` section.
         threads: worker processes; default 1.
-        embed: make conformers; default True.
+        embed: make conformers (True, the default), none (False), or one flag per molecule.
         chunk_size: molecules per task sent to a worker; default 32.
         desc: label of the progress bar.
     """
     from joblib import Parallel, delayed
     from tqdm import tqdm
 
-    chunks = [smiles[i : i + chunk_size] for i in range(0, len(smiles), chunk_size)]
+    flags = [embed] * len(smiles) if isinstance(embed, bool) else list(embed)
+    if len(flags) != len(smiles):
+        raise ValueError(f"{len(flags)} embed flags for {len(smiles)} molecules")
+    starts = range(0, len(smiles), chunk_size)
     records: list[dict] = []
     parallel = Parallel(n_jobs=max(1, threads), return_as="generator")
-    results = parallel(delayed(_featurize_chunk)(chunk, options, embed) for chunk in chunks)
+    results = parallel(
+        delayed(_featurize_chunk)(smiles[i : i + chunk_size], options, flags[i : i + chunk_size])
+        for i in starts
+    )
     with tqdm(total=len(smiles), desc=desc, mininterval=5) as bar:
         for chunk_records in results:
             records.extend(chunk_records)
@@ -205,6 +224,7 @@ def build_shard(
     n_shards: int,
     options: ConformerConfig,
     out: Path,
+    conformer_fraction: float = 1.0,
     threads: int = 1,
     chunk_size: int = 32,
 ) -> dict:
@@ -216,6 +236,8 @@ def build_shard(
         n_shards: how many shards the molecules are cut into (contiguous blocks).
         options: the ``conformers`` section.
         out: the shard's Parquet file (written atomically).
+        conformer_fraction: share of the dataset's molecules embedded (:func:`gets_conformers`);
+            the others are stored with 2D features only; default 1.
         threads: worker processes (joblib); default 1.
         chunk_size: molecules per task sent to a worker; default 32.
 
@@ -223,6 +245,8 @@ def build_shard(
         The shard's summary (also stored in the file's metadata).
     """
     schema = shard_schema(options.ecfp_bits)  # rejects bad options before any work is done
+    if not 0 <= conformer_fraction <= 1:
+        raise ValueError(f"conformer_fraction must be in [0, 1], got {conformer_fraction}")
     columns = ["row", "smiles", "text"] if "text" in pq.read_schema(molecules).names else ["row", "smiles"]
     table = pq.read_table(molecules, columns=columns)
     start, stop = shard_bounds(table.num_rows, shard=shard, n_shards=n_shards)
@@ -232,6 +256,7 @@ def build_shard(
     records = featurize_molecules(
         smiles,
         options=options,
+        embed=[gets_conformers(s, fraction=conformer_fraction, base_seed=options.seed) for s in smiles],
         threads=threads,
         chunk_size=chunk_size,
         desc=f"conformers {molecules.parent.name} shard {shard}",
@@ -253,6 +278,7 @@ def build_shard(
         "cpu_seconds": float(sum(record["seconds"] for record in records)),
         "wall_seconds": time.perf_counter() - started,
         "threads": threads,
+        "conformer_fraction": conformer_fraction,
         "options": options.model_dump(mode="json"),
     }
     schema = schema.with_metadata({SHARD_METADATA_KEY: json.dumps(summary)})

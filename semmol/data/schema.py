@@ -28,9 +28,10 @@ STATUS_OK = "ok"
 STATUS_MMFF_FAILED = "mmff_failed"  # embedded, but MMFF94 has no parameters for some atom
 STATUS_EMBED_FAILED = "embed_failed"
 STATUS_TIMEOUT = "timeout"
-STATUSES = (STATUS_OK, STATUS_MMFF_FAILED, STATUS_EMBED_FAILED, STATUS_TIMEOUT)
-#: Not a shard status: rows featurized for a model without a 3D view skip the embedding.
+#: Not embedded on purpose: a dataset's ``conformer_fraction`` left it out, or the rows are
+#: featurized for a model without a 3D view.
 STATUS_NOT_EMBEDDED = "not_embedded"
+STATUSES = (STATUS_OK, STATUS_MMFF_FAILED, STATUS_EMBED_FAILED, STATUS_TIMEOUT, STATUS_NOT_EMBEDDED)
 
 REJECTED_SCHEMA = pa.schema(
     [

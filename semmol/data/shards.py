@@ -16,7 +16,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from semmol.data.conformers import SHARD_METADATA_KEY
-from semmol.data.schema import STATUS_EMBED_FAILED, STATUS_MMFF_FAILED, STATUS_TIMEOUT, STATUSES, ShardError
+from semmol.data.schema import (
+    STATUS_EMBED_FAILED,
+    STATUS_MMFF_FAILED,
+    STATUS_NOT_EMBEDDED,
+    STATUS_TIMEOUT,
+    STATUSES,
+    ShardError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +69,16 @@ def gather(shards: list[Path], *, out: Path) -> dict:
         raise ShardError(
             f"shards hold {molecules} molecules, molecules.parquet has {first['total_molecules']}"
         )
-    statuses = {status: sum(summary["statuses"][status] for summary in summaries) for status in STATUSES}
+    # .get: shards written before "not_embedded" was a status do not count it (they have none)
+    statuses = {
+        status: sum(summary["statuses"].get(status, 0) for summary in summaries) for status in STATUSES
+    }
     no_3d = statuses[STATUS_EMBED_FAILED] + statuses[STATUS_TIMEOUT]
     cpu_seconds = sum(summary["cpu_seconds"] for summary in summaries)
     manifest = {
         "molecules": molecules,
         "statuses": statuses,
-        "failure_rate": no_3d / molecules,  # molecules without any conformer
+        "failure_rate": no_3d / molecules,  # molecules whose embedding failed
         "mmff_failure_rate": statuses[STATUS_MMFF_FAILED] / molecules,
         "cpu_seconds": cpu_seconds,
         "molecules_per_cpu_second": molecules / cpu_seconds if cpu_seconds else None,
@@ -90,11 +100,13 @@ def gather(shards: list[Path], *, out: Path) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(manifest, indent=2) + "\n")
     log.info(
-        "%s: %d molecules in %d shards; %.2f%% without conformers, %.1f molecules per CPU-second",
+        "%s: %d molecules in %d shards; %.2f%% failed to embed, %d not embedded by choice, "
+        "%.1f molecules per CPU-second",
         out,
         molecules,
         len(summaries),
         100 * manifest["failure_rate"],
+        statuses[STATUS_NOT_EMBEDDED],
         manifest["molecules_per_cpu_second"] or 0.0,
     )
     return manifest

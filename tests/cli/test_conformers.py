@@ -76,7 +76,13 @@ def test_conformers_and_gather_end_to_end(molecules):
 
     record = json.loads(manifest.read_text())
     assert record["molecules"] == len(SMILES)
-    assert record["statuses"] == {"ok": 4, "mmff_failed": 0, "embed_failed": 1, "timeout": 0}
+    assert record["statuses"] == {
+        "ok": 4,
+        "mmff_failed": 0,
+        "embed_failed": 1,
+        "timeout": 0,
+        "not_embedded": 0,
+    }
     assert record["failure_rate"] == pytest.approx(1 / len(SMILES))
     assert record["ecfp_bits"] == 64 and record["options"] == OPTIONS.model_dump(mode="json")
     assert shard_paths(manifest) == shards

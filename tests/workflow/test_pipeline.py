@@ -132,6 +132,16 @@ def test_rerun_has_nothing_to_do(tiny_run, tiny_config):
     assert planned_jobs(snakemake(tiny_run, tiny_config, "all", "--dry-run")) == {}
 
 
+def test_conformer_fraction_reruns_the_conformers_stage_and_what_follows(tiny_run, tiny_config, tmp_path):
+    datasets = yaml.safe_load(tiny_config.read_text())["datasets"]
+    datasets["corpus"]["conformer_fraction"] = 0.5
+    config = config_variant(tiny_config, tmp_path / "fraction.yaml", datasets=datasets)
+    jobs = planned_jobs(snakemake(tiny_run, config, "all", "--dry-run"))
+    assert jobs["conformers"] == 2 and jobs["gather_shards"] == 1 and jobs["pretrain"] == 3
+    # the corpus is read again from its molecules.parquet; no download, standardize or split
+    assert not {"download", "standardize", "split"} & set(jobs)
+
+
 def test_one_split_builds_only_its_download(tmp_path, tiny_config):
     jobs = planned_jobs(
         snakemake(tmp_path, tiny_config, "results/benchmarks/bbbp/splits/scaffold-0.json", "-n")

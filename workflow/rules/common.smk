@@ -56,12 +56,19 @@ def as_json(model):
 def download_json(wildcards):
     """What the download needs (and re-runs for): the source and the columns it checks."""
     dataset = CFG.datasets[wildcards.dataset]
-    return as_json(dataset.model_copy(update={"label_map": {}, "max_rows": None}))
+    dataset = dataset.model_copy(update={"label_map": {}, "max_rows": None})
+    return dataset.model_dump_json(exclude={"conformer_fraction"})
 
 
 def dataset_json(wildcards):
+    """The dataset's section for the stages before and after conformers. It leaves out
+    conformer_fraction, which the conformers stage alone reads: changing it re-runs that stage."""
     name = getattr(wildcards, "dataset", None) or wildcards.bench
-    return as_json(CFG.datasets[name])
+    return CFG.datasets[name].model_dump_json(exclude={"conformer_fraction"})
+
+
+def conformer_fraction(wildcards):
+    return CFG.datasets[wildcards.dataset].conformer_fraction
 
 
 def processes_per_node(pretrain):

@@ -58,6 +58,7 @@ rule conformers:
     params:
         n_shards=CFG.conformers.shards,
         options=as_json(CFG.conformers),
+        fraction=conformer_fraction,
         version=STAGE_VERSION["conformers"],
     threads: 16
     resources:
@@ -70,7 +71,7 @@ rule conformers:
         "benchmarks/conformers/{dataset}/{shard}.tsv"
     shell:
         "THREADS=${{SLURM_CPUS_PER_TASK:-{threads}}}; python -m semmol conformers --molecules {input} --shard {wildcards.shard} --n-shards {params.n_shards}"
-        " --options {params.options:q} --out {output} --threads $THREADS 2> {log}"
+        " --options {params.options:q} --conformer-fraction {params.fraction} --out {output} --threads $THREADS 2> {log}"
 
 
 rule gather_shards:

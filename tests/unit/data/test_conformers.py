@@ -17,11 +17,13 @@ from semmol.data.conformers import (
     _embed,
     build_shard,
     featurize_molecule,
+    gets_conformers,
     molecule_seed,
     shard_bounds,
 )
 from semmol.data.featurize import ATOM_FEATURES, BOND_FEATURES, ecfp_bits
 from semmol.data.schema import STATUSES, read_shard, shard_schema, unpack_bits
+from semmol.data.shards import gather
 
 OPTIONS = ConformerConfig(n_conformers=2, mmff_max_iters=10, max_embed_attempts=1, ecfp_bits=128)
 PARACETAMOL = "CC(=O)Nc1ccc(O)cc1"
@@ -225,4 +227,50 @@ def test_bad_fingerprint_length_fails_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="ecfp_bits must be a multiple of 8, got 100"):
         build_shard(
             tmp_path / "not-read.parquet", shard=0, n_shards=1, options=options, out=tmp_path / "0.parquet"
+        )
+
+
+def test_gets_conformers_keeps_about_the_fraction_and_ignores_order():
+    smiles = [f"C{'C' * i}O" for i in range(400)]
+    chosen = [s for s in smiles if gets_conformers(s, fraction=0.25, base_seed=42)]
+    assert 70 <= len(chosen) <= 130  # binomial(400, 0.25): mean 100, std 8.7
+    assert chosen == [s for s in reversed(smiles) if gets_conformers(s, fraction=0.25, base_seed=42)][::-1]
+    assert all(gets_conformers(s, fraction=0.5, base_seed=42) for s in chosen)  # nested in a larger share
+    assert all(gets_conformers(s, fraction=1.0, base_seed=42) for s in smiles)
+    assert not any(gets_conformers(s, fraction=0.0, base_seed=42) for s in smiles)
+
+
+def test_conformer_fraction_leaves_the_rest_2d_only(molecules, single_shard, tmp_path):
+    embedded = {i for i, s in enumerate(SMILES) if gets_conformers(s, fraction=0.5, base_seed=OPTIONS.seed)}
+    assert 0 < len(embedded) < len(SMILES)  # this fixture has both kinds
+    for n_shards in (1, 2):
+        records: dict[int, dict] = {}
+        shards = [tmp_path / f"{n_shards}" / f"{shard}.parquet" for shard in range(n_shards)]
+        for shard, out in enumerate(shards):
+            summary = build_shard(
+                molecules, shard=shard, n_shards=n_shards, options=OPTIONS, out=out, conformer_fraction=0.5
+            )
+            assert summary["conformer_fraction"] == 0.5
+            records |= _by_molecule(out)
+        assert {i for i, record in records.items() if record["status"] == "ok"} == embedded
+        statuses = gather(shards, out=tmp_path / f"{n_shards}" / "manifest.json")["statuses"]
+        assert statuses["ok"] == len(embedded) and statuses["not_embedded"] == len(SMILES) - len(embedded)
+        for mol_index, record in records.items():
+            expected = single_shard[mol_index]
+            assert record["atom_features"] == expected["atom_features"] and record["ecfp"] == expected["ecfp"]
+            if mol_index in embedded:
+                assert record["coords"] == expected["coords"]
+            else:
+                assert record["status"] == "not_embedded" and record["coords"] == []
+
+
+def test_conformer_fraction_outside_zero_to_one_is_an_error(molecules, tmp_path):
+    with pytest.raises(ValueError, match=r"conformer_fraction must be in \[0, 1\], got 1.5"):
+        build_shard(
+            molecules,
+            shard=0,
+            n_shards=1,
+            options=OPTIONS,
+            out=tmp_path / "0.parquet",
+            conformer_fraction=1.5,
         )

@@ -18,7 +18,13 @@ def test_manifest_totals(shard_set):
     summaries = [shard_summary(path) for path in shard_set.shards]
     n = len(shard_set.smiles)
     assert manifest["molecules"] == n
-    assert manifest["statuses"] == {"ok": n - 1, "mmff_failed": 0, "embed_failed": 1, "timeout": 0}
+    assert manifest["statuses"] == {
+        "ok": n - 1,
+        "mmff_failed": 0,
+        "embed_failed": 1,
+        "timeout": 0,
+        "not_embedded": 0,
+    }
     assert manifest["failure_rate"] == pytest.approx(1 / n)
     assert manifest["mmff_failure_rate"] == 0
     cpu_seconds = sum(summary["cpu_seconds"] for summary in summaries)
