@@ -53,18 +53,21 @@ def as_json(model):
     return model.model_dump_json()
 
 
+#: Dataset fields that the conformers stage alone reads (a param of its own there): left out of
+#: what the other stages get, so that changing them re-runs the conformers stage and what follows.
+CONFORMER_FIELDS = {"conformer_fraction"}
+
+
 def download_json(wildcards):
     """What the download needs (and re-runs for): the source and the columns it checks."""
     dataset = CFG.datasets[wildcards.dataset]
     dataset = dataset.model_copy(update={"label_map": {}, "max_rows": None})
-    return dataset.model_dump_json(exclude={"conformer_fraction"})
+    return dataset.model_dump_json(exclude=CONFORMER_FIELDS)
 
 
 def dataset_json(wildcards):
-    """The dataset's section for the stages before and after conformers. It leaves out
-    conformer_fraction, which the conformers stage alone reads: changing it re-runs that stage."""
     name = getattr(wildcards, "dataset", None) or wildcards.bench
-    return CFG.datasets[name].model_dump_json(exclude={"conformer_fraction"})
+    return CFG.datasets[name].model_dump_json(exclude=CONFORMER_FIELDS)
 
 
 def conformer_fraction(wildcards):
@@ -98,7 +101,7 @@ def finetune_json(wildcards):
     run = RUNS[wildcards.run]
     return json.dumps(
         {
-            "dataset": CFG.datasets[wildcards.bench].model_dump(mode="json"),
+            "dataset": CFG.datasets[wildcards.bench].model_dump(mode="json", exclude=CONFORMER_FIELDS),
             "standardize": CFG.standardize.model_dump(mode="json"),
             "model": run.model.model_dump(mode="json"),
             "finetune": run.finetune.model_dump(mode="json"),
