@@ -358,6 +358,15 @@ class PretrainConfig(_Section):
     targets: list[Modality] = Field(
         default_factory=lambda: ["graph2d", "geom3d"], description="Target views."
     )
+    descriptor_views: list[Modality] = Field(
+        default_factory=list,
+        description="Views (the anchor or targets, not 'descriptors') whose pooled representation "
+        "also learns, by a linear head, to predict the molecule's RDKit 2D descriptors standardized "
+        "over the corpus (MolBERT's PhysChem task), beside any method's terms; empty: no such term.",
+    )
+    w_descriptors: float = Field(
+        1.0, ge=0, description="Weight of the descriptor-prediction term (pretrain.descriptor_views)."
+    )
     steps: int = Field(1000, ge=1, description="Optimizer steps.")
     batch_size: int = Field(64, ge=2, description="Global batch size, split evenly over the ranks.")
     nproc: int = Field(1, ge=1, description="Processes per node launched by torchrun (without GPUs).")
@@ -389,6 +398,17 @@ class PretrainConfig(_Section):
     checkpoint_every: int = Field(100, ge=1, description="Steps between resumable checkpoints (_ckpt/).")
     log_every: int = Field(10, ge=1, description="Steps between lines of metrics.jsonl.")
     seed: int = Field(0, description="Seed of initialisation, data order and corruption.")
+
+    @model_validator(mode="after")
+    def _descriptor_views_are_encoded(self) -> PretrainConfig:
+        views = [self.anchor, *self.targets]
+        stray = [v for v in self.descriptor_views if v not in views or v == "descriptors"]
+        if stray or len(set(self.descriptor_views)) != len(self.descriptor_views):
+            raise ValueError(
+                f"pretrain.descriptor_views {self.descriptor_views} must be distinct views of "
+                f"{views}, other than 'descriptors' (it would read its own target)"
+            )
+        return self
 
 
 class TemperatureConfig(_Section):

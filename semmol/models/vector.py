@@ -13,6 +13,14 @@ from semmol.models.corruption import CorruptionKey
 from semmol.models.layers import mlp
 
 
+def scaling(mean: np.ndarray, std: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """``float32`` shift and scale of a standardization from features' mean and standard
+    deviation; a constant feature keeps scale 1 (it then standardizes to 0)."""
+    std = torch.as_tensor(np.asarray(std, dtype=np.float64))
+    std = torch.where(std > 1e-6, std, torch.ones_like(std))
+    return torch.as_tensor(np.asarray(mean, dtype=np.float64)).float(), std.float()
+
+
 class VectorMLP(nn.Module):
     """MLP over ``batch.<field>`` ``[B, width]`` -> ``hidden`` ``[B, dim]``. No reconstruction loss.
 
@@ -46,13 +54,12 @@ class VectorMLP(nn.Module):
 
     @torch.no_grad()
     def set_input_scaling(self, mean: np.ndarray, std: np.ndarray) -> None:
-        """Set the standardization from the training inputs' mean and standard deviation
-        (a constant feature keeps scale 1)."""
+        """Set the standardization from the training inputs' mean and standard deviation."""
         if not self.standardize:
             return
-        std = torch.as_tensor(np.asarray(std, dtype=np.float64))
-        self.input_mean.copy_(torch.as_tensor(np.asarray(mean, dtype=np.float64)).float())
-        self.input_std.copy_(torch.where(std > 1e-6, std, torch.ones_like(std)).float())
+        mean, std = scaling(mean, std)
+        self.input_mean.copy_(mean)
+        self.input_std.copy_(std)
 
     def forward(self, batch: Batch, corrupt: CorruptionKey | None = None) -> EncoderOutput:
         x = getattr(batch, self.field)

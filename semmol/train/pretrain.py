@@ -1,8 +1,9 @@
 """Multimodal pretraining on corpus shards, one process per rank (``torchrun``).
 
 Objective per step: the encoders' reconstruction losses on their corrupted inputs (masked
-SMILES tokens, masked atoms, coordinate denoising) plus the terms of the run's pretraining
-method (``pretrain.method``, a plug-in of :mod:`semmol.methods`; this loop names none). Every
+SMILES tokens, masked atoms, coordinate denoising), the terms of the run's pretraining method
+(``pretrain.method``, a plug-in of :mod:`semmol.methods`; this loop names none) and, with
+``pretrain.descriptor_views``, descriptor prediction (:mod:`semmol.train.descriptor_prediction`). Every
 loss is a mean over the *global* batch and every random choice is keyed by molecule, so one
 process with batch ``G`` and two with ``G/2`` each follow the same curve.
 
@@ -29,6 +30,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from semmol.config import PretrainJob
+from semmol.data.featurize import DESCRIPTOR_NAMES
 from semmol.data.shards import read_manifest, shard_paths
 from semmol.data.stream import ShardStream, column_moments, shard_smiles
 from semmol.methods import build_method, method_class
@@ -47,6 +49,7 @@ from semmol.runtime.distributed import (
     mean_across_ranks,
     shutdown,
 )
+from semmol.train.descriptor_prediction import DescriptorPrediction
 from semmol.train.schedules import warmup_cosine
 
 log = logging.getLogger(__name__)
@@ -125,19 +128,26 @@ class Pretrainer:
             partial(column_moments, paths), modalities=modalities
         )  # the whole corpus
         self.method = build_method(job).to(ctx.device)
+        self.descriptor_prediction = self._descriptor_prediction(paths)
         self.ddp = (
             DistributedDataParallel(self.model, find_unused_parameters=True)
             if ctx.world_size > 1
             else self.model
         )
-        # The method's parameters (e.g. a learnable temperature, fusion layers) live outside
-        # DDP; train_step averages their gradients over ranks. No weight decay on them: it
-        # would pull a log-temperature towards 0.
-        self.method_params = [p for p in self.method.parameters() if p.requires_grad]
+        # The method's parameters (e.g. a learnable temperature, fusion layers) and the
+        # descriptor heads live outside DDP; train_step averages their gradients over ranks.
+        # No weight decay on them: it would pull a log-temperature towards 0.
+        self.outside_params = [
+            p
+            for module in (self.method, self.descriptor_prediction)
+            if module is not None
+            for p in module.parameters()
+            if p.requires_grad
+        ]
         self.optimizer = torch.optim.AdamW(
             [
                 {"params": list(self.model.parameters())},
-                {"params": self.method_params, "weight_decay": 0.0},
+                {"params": self.outside_params, "weight_decay": 0.0},
             ],
             lr=self.cfg.lr,
             weight_decay=self.cfg.weight_decay,
@@ -148,6 +158,15 @@ class Pretrainer:
         )
         self.state = PretrainState()
 
+    def _descriptor_prediction(self, paths: list[Path]) -> DescriptorPrediction | None:
+        """The heads of ``pretrain.descriptor_views`` (None without any), targets scaled over the corpus."""
+        if not self.cfg.descriptor_views:
+            return None
+        widths = {view: self.model.encoders[view].dim for view in self.cfg.descriptor_views}
+        heads = DescriptorPrediction(widths, n_descriptors=len(DESCRIPTOR_NAMES))
+        heads.set_scaling(*column_moments(paths, "descriptors"))
+        return heads.to(self.ctx.device)
+
     # ---------------------------------------------------------------- checkpoints
     @property
     def checkpoint_path(self) -> Path:
@@ -155,12 +174,14 @@ class Pretrainer:
 
     def save_checkpoint(self) -> None:
         rng = all_gather_objects(_rng_state())  # every rank's dropout stream, restored per rank
+        heads = self.descriptor_prediction
         if self.ctx.is_main:
             save_atomic(
                 {
                     "state": self.state.__dict__,
                     "model": self.model.state_dict(),
                     "method": self.method.state_dict(),
+                    "descriptor_prediction": None if heads is None else heads.state_dict(),
                     "optimizer": self.optimizer.state_dict(),
                     "scheduler": self.scheduler.state_dict(),
                     "rng": rng,
@@ -198,6 +219,8 @@ class Pretrainer:
             )
         self.model.load_state_dict(checkpoint["model"])
         self.method.load_state_dict(checkpoint["method"])
+        if self.descriptor_prediction is not None:
+            self.descriptor_prediction.load_state_dict(checkpoint["descriptor_prediction"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.scheduler.load_state_dict(checkpoint["scheduler"])
         _set_rng_state(checkpoint["rng"][self.ctx.rank])
@@ -217,6 +240,10 @@ class Pretrainer:
         recon = [out.reconstruction_loss for out in outputs.values() if out.reconstruction_loss is not None]
         if recon:  # e.g. LGM-CL's two graph views alone: neither reconstructs its input
             terms["reconstruction"] = self.cfg.w_reconstruction * torch.stack(recon).sum()
+        if self.descriptor_prediction is not None:
+            terms["descriptors"] = self.cfg.w_descriptors * self.descriptor_prediction(
+                outputs, batch.descriptors
+            )
         return terms, diagnostics
 
     def train_step(self, batch) -> dict[str, float]:
@@ -229,7 +256,7 @@ class Pretrainer:
             loss = torch.stack(list(terms.values())).sum()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        average_gradients(self.method_params)
+        average_gradients(self.outside_params)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
         self.scheduler.step()

@@ -26,6 +26,7 @@ JOB = {
     },
     "pretrain": {
         "method": "semmol",
+        "descriptor_views": ["graph2d"],  # an auxiliary term whose heads live outside DDP
         "steps": 6,
         "batch_size": 10,
         "stream_shards": 1,  # one shard (24 molecules) in memory; the third batch straddles two
@@ -120,7 +121,8 @@ def test_two_processes_follow_the_one_process_curve(tiny_benchmark, tmp_path):
     assert [m["step"] for m in one] == [m["step"] for m in two] == list(range(1, 7))
     assert any(m["sem_active"] for m in one), "the semantic objective never started matching"
     for a, b in zip(one, two):
-        for key in ("loss", "loss_infonce", "loss_reconstruction", "loss_semantic", "sem_loss_pseudo"):
+        terms = ("loss_infonce", "loss_reconstruction", "loss_semantic", "loss_descriptors")
+        for key in ("loss", *terms, "sem_loss_pseudo"):
             assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), (a["step"], key)
     weights_one = load_file(tmp_path / "one/model.pt")["state_dict"]
     weights_two = load_file(tmp_path / "two/model.pt")["state_dict"]

@@ -104,6 +104,11 @@ def test_overlays_merge_into_the_cpu_preset(overlay):
     ("overrides", "message"),
     [
         ({"pretrain.targets": ["smiles", "graph2d"]}, "exclude the anchor"),
+        ({"pretrain.descriptor_views": ["image"]}, "descriptor_views"),  # not encoded
+        (
+            {"pretrain.targets": ["graph2d", "descriptors"], "pretrain.descriptor_views": ["descriptors"]},
+            "read its own target",
+        ),
         ({"finetune.mode": "method", "pretrain.method": "infonce"}, "method 'infonce' offers no head input"),
         ({"finetune.mode": "method", "finetune.init": "scratch"}, "finetune.mode 'method' needs"),
         ({"finetune.w_view_contrast": 0.1}, "w_view_contrast needs finetune.fusion: weighted"),

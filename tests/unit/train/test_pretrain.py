@@ -56,7 +56,15 @@ def _metrics(out_dir, name="metrics.jsonl"):
     return [json.loads(line) for line in (out_dir / name).read_text().splitlines()]
 
 
-@pytest.mark.parametrize("job", [JOB, STREAMED_JOB], ids=["every-shard", "streamed"])
+#: With descriptor prediction from the 2D and 3D views: its heads are in the checkpoint too.
+DESCRIPTOR_JOB = JOB.model_copy(
+    update={"pretrain": JOB.pretrain.model_copy(update={"descriptor_views": ["graph2d", "geom3d"]})}
+)
+
+
+@pytest.mark.parametrize(
+    "job", [JOB, STREAMED_JOB, DESCRIPTOR_JOB], ids=["every-shard", "streamed", "descriptor-prediction"]
+)
 def test_killed_run_resumes_to_the_same_weights(tiny_benchmark, tmp_path, job):
     """Dropout is on: the resumed run must restore data order, RNG streams, optimizer and library."""
     pretrain(job, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path / "straight")
@@ -112,3 +120,16 @@ def test_truncated_history_drops_later_steps_and_a_line_cut_short(tmp_path):
     assert history.read_text() == '{"step": 2}\n{"step": 4}\n'
     _truncate_metrics(history, 0)
     assert history.read_text() == ""
+
+
+def test_descriptor_prediction_is_a_term_of_its_own_that_learns(tiny_benchmark, tmp_path):
+    longer = {"steps": 30, "lr": 3e-3}
+    job = DESCRIPTOR_JOB.model_copy(update={"pretrain": DESCRIPTOR_JOB.pretrain.model_copy(update=longer)})
+    pretrain(job, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path)
+    losses = [m["loss_descriptors"] for m in _metrics(tmp_path)]
+    # squared error per standardized descriptor, summed over the two views: about 1.5 each at first
+    assert sum(losses[:5]) / 5 > 1.2 * sum(losses[-5:]) / 5
+    # fine-tuning reads the encoders only: the heads stay out of model.pt
+    assert not any(name.startswith("heads.") for name in load_file(tmp_path / "model.pt")["state_dict"])
+    pretrain(JOB, shards_manifest=tiny_benchmark["manifest"], out_dir=tmp_path / "without")
+    assert "loss_descriptors" not in _metrics(tmp_path / "without")[0]
