@@ -619,10 +619,11 @@ class FinetuneConfig(_Section):
         description="Weight of the InfoNCE between consecutive views added to the task loss "
         "(fusion 'weighted' only; Meta-MM uses a small weight such as 0.1).",
     )
-    fingerprint_fusion: list[Literal["ecfp", "maccs", "erg"]] = Field(
+    fingerprint_fusion: list[Literal["ecfp", "maccs", "pubchem", "erg"]] = Field(
         default_factory=list,
         description="Fingerprints fused with the views by dual cross-attention before the head "
-        "(LGM-CL): ecfp (the shards' ECFP), maccs (167 MACCS keys), erg (315-float ErG); "
+        "(LGM-CL): ecfp (the shards' ECFP), maccs (167 MACCS keys), pubchem (881 PubChem bits), "
+        "erg (315-float ErG); "
         "with fusion 'concat'. Empty: none.",
     )
     fingerprint_fusion_dim: int = Field(

@@ -137,7 +137,7 @@ def finetuned_dirs(tiny_benchmark, pretrained_dir, tmp_path_factory) -> list[Pat
             "model": TINY_MODEL,
             "finetune": {
                 "modalities": ["smiles", "graph2d", "geom3d", "fingerprint", "descriptors"],
-                "fingerprint_fusion": ["maccs", "erg"],
+                "fingerprint_fusion": ["maccs", "pubchem", "erg"],
                 "epochs": 2,
                 "patience": 2,
                 "batch_size": 16,

@@ -39,6 +39,7 @@ from semmol.data.featurize import (
     maccs_keys,
     rdkit_descriptors,
 )
+from semmol.data.pubchem import pubchem_fingerprint
 from semmol.data.schema import (
     STATUS_EMBED_FAILED,
     STATUS_MMFF_FAILED,
@@ -140,6 +141,7 @@ def featurize_molecule(smiles: str, *, options: ConformerConfig, embed: bool = T
             ).tobytes(),
             "descriptors": rdkit_descriptors(mol).tolist(),
             "maccs": np.packbits(maccs_keys(mol)).tobytes(),
+            "pubchem": np.packbits(pubchem_fingerprint(mol)).tobytes(),
             "erg": erg_fingerprint(mol).tolist(),
             "image": depiction_png(mol, size=options.image_size) if options.image_size else None,
             "description": describe_molecule(mol),

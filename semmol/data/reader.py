@@ -14,7 +14,8 @@ Fields of one molecule (``B`` molecules, ``N`` atoms in a batch):
   the stored maximum for ``"all"``); ``conf_mask``: ``[B, C]`` bool, which conformers exist;
 - ``has_3d``: ``[B]`` bool, whether the molecule has any conformer;
 - ``ecfp``: ``[B, bits]`` float 0/1; ``descriptors``: ``[B, len(DESCRIPTOR_NAMES)]`` float (squashed RDKit 2D descriptors);
-- ``maccs``: ``[B, MACCS_BITS]`` float 0/1; ``erg``: ``[B, ERG_SIZE]`` float (ErG fingerprint);
+- ``maccs``: ``[B, MACCS_BITS]`` and ``pubchem``: ``[B, PUBCHEM_BITS]`` float 0/1; ``erg``: ``[B, ERG_SIZE]``
+  float (ErG fingerprint);
 - with ``images=True``: ``image``: ``[B, 3, S, S]`` uint8 RGB depiction, ``image_valid``: ``[B]`` bool
   (a molecule whose shard row holds no image gets a white image and ``False``);
 - ``smiles``: list of ``B`` canonical SMILES; ``description``: list of ``B`` texts; ``mol_id`` (the molecule's ``mol_index``, its position
@@ -40,6 +41,7 @@ from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
 from semmol.data.featurize import MACCS_BITS
+from semmol.data.pubchem import PUBCHEM_BITS
 from semmol.data.schema import SHARD_COLUMNS, read_shard, unpack_bits
 
 ConformerChoice = Literal["random", "first", "all"]
@@ -79,6 +81,7 @@ class _Columns:
     ecfp: np.ndarray  # [M, bits / 8] packed
     descriptors: np.ndarray  # [M, D]
     maccs: np.ndarray  # [M, ceil(MACCS_BITS / 8)] packed
+    pubchem: np.ndarray  # [M, ceil(PUBCHEM_BITS / 8)] packed
     erg: np.ndarray  # [M, ERG_SIZE]
     images: list[bytes | None] | None  # [M] PNG, or None when not loaded
 
@@ -136,6 +139,7 @@ def _load_columns(table: pa.Table) -> _Columns:
         ecfp=_fixed_bytes(table.column("ecfp")),
         descriptors=vector_column(table, "descriptors"),
         maccs=_fixed_bytes(table.column("maccs")),
+        pubchem=_fixed_bytes(table.column("pubchem")),
         erg=vector_column(table, "erg"),
         images=table.column("image").to_pylist() if "image" in table.column_names else None,
     )
@@ -265,6 +269,7 @@ class ShardDataset(Dataset):
             ecfp=_bit_row(c.ecfp[index], c.ecfp.shape[1] * 8),
             descriptors=torch.from_numpy(c.descriptors[index : index + 1]),
             maccs=_bit_row(c.maccs[index], MACCS_BITS),
+            pubchem=_bit_row(c.pubchem[index], PUBCHEM_BITS),
             erg=torch.from_numpy(c.erg[index : index + 1]),
             smiles=c.smiles[index],
             description=c.descriptions[index],

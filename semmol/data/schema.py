@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from semmol.data.featurize import ATOM_FEATURES, BOND_FEATURES, DESCRIPTOR_NAMES, ERG_SIZE, MACCS_BITS
+from semmol.data.pubchem import PUBCHEM_BITS
 
 #: Conformer status values. Only "ok" and "mmff_failed" rows carry coordinates.
 STATUS_OK = "ok"
@@ -63,6 +64,7 @@ def shard_schema(ecfp_bits: int) -> pa.Schema:
             ("ecfp", pa.binary(ecfp_bits // 8)),  # np.packbits of the 0/1 bit vector
             ("descriptors", pa.list_(pa.float32(), len(DESCRIPTOR_NAMES))),  # featurize.rdkit_descriptors
             ("maccs", pa.binary(math.ceil(MACCS_BITS / 8))),  # np.packbits of featurize.maccs_keys
+            ("pubchem", pa.binary(math.ceil(PUBCHEM_BITS / 8))),  # np.packbits of pubchem.pubchem_fingerprint
             ("erg", pa.list_(pa.float32(), ERG_SIZE)),  # featurize.erg_fingerprint
             ("image", pa.binary()),
             (

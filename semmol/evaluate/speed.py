@@ -37,6 +37,7 @@ from semmol.data.chem import quiet_rdkit
 from semmol.data.conformers import featurize_molecules, molecule_seed
 from semmol.data.description import describe_molecule
 from semmol.data.featurize import erg_fingerprint, maccs_keys
+from semmol.data.pubchem import pubchem_fingerprint
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ def conformer_ratios(smiles: Sequence[str], options: ConformerConfig) -> list[Ra
     )
     mols = [Chem.MolFromSmiles(text) for text in smiles]
     fingerprints = _cpu_seconds(lambda: [(maccs_keys(mol), erg_fingerprint(mol)) for mol in mols]) / n
+    pubchem = _cpu_seconds(lambda: [pubchem_fingerprint(mol) for mol in mols]) / n
     descriptions = _cpu_seconds(lambda: [describe_molecule(mol) for mol in mols]) / n
     one = _wall_seconds(lambda: featurize_molecules(smiles, options=options, threads=1))
     two = _wall_seconds(lambda: featurize_molecules(smiles, options=options, threads=2))
@@ -113,6 +115,7 @@ def conformer_ratios(smiles: Sequence[str], options: ConformerConfig) -> list[Ra
             "-",
         ),
         Ratio("  of which MACCS keys and ErG (s/molecule)", fingerprints, bare, fingerprints / bare, "-"),
+        Ratio("  of which the PubChem fingerprint (s/molecule)", pubchem, bare, pubchem / bare, "-"),
         Ratio("  of which the text description (s/molecule)", descriptions, bare, descriptions / bare, "-"),
         Ratio(
             "conformers: parallel efficiency, 2 workers vs 1 (wall s)", two, one, one / (2 * two), ">= 0.90"

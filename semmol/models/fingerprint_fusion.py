@@ -7,9 +7,10 @@ import torch
 from torch import nn
 
 from semmol.data.featurize import ERG_SIZE, MACCS_BITS
+from semmol.data.pubchem import PUBCHEM_BITS
 
 #: Fingerprints read from the shards: their batch field and width (ECFP's is the shards' bit count).
-FINGERPRINT_WIDTHS = {"maccs": MACCS_BITS, "erg": ERG_SIZE}
+FINGERPRINT_WIDTHS = {"maccs": MACCS_BITS, "pubchem": PUBCHEM_BITS, "erg": ERG_SIZE}
 
 
 class _CrossAttention(nn.Module):

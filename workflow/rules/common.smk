@@ -19,7 +19,7 @@ STAGE_VERSION = {
     "download": 1,
     "download_model": 1,
     "standardize": 1,
-    "conformers": 5,  # 5: a text description per molecule  # 4: MACCS keys and ErG fingerprints in the shards  # 3: shards carry a 2D depiction per molecule (the image view)
+    "conformers": 6,  # 6: PubChem fingerprints in the shards  # 5: a text description per molecule  # 4: MACCS keys and ErG fingerprints in the shards  # 3: shards carry a 2D depiction per molecule (the image view)
     "split": 1,
     "pretrain": 4,  # 4: descriptors standardized with corpus statistics (model.pt holds them)
     "centers": 1,

@@ -7,6 +7,7 @@ from rdkit import Chem
 
 from semmol.data.conformers import build_shard
 from semmol.data.featurize import erg_fingerprint, maccs_keys
+from semmol.data.pubchem import pubchem_fingerprint
 from semmol.data.reader import DistributedBatchSampler, ShardDataset, make_loader
 from semmol.data.schema import read_shard, unpack_bits
 
@@ -42,6 +43,7 @@ def test_items_equal_the_shard_rows(dataset, records, shard_set):
         assert data.ecfp[0].tolist() == unpack_bits(record["ecfp"], 128).tolist()
         mol = Chem.MolFromSmiles(record["smiles"])
         assert data.maccs[0].tolist() == maccs_keys(mol).tolist()
+        assert data.pubchem[0].tolist() == pubchem_fingerprint(mol).tolist()
         torch.testing.assert_close(data.erg[0], torch.from_numpy(erg_fingerprint(mol)))
         assert data.smiles == record["smiles"] == shard_set.smiles[index]
         assert data.mol_id.tolist() == [record["mol_index"]] == [index]
