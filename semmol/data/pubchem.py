@@ -14,7 +14,10 @@ NCBI's specification (``pubchem_fingerprints.pdf``) defines seven sections of bi
 Atom symbols of sections 3-6 stand for the element, aromatic or not. RDKit's symmetrized SSSR
 stands for PubChem's ring set, so ring bits can differ from PubChem's own on cage systems.
 scikit-fingerprints implements the fingerprint too, but pins RDKit and huggingface-hub below
-the versions this project needs.
+the versions this project needs. Against its 2.1.0 on 298 BBBP molecules, sections 3-6 and the
+benzene bits of section 7 agree bit for bit; the rest differ where it departs from the
+specification: it counts implicit hydrogens only, its ring kinds and aromatic-ring counts are
+computed otherwise, and its cyclohexane and cyclopentane patterns also match aromatic rings.
 """
 
 from __future__ import annotations
