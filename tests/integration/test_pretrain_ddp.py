@@ -90,6 +90,22 @@ LGMCL_JOB = {
 }
 
 
+def assert_same_weights(one: dict, two: dict) -> None:
+    """The state dicts of the 1- and 2-process runs agree, up to float error.
+
+    The key third of an attention's ``in_proj_bias`` is left out: it shifts all of a query's
+    logits alike, which softmax cancels, so its gradient is float noise that Adam scales up to
+    full-size steps whose signs differ with the world size's summation order.
+    """
+    for name, value in one.items():
+        other = two[name]
+        if name.endswith("in_proj_bias"):
+            third = len(value) // 3
+            keep = torch.cat([torch.arange(third), torch.arange(2 * third, len(value))])
+            value, other = value[keep], other[keep]
+        torch.testing.assert_close(value, other, rtol=1e-3, atol=1e-4, msg=name)
+
+
 def pretrain(manifest: Path, out_dir: Path, *, nproc: int, job: dict = JOB) -> list[dict]:
     command = [
         sys.executable,
@@ -126,8 +142,7 @@ def test_two_processes_follow_the_one_process_curve(tiny_benchmark, tmp_path):
             assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), (a["step"], key)
     weights_one = load_file(tmp_path / "one/model.pt")["state_dict"]
     weights_two = load_file(tmp_path / "two/model.pt")["state_dict"]
-    for name, value in weights_one.items():
-        torch.testing.assert_close(value, weights_two[name], rtol=1e-3, atol=1e-4, msg=name)
+    assert_same_weights(weights_one, weights_two)
     centers_one = load_file(tmp_path / "one/model.pt")["extra"]["method"]
     centers_two = load_file(tmp_path / "two/model.pt")["extra"]["method"]
     for name in ("objective.libraries.graph2d.centers", "objective.libraries.geom3d.centers"):
@@ -143,8 +158,7 @@ def test_mmsa_two_processes_follow_the_one_process_curve(tiny_benchmark, tmp_pat
         for key in [*terms, "memory_entropy", "fusion_weight_image"]:
             assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), (a["step"], key)
     models = [torch.load(tmp_path / f"{n}/model.pt", weights_only=True) for n in ("one", "two")]
-    for name, value in models[0]["state_dict"].items():
-        torch.testing.assert_close(value, models[1]["state_dict"][name], rtol=1e-3, atol=1e-4, msg=name)
+    assert_same_weights(models[0]["state_dict"], models[1]["state_dict"])
     method_one, method_two = (model["extra"]["method"] for model in models)
     assert {"memory.anchors", "bank.features", "refiner.convs.0.lin.weight"} <= set(method_one)
     for name, value in method_one.items():
@@ -174,5 +188,4 @@ def test_lgmcl_two_processes_follow_the_one_process_curve(tiny_benchmark, tmp_pa
             assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), (a["step"], key)
     models = [load_file(tmp_path / f"{n}/model.pt") for n in ("one", "two")]
     assert models[0]["modalities"] == ["graph_attention", *targets]
-    for name, value in models[0]["state_dict"].items():
-        torch.testing.assert_close(value, models[1]["state_dict"][name], rtol=1e-3, atol=1e-4, msg=name)
+    assert_same_weights(models[0]["state_dict"], models[1]["state_dict"])
