@@ -117,14 +117,17 @@ C-C-C(C)-C-C C-C(C)(C)-C-C C-C(C)-C(C)-C
 #: or not, as in sections 3-6) on each ring template, in bit order; the rings as written.
 _SUBSTITUENTS = ("[#6]", "[#8]", "[#16]", "[#7]", "[#17]", "[#35]")
 _RING_TEMPLATES = (
+    # para, meta and ortho benzene
     "{a}c1ccc({b})cc1",
     "{a}c1cc({b})ccc1",
-    "{a}c1c({b})cccc1",  # para, meta, ortho benzene
+    "{a}c1c({b})cccc1",
+    # 1,4-, 1,3- and 1,2-cyclohexane
     "{a}C1CCC({b})CC1",
     "{a}C1CC({b})CCC1",
-    "{a}C1C({b})CCCC1",  # 1,4-, 1,3-, 1,2-cyclohexane
+    "{a}C1C({b})CCCC1",
+    # 1,3- and 1,2-cyclopentane
     "{a}C1CC({b})CC1",
-    "{a}C1C({b})CCC1",  # 1,3-, 1,2-cyclopentane
+    "{a}C1C({b})CCC1",
 )
 
 _TOKEN = re.compile(r"\[[^\]]+\]|Li|Na|Mg|Al|Si|Cl|As|Se|Br|[HBCNOFPSKI]|[-=#:~()]")
@@ -134,6 +137,8 @@ _LENIENT_BONDS = {"-": "-,:", "=": "=,:"}
 
 def _smarts(pattern: str, *, lenient_bonds: bool) -> str:
     """SMARTS of a section 3-6 pattern: each element symbol as ``[#Z]`` (aromatic or not)."""
+    if "".join(_TOKEN.findall(pattern)) != pattern:
+        raise ValueError(f"unreadable PubChem pattern {pattern!r}")
     out = []
     for token in _TOKEN.findall(pattern):
         if token[0].isalpha() or token.startswith("[") and not token.startswith("[#"):
@@ -143,10 +148,7 @@ def _smarts(pattern: str, *, lenient_bonds: bool) -> str:
             out.append(_LENIENT_BONDS[token])
         else:
             out.append(token)
-    smarts = "".join(out)
-    if "".join(_TOKEN.findall(pattern)) != pattern:
-        raise ValueError(f"unreadable PubChem pattern {pattern!r}")
-    return smarts
+    return "".join(out)
 
 
 @cache
