@@ -23,6 +23,7 @@ computed otherwise, and its cyclohexane and cyclopentane patterns also match aro
 from __future__ import annotations
 
 import re
+from collections import Counter
 from functools import cache
 from itertools import combinations_with_replacement
 
@@ -48,8 +49,9 @@ _ELEMENT_COUNTS = (
     ]
 )
 #: Section 2: ring size -> count thresholds; per threshold, seven kinds (see :func:`_ring_kinds`).
-_RING_THRESHOLDS = {3: (1, 2), 4: (1, 2), 5: (1, 2, 3, 4, 5), 6: (1, 2, 3, 4, 5), 7: (1, 2), 8: (1, 2)}
-_RING_THRESHOLDS |= {9: (1,), 10: (1,)}
+_RING_THRESHOLDS = {
+    3: (1, 2), 4: (1, 2), 5: (1, 2, 3, 4, 5), 6: (1, 2, 3, 4, 5), 7: (1, 2), 8: (1, 2), 9: (1,), 10: (1,)
+}  # fmt: skip
 
 #: Sections 3 to 6 in the specification's notation, in bit order.
 _ATOM_PAIRS = """
@@ -137,10 +139,11 @@ _LENIENT_BONDS = {"-": "-,:", "=": "=,:"}
 
 def _smarts(pattern: str, *, lenient_bonds: bool) -> str:
     """SMARTS of a section 3-6 pattern: each element symbol as ``[#Z]`` (aromatic or not)."""
-    if "".join(_TOKEN.findall(pattern)) != pattern:
+    tokens = _TOKEN.findall(pattern)
+    if "".join(tokens) != pattern:
         raise ValueError(f"unreadable PubChem pattern {pattern!r}")
     out = []
-    for token in _TOKEN.findall(pattern):
+    for token in tokens:
         if token[0].isalpha() or token.startswith("[") and not token.startswith("[#"):
             symbol = token.strip("[]")
             out.append(f"[#{Chem.GetPeriodicTable().GetAtomicNumber(symbol)}]")
@@ -165,40 +168,42 @@ def _patterns() -> list[Chem.Mol]:
 
 
 def _ring_kinds(mol: Chem.Mol, ring: tuple[int, ...]) -> tuple[bool, ...]:
-    """The section 2 kinds a ring is of: any; saturated or aromatic and carbon-only, with a
-    nitrogen, with a heteroatom; unsaturated non-aromatic and the same three."""
+    """What section 2 asks of a ring: the seven kinds (any; saturated or aromatic and
+    carbon-only, with a nitrogen, with a heteroatom; unsaturated non-aromatic and the same
+    three), then whether it is aromatic and whether hetero-aromatic."""
     bonds = [mol.GetBondBetweenAtoms(a, b) for a, b in zip(ring, ring[1:] + ring[:1])]
     aromatic = all(bond.GetIsAromatic() for bond in bonds)
     saturated = all(bond.GetBondType() == Chem.BondType.SINGLE for bond in bonds)
     elements = {mol.GetAtomWithIdx(i).GetAtomicNum() for i in ring}
     carbon_only, nitrogen, hetero = elements == {6}, 7 in elements, bool(elements - {6})
     plain = aromatic or saturated
-    return (True, plain and carbon_only, plain and nitrogen, plain and hetero) + (
-        not plain and carbon_only,
-        not plain and nitrogen,
-        not plain and hetero,
+    kinds = (carbon_only, nitrogen, hetero)
+    return (
+        True,
+        *(plain and k for k in kinds),
+        *(not plain and k for k in kinds),
+        aromatic,
+        aromatic and hetero,
     )
 
 
 def _ring_bits(mol: Chem.Mol) -> list[bool]:
-    rings = [tuple(ring) for ring in Chem.GetSymmSSSR(mol)]
     counts = {size: np.zeros(7, dtype=int) for size in _RING_THRESHOLDS}
-    aromatic = hetero_aromatic = 0
-    for ring in rings:
+    aromatic = np.zeros(2, dtype=int)  # aromatic, hetero-aromatic rings of any size
+    for ring in Chem.GetSymmSSSR(mol):
+        kinds = _ring_kinds(mol, tuple(ring))
         if len(ring) in counts:
-            counts[len(ring)] += _ring_kinds(mol, ring)
-        if all(mol.GetBondBetweenAtoms(a, b).GetIsAromatic() for a, b in zip(ring, ring[1:] + ring[:1])):
-            aromatic += 1
-            hetero_aromatic += any(mol.GetAtomWithIdx(i).GetAtomicNum() != 6 for i in ring)
+            counts[len(ring)] += kinds[:7]
+        aromatic += kinds[7:]
     bits = [bool(count >= n) for size, ns in _RING_THRESHOLDS.items() for n in ns for count in counts[size]]
-    return bits + [count >= n for n in (1, 2, 3, 4) for count in (aromatic, hetero_aromatic)]
+    return bits + [bool(count >= n) for n in (1, 2, 3, 4) for count in aromatic]
 
 
 def pubchem_fingerprint(mol: Chem.Mol) -> np.ndarray:
     """The PubChem fingerprint of ``mol`` as a ``uint8`` array of 0/1, length :data:`PUBCHEM_BITS`."""
     with_hydrogens = Chem.AddHs(mol)
-    symbols = [atom.GetSymbol() for atom in with_hydrogens.GetAtoms()]
-    bits = [symbols.count(symbol) >= n for symbol, ns in _ELEMENT_COUNTS for n in ns]
+    counts = Counter(atom.GetSymbol() for atom in with_hydrogens.GetAtoms())
+    bits = [counts[symbol] >= n for symbol, ns in _ELEMENT_COUNTS for n in ns]
     bits += _ring_bits(mol)
     bits += [with_hydrogens.HasSubstructMatch(pattern) for pattern in _patterns()]
     return np.asarray(bits, dtype=np.uint8)

@@ -12,6 +12,9 @@ from semmol.models.base import EncoderOutput
 from semmol.models.corruption import CorruptionKey
 from semmol.models.layers import mlp
 
+#: Largest magnitude of a standardized feature.
+CLIP = 6.0
+
 
 def scaling(mean: np.ndarray, std: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """``float32`` shift and scale of a standardization from features' mean and standard
@@ -19,6 +22,11 @@ def scaling(mean: np.ndarray, std: np.ndarray) -> tuple[torch.Tensor, torch.Tens
     std = torch.as_tensor(np.asarray(std, dtype=np.float64))
     std = torch.where(std > 1e-6, std, torch.ones_like(std))
     return torch.as_tensor(np.asarray(mean, dtype=np.float64)).float(), std.float()
+
+
+def standardize(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """``x`` shifted and scaled by :func:`scaling`'s statistics, clipped to ``[-CLIP, CLIP]``."""
+    return ((x - mean) / std).clamp(-CLIP, CLIP)
 
 
 class VectorMLP(nn.Module):
@@ -35,9 +43,6 @@ class VectorMLP(nn.Module):
         width: the vector's length.
         standardize: standardize the input (real-valued features of mixed scale); default False.
     """
-
-    #: Largest magnitude of a standardized input feature.
-    CLIP = 6.0
 
     def __init__(self, cfg: VectorEncoderConfig, *, field: str, width: int, standardize: bool = False):
         super().__init__()
@@ -64,7 +69,7 @@ class VectorMLP(nn.Module):
     def forward(self, batch: Batch, corrupt: CorruptionKey | None = None) -> EncoderOutput:
         x = getattr(batch, self.field)
         if self.standardize:
-            x = ((x - self.input_mean) / self.input_std).clamp(-self.CLIP, self.CLIP)
+            x = standardize(x, self.input_mean, self.input_std)
         hidden = self.net(x)
         valid = torch.ones(hidden.shape[0], dtype=torch.bool, device=hidden.device)
         return EncoderOutput(hidden=hidden, valid=valid)

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from semmol.models.multimodal import ModalityOutput
-from semmol.models.vector import VectorMLP, scaling
+from semmol.models.vector import scaling, standardize
 from semmol.runtime.distributed import global_mean
 
 
@@ -50,7 +50,7 @@ class DescriptorPrediction(nn.Module):
             outputs: the encoders' outputs, holding at least the heads' views.
             descriptors: ``[B, n_descriptors]`` the batch's squashed descriptors.
         """
-        target = ((descriptors - self.mean) / self.std).clamp(-VectorMLP.CLIP, VectorMLP.CLIP)
+        target = standardize(descriptors, self.mean, self.std)
         loss = descriptors.new_zeros(())
         for view, head in self.heads.items():
             valid = outputs[view].valid  # e.g. molecules without a conformer have no 3D view
