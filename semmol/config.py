@@ -422,7 +422,13 @@ class TemperatureConfig(_Section):
 
 
 class SemanticConfig(_Section):
-    """Dynamic Center Library and Anchor-Center Soft Matching (used when pretrain.method is 'semmol')."""
+    """Dynamic Center Library and Anchor-Center Soft Matching (used when pretrain.method is 'semmol').
+
+    Defaults are the reference code's (github 3505675604/SemMol, src/losses/total_loss.py,
+    acsm_loss.py, models/alignment/acsm.py): ``0.1 ramp L_pseudo + 0.01 L_align`` against the
+    fused soft positive, fixed temperatures 0.07, no memory bank, no instance-level InfoNCE.
+    Every departure is an option here (docs/methods.md, "SemMol").
+    """
 
     n_centers: int = Field(256, ge=2, description="Centers K per target modality.")
     top_m: int = Field(16, ge=1, description="Centers forming the soft positive (1 = hard assignment).")
@@ -446,14 +452,38 @@ class SemanticConfig(_Section):
         1 << 16, description="Use FAISS when batch x K reaches this; torch otherwise."
     )
     tau: TemperatureConfig = Field(
-        default_factory=TemperatureConfig, description="Soft-positive temperature."
+        default_factory=lambda: TemperatureConfig(mode="fixed", init=0.07),
+        description="Soft-positive temperature (reference: fixed 0.07).",
     )
-    tau_loss: float = Field(0.1, gt=0, description="Temperature tau_L of the pseudo-pair loss.")
-    memory_bank_size: int = Field(1024, ge=0, description="0 disables the memory bank.")
+    tau_loss: float = Field(0.07, gt=0, description="Temperature tau_L of the pseudo-pair loss.")
+    positive: Literal["fused", "per_modality"] = Field(
+        "fused",
+        description="'fused' (reference): one positive per anchor, normalize(sum of the target "
+        "libraries' weighted centers), in the pseudo-pair logit and the alignment; 'per_modality': "
+        "one normalised positive and one term per target library.",
+    )
+    align_reduction: Literal["mean", "sum"] = Field(
+        "mean",
+        description="How the alignment term reduces (a - p)^2 over the feature dimension: 'mean' "
+        "(reference) or 'sum' (= 2 - 2 a.p for unit vectors, dim times heavier).",
+    )
+    memory_bank_size: int = Field(
+        0, ge=0, description="Recent target features kept as extra negatives; 0 (reference): none."
+    )
     w_pseudo: float = Field(
-        1.0, description="Weight of the pseudo-pair (soft positive vs hard negatives) loss."
+        0.1, description="Weight of the pseudo-pair (soft positive vs hard negatives) loss."
     )
-    w_align: float = Field(1.0, description="Weight of the anchor-to-soft-positive alignment (MSE) loss.")
+    w_align: float = Field(0.01, description="Weight of the anchor-to-soft-positive alignment (MSE) loss.")
+    w_infonce: float = Field(
+        0.0,
+        description="Weight of an instance-level InfoNCE between the anchor and each target "
+        "(pretrain.temperature); 0 (reference): none, the one-to-one matching the paper replaces.",
+    )
+    reconstruction_weights: dict[Modality, float] = Field(
+        default_factory=lambda: {"geom3d": 0.5},
+        description="Factors on the views' own reconstruction terms (times pretrain.w_reconstruction); "
+        "a view not listed: 1. Reference: L_MLM + L_graph + 0.5 L_geo.",
+    )
     ramp_steps: int = Field(500, ge=0, description="Linear ramp of w_pseudo after matching starts.")
     warmup_updates: int = Field(50, ge=0, description="Library updates before matching starts.")
     snapshot_every: int = Field(200, ge=1, description="Steps between center-library snapshots on disk.")

@@ -237,7 +237,11 @@ class Pretrainer:
         """
         outputs = self.ddp(batch, corrupt=CorruptionKey(seed=self.cfg.seed, step=self.state.step))
         terms, diagnostics = self.method(outputs, batch.mol_id, self.state.step)
-        recon = [out.reconstruction_loss for out in outputs.values() if out.reconstruction_loss is not None]
+        recon = [
+            self.method.reconstruction_weight(view) * out.reconstruction_loss
+            for view, out in outputs.items()
+            if out.reconstruction_loss is not None
+        ]
         if recon:  # e.g. LGM-CL's two graph views alone: neither reconstructs its input
             terms["reconstruction"] = self.cfg.w_reconstruction * torch.stack(recon).sum()
         if self.descriptor_prediction is not None:

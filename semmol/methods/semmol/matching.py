@@ -3,13 +3,15 @@
 For an anchor ``a`` and the centers ``C`` of one target modality, with similarities ``s = a . C``:
 
 - the soft positive is ``normalize(sum_k w_k c_k)`` over the top-M centers, with
-  ``w = softmax(s_topM / tau)`` (or uniform weights; M = 1 is hard assignment);
+  ``w = softmax(s_topM / tau)`` (or uniform weights; M = 1 is hard assignment); the fused
+  positive of several libraries normalises the sum of their un-normalised ``sum_k w_k c_k``
+  (the reference's ``normalize(p_2D + p_3D)``);
 - the hard negatives are the centers outside the top-M with ``s >= delta``, most similar
   first, at most ``max_negatives``;
 - the pseudo-pair loss is ``logsumexp([a.p, a.n_1, ...] / tau_L) - a.p / tau_L`` for rows that
   have at least one negative;
-- the alignment loss is the squared Euclidean distance ``||a - p||^2`` summed over the
-  feature dimension (``= 2 - 2 a.p`` for unit vectors).
+- the alignment loss is ``(a - p)^2`` averaged over the feature dimension (the reference), or
+  summed (``= 2 - 2 a.p`` for unit vectors).
 
 The centers are never differentiated; gradients reach the anchor (directly and through the
 softmax weights) and ``tau``.
@@ -32,6 +34,7 @@ class SoftMatch:
 
     Attributes:
         positive: ``[B, dim]`` unit-norm soft positives (differentiable w.r.t. anchor and tau).
+        weighted_sum: ``[B, dim]`` ``sum_k w_k c_k`` before normalisation (what fusion adds up).
         top_indices: ``[B, M]`` the top-M centers, most similar first.
         weights: ``[B, M]`` their weights (rows sum to 1).
         negative_indices: ``[B, N]`` the next ``N <= max_negatives`` centers, most similar first.
@@ -40,6 +43,7 @@ class SoftMatch:
     """
 
     positive: torch.Tensor
+    weighted_sum: torch.Tensor
     top_indices: torch.Tensor
     weights: torch.Tensor
     negative_indices: torch.Tensor
@@ -85,10 +89,11 @@ def soft_match(
         weights = torch.full_like(top_sims, 1.0 / top_m)
     else:
         raise ValueError(f"unknown weighting '{weighting}' (expected 'softmax' or 'uniform')")
-    positive = F.normalize((weights.unsqueeze(-1) * vectors[:, :top_m]).sum(1), dim=1)
+    weighted_sum = (weights.unsqueeze(-1) * vectors[:, :top_m]).sum(1)
     negative_sims = sims[:, top_m:]
     return SoftMatch(
-        positive=positive,
+        positive=F.normalize(weighted_sum, dim=1),
+        weighted_sum=weighted_sum,
         top_indices=indices[:, :top_m],
         weights=weights,
         negative_indices=indices[:, top_m:],
@@ -124,11 +129,18 @@ def pseudo_pair_loss(
     return torch.logsumexp(logits, dim=1) - positive_logit[:, 0], negative_mask.any(dim=1)
 
 
-def alignment_loss(anchor: torch.Tensor, positive: torch.Tensor) -> torch.Tensor:
-    """Per-row squared Euclidean distance ``||a - p||^2`` (summed over the feature dimension)."""
-    return (anchor - positive).pow(2).sum(-1)
+def alignment_loss(
+    anchor: torch.Tensor, positive: torch.Tensor, *, reduction: Literal["mean", "sum"]
+) -> torch.Tensor:
+    """Per-row ``(a - p)^2`` averaged (``mean``) or summed (``sum``) over the feature dimension."""
+    squared = (anchor - positive).pow(2)
+    if reduction == "mean":
+        return squared.mean(-1)
+    if reduction == "sum":
+        return squared.sum(-1)
+    raise ValueError(f"unknown reduction '{reduction}' (expected 'mean' or 'sum')")
 
 
-def fuse_positives(positives: list[torch.Tensor]) -> torch.Tensor:
-    """The normalised sum of the per-modality soft positives."""
-    return F.normalize(torch.stack(positives).sum(0), dim=1)
+def fuse_positives(matches: list[SoftMatch]) -> torch.Tensor:
+    """``normalize(sum_m sum_k w_mk c_mk)``: one unit positive from several libraries' matches."""
+    return F.normalize(torch.stack([match.weighted_sum for match in matches]).sum(0), dim=1)

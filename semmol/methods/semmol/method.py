@@ -1,4 +1,4 @@
-"""SemMol as a pretraining method: the InfoNCE term plus the center-library objective.
+"""SemMol as a pretraining method: the center-library objective (plus an optional InfoNCE term).
 
 After pretraining it offers a fine-tuning head the anchor's projection and its fused soft
 positive against the frozen center libraries (``finetune.mode: method``).
@@ -45,7 +45,13 @@ class SemMolHeadInput(nn.Module):
 
 
 class SemMolMethod(PretrainMethod):
-    """``InfoNCE(anchor, targets) + SemMol(DCL + ACSM)``; see :mod:`semmol.methods.semmol.objective`."""
+    """``SemMol(DCL + ACSM)`` (+ ``semantic.w_infonce * InfoNCE(anchor, targets)``); see
+    :mod:`semmol.methods.semmol.objective`.
+
+    The matching terms send gradient to the anchor alone; the targets' encoders learn from
+    their own reconstruction terms (weighted by ``semantic.reconstruction_weights``) and,
+    only with ``w_infonce > 0``, from the InfoNCE.
+    """
 
     name = "semmol"
     options_section = "semantic"
@@ -65,19 +71,31 @@ class SemMolMethod(PretrainMethod):
     def semantic(self) -> SemanticConfig:
         return self.job.semantic
 
+    @classmethod
+    def trained_views(cls, job: PretrainJob) -> list[str]:
+        if job.semantic.w_infonce > 0:
+            return cls.views(job)
+        return [job.pretrain.anchor]
+
+    def reconstruction_weight(self, view: str) -> float:
+        return self.semantic.reconstruction_weights.get(view, 1.0)
+
     def forward(
         self, outputs: dict[str, ModalityOutput], keys: torch.Tensor, step: int
     ) -> tuple[LossTerms, Logs]:
         cfg = self.job.pretrain
-        pairs = [(cfg.anchor, target) for target in cfg.targets]
-        contrastive = view_pairs_infonce(outputs, pairs, temperature=cfg.temperature)
         semantic, logs = self.objective(
             outputs[cfg.anchor].projected,
             {t: (outputs[t].projected, outputs[t].valid) for t in cfg.targets},
             keys,
             step,
         )
-        return {"infonce": cfg.w_contrastive * contrastive, "semantic": semantic}, logs
+        terms = {"semantic": semantic}
+        if self.semantic.w_infonce > 0:
+            pairs = [(cfg.anchor, target) for target in cfg.targets]
+            contrastive = view_pairs_infonce(outputs, pairs, temperature=cfg.temperature)
+            terms["infonce"] = self.semantic.w_infonce * contrastive
+        return terms, logs
 
     @property
     def snapshot_every(self) -> int:

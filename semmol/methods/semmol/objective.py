@@ -6,18 +6,23 @@ Per step (:meth:`SemMolObjective.forward`):
    updates: each anchor row is matched (:func:`~semmol.methods.semmol.matching.soft_match`)
    against a detached snapshot of each target library taken *before* this step's update,
    so a batch never retrieves centers it moved itself;
-2. the losses, over the (row, target modality) pairs whose target view is valid:
-   ``L_pseudo`` (pseudo-pair loss; its negatives are the row's hard-negative centers plus
-   the memory-bank entries of that modality other than the molecule itself; pairs with no
-   negative at all are left out, so a pair with an empty hard-negative list but a non-empty
-   bank counts) and ``L_align`` (``||a - p||^2`` summed over the feature dimension); each a
-   mean over the global batch in the ``global_mean`` convention;
+2. the losses. With the fused positive (``semantic.positive: fused``, the reference),
+   ``p = normalize(sum over targets of sum_k w_k c_k)`` for every row; ``L_pseudo`` is the
+   mean over (row, target library) pairs that have a negative of
+   ``logsumexp([a.p, a.n_1, ...] / tau_L) - a.p / tau_L`` with that library's hard-negative
+   centers (plus its memory-bank entries other than the molecule itself, when there is a
+   bank), and ``L_align`` the mean over rows of ``(a - p)^2`` reduced over the feature
+   dimension (``align_reduction``). With per-modality positives, each (row, target) pair
+   whose target view is valid has its own positive in both terms. Each term is a mean over
+   the global batch in the ``global_mean`` convention;
    ``loss = w_pseudo * ramp(step) * L_pseudo + w_align * L_align``, where ``ramp`` rises
    linearly from 0 to 1 over ``ramp_steps`` steps from the step matching started;
 3. every library update and memory-bank push (no gradient), also before matching starts;
    until then the loss is a zero still attached to the anchor graph.
 
-Gradients reach the anchor and a learnable tau only; centers and banks are buffers.
+Gradients reach the anchor and a learnable tau only; centers and banks are buffers. So the
+method's own terms train the anchor's encoder alone (plus the targets' with
+``semantic.w_infonce > 0``, see :class:`~semmol.methods.semmol.method.SemMolMethod`).
 """
 
 from __future__ import annotations
@@ -31,7 +36,13 @@ from torch import nn
 
 from semmol.config import SemanticConfig
 from semmol.methods.semmol.library import CenterLibrary
-from semmol.methods.semmol.matching import alignment_loss, fuse_positives, pseudo_pair_loss, soft_match
+from semmol.methods.semmol.matching import (
+    SoftMatch,
+    alignment_loss,
+    fuse_positives,
+    pseudo_pair_loss,
+    soft_match,
+)
 from semmol.methods.semmol.temperature import Temperature
 from semmol.methods.shared.memory import MemoryBank
 from semmol.runtime.atomic import atomic_path
@@ -149,37 +160,55 @@ class SemMolObjective(nn.Module):
         self, anchor: torch.Tensor, targets: Targets, keys: torch.Tensor, tau: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         cfg = self.cfg
+        matches = {
+            name: self._soft_match(anchor, self.libraries[name].snapshot(), tau, cfg.max_negatives)
+            for name in self.targets
+        }
+        fused = fuse_positives(list(matches.values())) if cfg.positive == "fused" else None
         pseudo_sum = align_sum = anchor.new_zeros(())
         counts = anchor.new_zeros(3)  # pseudo pairs, align pairs, negatives of the pseudo pairs
-        for name in self.targets:
-            _, valid = targets[name]
-            match = soft_match(
-                anchor,
-                self.libraries[name].snapshot(),
-                top_m=cfg.top_m,
-                tau=tau,
-                weighting=cfg.weighting,
-                delta=cfg.delta,
-                max_negatives=cfg.max_negatives,
-                faiss_min_size=cfg.faiss_min_size,
-            )
+        for name, match in matches.items():
+            # A fused positive reads only the anchor and the libraries, so every row has one; a
+            # per-modality pair needs the molecule's own target view.
+            valid = torch.ones_like(keys, dtype=torch.bool) if fused is not None else targets[name][1]
+            positive = fused if fused is not None else match.positive
             negative_sims, negative_mask = match.negative_sims, match.negative_mask
             if name in self.banks and len(self.banks[name]):
                 bank_features, bank_keys = self.banks[name].entries()
                 negative_sims = torch.cat([negative_sims, anchor @ bank_features.T], dim=1)
                 negative_mask = torch.cat([negative_mask, keys[:, None] != bank_keys[None, :]], dim=1)
             per_row, has_negative = pseudo_pair_loss(
-                anchor, match.positive, negative_sims, negative_mask, temperature=cfg.tau_loss
+                anchor, positive, negative_sims, negative_mask, temperature=cfg.tau_loss
             )
             rows = valid & has_negative
             pseudo_sum = pseudo_sum + per_row[rows].sum()
-            align_sum = align_sum + alignment_loss(anchor, match.positive)[valid].sum()
-            counts += torch.stack([rows.sum(), valid.sum(), negative_mask[rows].sum()]).float()
+            counts[0] += rows.sum()
+            counts[2] += negative_mask[rows].sum()
+            if fused is None:
+                align_sum = align_sum + alignment_loss(anchor, positive, reduction=cfg.align_reduction)[valid].sum()
+                counts[1] += valid.sum()
+        if fused is not None:  # one alignment per anchor row
+            align_sum = alignment_loss(anchor, fused, reduction=cfg.align_reduction).sum()
+            counts[1] += anchor.shape[0]
         pseudo = global_mean(pseudo_sum, counts[0])
         align = global_mean(align_sum, counts[1])
         # log values: global sums, identical on every rank
         stats = all_reduce_sum(torch.cat([torch.stack([pseudo_sum, align_sum]).detach(), counts]))
         return pseudo, align, stats
+
+    def _soft_match(
+        self, anchor: torch.Tensor, centers: torch.Tensor, tau: torch.Tensor | float, max_negatives: int
+    ) -> SoftMatch:
+        return soft_match(
+            anchor,
+            centers,
+            top_m=self.cfg.top_m,
+            tau=tau,
+            weighting=self.cfg.weighting,
+            delta=self.cfg.delta,
+            max_negatives=max_negatives,
+            faiss_min_size=self.cfg.faiss_min_size,
+        )
 
     def _ramp(self, step: int) -> float:
         if self.cfg.ramp_steps == 0:
@@ -238,22 +267,13 @@ class SemMolObjective(nn.Module):
         """
         if anchor.ndim != 2 or anchor.shape[1] != self.dim:
             raise ValueError(f"expected anchor [B, {self.dim}], got {tuple(anchor.shape)}")
-        positives = []
+        matches = []
         for name, library in self.libraries.items():
             if not bool(library.initialised):
                 raise ValueError(f"the '{name}' center library was never initialised (too few steps)")
-            match = soft_match(
-                anchor.float(),
-                library.centers,
-                top_m=self.cfg.top_m,
-                tau=self.temperature.value(int(self.last_step)),
-                weighting=self.cfg.weighting,
-                delta=self.cfg.delta,
-                max_negatives=0,
-                faiss_min_size=self.cfg.faiss_min_size,
-            )
-            positives.append(match.positive)
-        return fuse_positives(positives)
+            tau = self.temperature.value(int(self.last_step))
+            matches.append(self._soft_match(anchor.float(), library.centers, tau, max_negatives=0))
+        return fuse_positives(matches)
 
     def save_snapshot(self, prefix: Path) -> None:
         """Write ``{prefix}.npz`` (``{m}.centers`` [K, dim] float32, ``{m}.counts`` [K] int64 per

@@ -26,7 +26,8 @@ def encoder(model_config: ModelConfig, vocab: SmilesVocab, ecfp_bits: int) -> Mu
 def objective() -> SemMolObjective:
     """An objective whose center libraries a few steps of random unit features initialised."""
     cfg = SemanticConfig(
-        n_centers=4, top_m=2, init_cache=16, init_iters=2, memory_bank_size=0, warmup_updates=1, ramp_steps=0
+        n_centers=4, top_m=2, init_cache=16, init_iters=2, memory_bank_size=0, warmup_updates=1, ramp_steps=0,
+        tau={"mode": "learnable", "init": 0.1},  # a parameter, to check it stays frozen
     )
     objective = SemMolObjective(cfg, dim=8, targets=FUSED, seed=0, total_steps=10)
     generator = torch.Generator().manual_seed(0)

@@ -92,16 +92,27 @@ def test_pseudo_pair_loss_matches_a_direct_computation():
     assert has_negative.tolist() == [True, True]
 
 
-def test_alignment_loss_is_the_squared_distance():
+def test_alignment_loss_sums_or_averages_the_squared_difference():
     anchor = F.normalize(torch.tensor([[1.0, 1.0, 0.0]]), dim=1)
     positive = torch.tensor([[1.0, 0.0, 0.0]])
-    expected = 2 - 2 * math.cos(math.radians(45))
-    assert float(alignment_loss(anchor, positive)[0]) == pytest.approx(expected, rel=1e-6)
+    squared_distance = 2 - 2 * math.cos(math.radians(45))
+    assert float(alignment_loss(anchor, positive, reduction="sum")[0]) == pytest.approx(squared_distance, rel=1e-6)
+    assert float(alignment_loss(anchor, positive, reduction="mean")[0]) == pytest.approx(
+        squared_distance / 3, rel=1e-6
+    )
 
 
-def test_fused_positive_is_the_normalised_sum():
-    fused = fuse_positives([angle(0.0), angle(90.0)])
-    assert torch.allclose(fused, angle(45.0), atol=1e-6)
+def test_fused_positive_normalises_the_sum_of_the_unnormalised_weighted_centers():
+    centers = torch.cat([angle(0.0), angle(90.0), angle(180.0)])
+    first = soft_match(
+        angle(10.0), centers, top_m=2, tau=1.0, weighting="uniform", delta=1.0, max_negatives=0, faiss_min_size=1 << 62
+    )
+    second = soft_match(
+        angle(80.0), centers[1:2], top_m=1, tau=1.0, weighting="uniform", delta=1.0, max_negatives=0, faiss_min_size=1 << 62
+    )
+    # first: 0.5 (1, 0) + 0.5 (0, 1), length 0.71; second: (0, 1); the sum (0.5, 1.5) normalised
+    expected = F.normalize(torch.tensor([[0.5, 1.5]]), dim=1)
+    assert torch.allclose(fuse_positives([first, second]), expected, atol=1e-6)
 
 
 def test_gradients_reach_the_anchor_and_tau_not_the_centers():
@@ -113,7 +124,7 @@ def test_gradients_reach_the_anchor_and_tau_not_the_centers():
     loss, _ = pseudo_pair_loss(
         anchor, result.positive, result.negative_sims, result.negative_mask, temperature=0.1
     )
-    (loss.sum() + alignment_loss(anchor, result.positive).sum()).backward()
+    (loss.sum() + alignment_loss(anchor, result.positive, reduction="mean").sum()).backward()
     assert anchor.grad is not None and float(anchor.grad.abs().sum()) > 0
     assert tau.grad is not None and float(tau.grad.abs()) > 0
     assert centers.grad is None

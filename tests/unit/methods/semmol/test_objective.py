@@ -17,7 +17,13 @@ TARGETS = ["graph2d", "geom3d"]
 
 
 def config(**overrides) -> SemanticConfig:
+    """Per-modality positives, summed alignment, unit weights: the terms :func:`expected_loss` spells out
+    (the reference's fused defaults: test_reference_loss.py)."""
     options = dict(
+        positive="per_modality",
+        align_reduction="sum",
+        w_pseudo=1.0,
+        w_align=1.0,
         n_centers=6,
         top_m=2,
         max_negatives=3,
@@ -133,7 +139,7 @@ def expected_loss(
             anchor, match.positive, match.negative_sims, match.negative_mask, temperature=cfg.tau_loss
         )
         pseudo += per_row[valid & has_negative].tolist()
-        align += alignment_loss(anchor, match.positive)[valid].tolist()
+        align += alignment_loss(anchor, match.positive, reduction="sum")[valid].tolist()
     return cfg.w_pseudo * float(np.mean(pseudo)) + cfg.w_align * float(np.mean(align))
 
 
@@ -230,7 +236,7 @@ def test_fused_positive_after_loading_into_a_fresh_module():
                 delta=0.0,
                 max_negatives=0,
                 faiss_min_size=1 << 62,
-            ).positive
+            )
             for name in TARGETS
         ]
     )
