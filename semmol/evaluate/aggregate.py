@@ -92,6 +92,8 @@ class SummaryRow:
         kind: 'pipeline', 'baseline' or 'published'.
         ensemble: the test score of the mean of the seeds' predictions (what a user deploying
             the seed ensemble gets); NaN for published rows and where the seeds' test sets differ.
+        untrained_views: fine-tuned views that the run's pretraining method's own terms never
+            trained (their reconstruction terms at most); empty for most rows.
     """
 
     run: str
@@ -104,6 +106,7 @@ class SummaryRow:
     seeds: tuple[int, ...]
     kind: str
     ensemble: float = math.nan
+    untrained_views: tuple[str, ...] = ()
 
 
 def load_results(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
@@ -164,6 +167,7 @@ def _seed_row(run: str, benchmark: str, split: str, results: list[dict[str, Any]
         seeds=tuple(seed for seed, _ in scored),
         kind=results[0]["kind"],
         ensemble=ensemble_score(scored_results),
+        untrained_views=tuple(dict.fromkeys(v for r in results for v in r.get("views_without_method_gradient", []))),
     )
 
 
@@ -326,6 +330,11 @@ def summary_markdown(rows: list[SummaryRow]) -> str:
             f"{run} (baseline): {BASELINES.get(run, 'a baseline')}, trained by the pipeline on the same "
             "splits and seeds."
             for run in dict.fromkeys(row.run for row in rows if row.kind == KIND_BASELINE)
+        ),
+        *(
+            f"{run}: the fine-tuned {', '.join(views)} got no gradient from its pretraining method's own "
+            "terms (at most from its reconstruction terms), so this row does not measure that method."
+            for run, views in dict.fromkeys((row.run, row.untrained_views) for row in rows if row.untrained_views)
         ),
     ]
     if any(row.kind == KIND_PUBLISHED for row in rows):

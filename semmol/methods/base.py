@@ -60,6 +60,16 @@ class PretrainMethod(nn.Module):
     def modalities(self) -> list[str]:
         return self.views(self.job)
 
+    @classmethod
+    def trained_views(cls, job: PretrainJob) -> list[str]:
+        """The views whose encoders the method's own terms send gradient to (the encoders'
+        reconstruction terms aside); by default every view it encodes."""
+        return cls.views(job)
+
+    def reconstruction_weight(self, view: str) -> float:
+        """Factor on ``view``'s own reconstruction term (times ``pretrain.w_reconstruction``): 1."""
+        return 1.0
+
     def forward(
         self, outputs: dict[str, ModalityOutput], keys: torch.Tensor, step: int
     ) -> tuple[LossTerms, Logs]:

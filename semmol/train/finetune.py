@@ -28,7 +28,7 @@ from semmol.data.reader import ShardDataset, make_loader
 from semmol.data.shards import read_manifest, shard_paths
 from semmol.evaluate.metrics import TASK_METRIC, evaluate
 from semmol.evaluate.records import write_result
-from semmol.methods import build_method
+from semmol.methods import build_method, method_class
 from semmol.methods.property import PropertyModel, to_target_units
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.models.tokenizer import SmilesVocab
@@ -40,8 +40,9 @@ log = logging.getLogger(__name__)
 
 def build_model(
     job: FinetuneJob, *, n_tasks: int, ecfp_bits: int, corpus_smiles: list[str], pretrained: Path | None
-) -> tuple[PropertyModel, list[nn.Parameter]]:
-    """The property model of a job, and the parameters that come from pretraining.
+) -> tuple[PropertyModel, list[nn.Parameter], list[str]]:
+    """The property model of a job, the parameters that come from pretraining, and the fine-tuned
+    views the pretraining method's own terms never trained (:func:`views_without_method_gradient`).
 
     Args:
         job: the fine-tuning job.
@@ -68,7 +69,7 @@ def build_model(
             fingerprints=cfg.fingerprint_fusion,
             fingerprint_dim=cfg.fingerprint_fusion_dim,
         )
-        return model, []
+        return model, [], []
     source, extra = MultiModalEncoder.load(pretrained)
     # The pretrained encoders keep the architecture they were trained with (a model made
     # elsewhere need not match this run's model section); other modalities follow the run's.
@@ -85,9 +86,19 @@ def build_model(
             f"{pretrained}: its fingerprint encoder reads {source.ecfp_bits} ECFP bits, the benchmark's "
             f"shards hold {ecfp_bits}; set conformers.ecfp_bits to {source.ecfp_bits}"
         )
+    pretrain_job = PretrainJob.model_validate(extra["pretrain_job"]) if "pretrain_job" in extra else None
+    untrained = [] if pretrain_job is None else views_without_method_gradient(pretrain_job, cfg.modalities)
+    if untrained:
+        log.warning(
+            "fine-tuned views %s get no gradient from the terms of pretraining method '%s': "
+            "their pretraining is their own reconstruction terms at most",
+            untrained,
+            pretrain_job.pretrain.method,
+        )
     head_input = None
     if method_mode:
-        pretrain_job = PretrainJob.model_validate(extra["pretrain_job"])
+        if pretrain_job is None:
+            raise ValueError(f"{pretrained}: finetune.mode 'method' needs a model pretrained by a method")
         method = build_method(pretrain_job)
         method.load_state_dict(extra["method"])
         head_input = method.head_input()  # raises for a method that offers none
@@ -118,7 +129,14 @@ def build_model(
         method=None if head_input is None else pretrain_job.pretrain.method,
     )
     log.info("loaded pretrained %s from %s", sorted({k.split(".")[1] for k in loaded}), pretrained)
-    return model, pretrained_params
+    return model, pretrained_params, untrained
+
+
+def views_without_method_gradient(pretrain_job: PretrainJob, modalities: list[str]) -> list[str]:
+    """The fine-tuned views that the pretraining method's own terms never trained (their encoders
+    learnt from their reconstruction terms at most): allowed, but worth saying."""
+    trained = method_class(pretrain_job.pretrain.method).trained_views(pretrain_job)
+    return [view for view in modalities if view not in trained]
 
 
 class _Targets:
@@ -181,7 +199,7 @@ class FineTuner:
         dataset = ShardDataset(paths, conformers="random", seed=seed, images="image" in self.cfg.modalities)
         self.positions = {name: dataset.positions(self.split[name].mol_index) for name in SUBSETS}
         self.targets = _Targets(self.split, n_molecules=int(dataset.mol_index.max()) + 1, task=self.task)
-        self.model, pretrained_params = build_model(
+        self.model, pretrained_params, self.untrained_views = build_model(
             job,
             n_tasks=len(job.dataset.targets),
             ecfp_bits=read_manifest(shards_manifest)["ecfp_bits"],
@@ -387,6 +405,7 @@ def finetune(
             "mode": job.finetune.mode,
             "modalities": job.finetune.modalities,
             "pretrained": None if pretrained is None else str(pretrained),
+            "views_without_method_gradient": tuner.untrained_views,
         },
     )
     tuner.model.save(

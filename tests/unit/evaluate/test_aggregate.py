@@ -48,7 +48,17 @@ TEST_PREDICTIONS = {
 
 
 def _result(
-    directory, run, benchmark, seed, test, *, split="scaffold", kind=None, metric=None, test_rows=None
+    directory,
+    run,
+    benchmark,
+    seed,
+    test,
+    *,
+    split="scaffold",
+    kind=None,
+    metric=None,
+    test_rows=None,
+    untrained_views=None,
 ):
     """A metrics.json as written by semmol.evaluate.records.write_result, and beside it a
     predictions.parquet whose test subset is :data:`TEST_ROWS` (or ``test_rows``)."""
@@ -82,6 +92,8 @@ def _result(
         "best_epoch": None if history is None else 2,
         "seconds": 1.0,
     }
+    if untrained_views is not None:
+        metrics["views_without_method_gradient"] = untrained_views
     path = directory / run / benchmark / f"{split}-{seed}" / "metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(metrics))
@@ -188,6 +200,19 @@ def test_summary_markdown_table(tmp_path, result_files):
         " | 1.050 | 0.788 |" in text
     )
     assert "Uni-Mol" in text and "ICLR 2023" in text
+    assert "got no gradient" not in text
+
+
+def test_a_row_whose_fine_tuned_view_its_method_never_trained_says_so(tmp_path):
+    files = [
+        _result(tmp_path / "in", run, "bbbp", seed, 0.7, untrained_views=views)
+        for run, views in [("semmol", ["graph2d"]), ("infonce", [])]
+        for seed in range(2)
+    ]
+    aggregate(files, out_dir=tmp_path / "report")
+    text = (tmp_path / "report" / SUMMARY_MD).read_text()
+    assert "semmol: the fine-tuned graph2d got no gradient from its pretraining method's own terms" in text
+    assert "infonce: the fine-tuned" not in text
 
 
 def _dataset_dir(directory, *, records, rejected, bad_labels, no_conformer):

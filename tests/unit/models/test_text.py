@@ -127,7 +127,7 @@ def test_a_local_pretrained_deberta_is_loaded_by_path(tmp_path, make_batch):
             "finetune": {"modalities": ["description"]},
         }
     )
-    tuned, _ = build_model(job, n_tasks=1, ecfp_bits=8, corpus_smiles=["C"], pretrained=tmp_path / "model.pt")
+    tuned, _, _ = build_model(job, n_tasks=1, ecfp_bits=8, corpus_smiles=["C"], pretrained=tmp_path / "model.pt")
     tuned.save(tmp_path / "tuned.pt", metadata={})
     reloaded, _ = PropertyModel.load(tmp_path / "tuned.pt")
     torch.testing.assert_close(

@@ -12,7 +12,7 @@ from semmol.config import DatasetConfig, FinetuneJob, PretrainJob
 from semmol.methods.property import PropertyModel
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.runtime.checkpoint import load_file
-from semmol.train.finetune import build_model, finetune
+from semmol.train.finetune import build_model, finetune, views_without_method_gradient
 from semmol.train.pretrain import pretrain
 
 from ...conftest import ESOL_TARGET
@@ -96,7 +96,7 @@ def test_the_view_contrast_weight_changes_training_only_with_weighted_fusion(tin
 
 def test_pretrained_encoders_are_loaded(tiny_benchmark, pretrained):
     method, model_path = pretrained
-    model, pretrained_params = build_model(
+    model, pretrained_params, _ = build_model(
         make_job(), n_tasks=1, ecfp_bits=256, corpus_smiles=["C"], pretrained=model_path
     )
     state = load_file(model_path)["state_dict"]
@@ -130,7 +130,7 @@ def test_pretrained_encoders_keep_their_architecture(pretrained):
     _, model_path = pretrained
     model = {**MODEL, "proj_dim": 32, "smiles": {**MODEL["smiles"], "dim": 32}, "fingerprint": {"dim": 24}}
     job = FinetuneJob.model_validate({"dataset": DATASET, "model": model})
-    built, _ = build_model(job, n_tasks=1, ecfp_bits=256, corpus_smiles=["C"], pretrained=model_path)
+    built, _, _ = build_model(job, n_tasks=1, ecfp_bits=256, corpus_smiles=["C"], pretrained=model_path)
     assert built.encoder.cfg.proj_dim == 16 and built.encoder.encoders["smiles"].dim == 16
     assert built.encoder.encoders["fingerprint"].dim == 24  # not pretrained: the run's own section
 
@@ -296,3 +296,15 @@ def test_lgmcl_pretraining_then_fine_tuning_with_fingerprint_fusion(tiny_benchma
     pretrained_state = load_file(tmp_path / "pretrained/model.pt")["state_dict"]
     name = "encoders.description.deberta.embeddings.word_embeddings.weight"
     assert name in pretrained_state and name in fine_tuned.encoder.state_dict()
+
+
+def test_views_a_pretraining_method_never_trains_are_named():
+    def job(**sections) -> PretrainJob:
+        views = {"pretrain": {"anchor": "smiles", "targets": ["graph2d", "geom3d"]}}
+        return PretrainJob.model_validate(views | sections)
+
+    # SemMol's matching terms reach the anchor alone, unless its InfoNCE is on
+    assert views_without_method_gradient(job(), ["graph2d", "smiles"]) == ["graph2d"]
+    assert views_without_method_gradient(job(semantic={"w_infonce": 1.0}), ["graph2d"]) == []
+    infonce = job(pretrain={"method": "infonce", "anchor": "smiles", "targets": ["graph2d"]})
+    assert views_without_method_gradient(infonce, ["graph2d", "geom3d"]) == ["geom3d"]
