@@ -81,8 +81,8 @@ def test_the_cpu_mode_pretrains_in_bf16_times_fp32_and_fine_tunes(report):
 @pytest.mark.xfail(
     strict=True,
     reason="the stage code imports them at module level today: rdkit (semmol.data.featurize's "
-    "constants, via the models and the shard schema), pydantic (semmol.config), faiss "
-    "(semmol.methods.shared.kmeans), transformers (semmol.models.text), polars (semmol.data.benchmark)",
+    "constants, via the models and the shard schema), pydantic (semmol.config), transformers "
+    "(semmol.models.text), polars (semmol.data.benchmark)",
 )
 def test_the_run_phase_imports_nothing_a_bare_gpu_machine_lacks(report):
     assert report[0]["imported_absent_on_device"] == []

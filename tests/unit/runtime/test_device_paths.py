@@ -34,6 +34,7 @@ from torch import nn
 
 from semmol.config import FinetuneJob, Precision, PretrainJob
 from semmol.methods import build_method, method_class
+from semmol.methods.shared.kmeans import top_k_inner_product
 from semmol.models.multimodal import ModalityOutput
 from semmol.runtime.checkpoint import load_file, save_atomic
 from semmol.runtime.distributed import DistContext
@@ -158,6 +159,18 @@ def test_every_methods_loss_under_bf16_autocast_is_float32_and_close_to_fp32(nam
         assert float(value.detach()) == expected, term
     assert bool(torch.isfinite(grads).all())
     assert 0 < relative_error(grads, fp32_grads) < BF16_RTOL
+
+
+def test_a_faiss_search_takes_bf16_queries_and_answers_on_their_device():
+    generator = torch.Generator().manual_seed(0)
+    queries = F.normalize(torch.randn(6, DIM, generator=generator), dim=1).bfloat16()  # as under autocast
+    keys = F.normalize(torch.randn(10, DIM, generator=generator), dim=1)
+    by_faiss = top_k_inner_product(queries, keys, 3, faiss_min_size=0)  # through numpy on the CPU
+    by_torch = top_k_inner_product(queries, keys, 3, faiss_min_size=1 << 62)
+    assert [t.dtype for t in by_faiss] == [torch.float32, torch.int64]
+    assert {t.device for t in by_faiss} == {queries.device}
+    torch.testing.assert_close(by_faiss[0], by_torch[0])
+    assert torch.equal(by_faiss[1], by_torch[1])
 
 
 def test_the_precision_option_and_the_device_rule():
