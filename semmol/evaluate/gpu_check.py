@@ -143,9 +143,11 @@ def timed_pretraining(job, *, manifest: Path, out_dir: Path) -> dict:
     """Run one pretraining job (:class:`~semmol.train.pretrain.Pretrainer`, its own loop,
     checkpoints and outputs) and time it step by step.
 
-    The first step (kernel selection, allocator growth) is left out of the step figures.
     Step time runs from one batch request to the next: the data wait, the copy to the device,
-    the step, and whatever logging, checkpoint or snapshot follows it.
+    the step, and whatever logging, checkpoint or snapshot follows it. The first step (kernel
+    selection, allocator growth) and the last (followed by the run's outputs) are not timed.
+    A step ends by turning its losses into floats, which waits for the GPU, so the host's clock
+    times the device's work.
 
     Args:
         job: a :class:`~semmol.config.PretrainJob`.
@@ -163,11 +165,8 @@ def timed_pretraining(job, *, manifest: Path, out_dir: Path) -> dict:
         torch.cuda.reset_peak_memory_stats(device)
     with GpuSampler(device) as sampler:
         trainer.run()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        ended = time.perf_counter()
-    steps = [b - a for a, b in zip(timed.asked, [*timed.asked[1:], ended])][1:]
-    waits = timed.waited[1:]
+    steps = [later - earlier for earlier, later in zip(timed.asked, timed.asked[1:])][1:]
+    waits = timed.waited[1:-1]
     return {
         "device": str(device),
         "bf16": uses_bf16(job.pretrain.precision, device),
@@ -242,7 +241,7 @@ def run(
         bundle: a directory made by :func:`prepare`.
         out: where the runs and the report go (emptied first).
         steps: pretraining steps (default: the job's).
-        fp32_steps: steps of the fp32 run (its first step is not timed).
+        fp32_steps: steps of the fp32 run (its first and last are not timed).
         finetune_epochs: fine-tuning epochs (default: the job's).
     """
     from semmol.config import FinetuneJob, PretrainJob
