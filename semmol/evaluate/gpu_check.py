@@ -177,7 +177,7 @@ def timed_pretraining(job, *, manifest: Path, out_dir: Path) -> dict:
         "step_s_mean": statistics.fmean(steps),
         "data_wait_fraction": sum(waits) / sum(steps),
         "peak_memory_mib": _peak_memory_mib(device),
-        "peak_memory_kind": "GPU, torch's allocations" if device.type == "cuda" else "process RSS, peak so far",
+        "peak_memory_kind": "GPU, by torch" if device.type == "cuda" else "process RSS, peak so far",
         "gpu_utilisation_mean": statistics.fmean(sampler.samples) if sampler.samples else None,
         "gpu_utilisation_samples": len(sampler.samples),
         "step_s": steps,
