@@ -33,6 +33,8 @@ Modality = Literal[
 ]
 TaskType = Literal["classification", "regression"]
 SplitKind = Literal["scaffold", "random", "balanced_scaffold"]
+#: Arithmetic of a training stage (:mod:`semmol.runtime.precision`).
+Precision = Literal["auto", "bf16", "fp32"]
 
 
 class _Section(BaseModel):
@@ -394,7 +396,11 @@ class PretrainConfig(_Section):
     temperature: float = Field(0.1, gt=0, description="InfoNCE temperature.")
     w_contrastive: float = Field(1.0, description="Weight of the cross-modal InfoNCE term.")
     w_reconstruction: float = Field(1.0, description="Weight of the masked-token/atom and denoising terms.")
-    bf16: bool = Field(True, description="bf16 autocast; used on GPU only.")
+    precision: Precision = Field(
+        "auto",
+        description="Arithmetic of the forward pass and losses: 'bf16' (bf16 autocast, the losses' "
+        "similarities kept in float32), 'fp32', or 'auto' (bf16 on a CUDA device, fp32 on the CPU).",
+    )
     checkpoint_every: int = Field(100, ge=1, description="Steps between resumable checkpoints (_ckpt/).")
     log_every: int = Field(10, ge=1, description="Steps between lines of metrics.jsonl.")
     seed: int = Field(0, description="Seed of initialisation, data order and corruption.")
@@ -658,6 +664,12 @@ class FinetuneConfig(_Section):
     )
     fingerprint_fusion_dim: int = Field(
         64, ge=8, description="Token size of the fingerprint cross-attention."
+    )
+    precision: Precision = Field(
+        "fp32",
+        description="Arithmetic of training and evaluation: 'fp32', 'bf16' (bf16 autocast) or 'auto' "
+        "(bf16 on a CUDA device, fp32 on the CPU); fp32 by default, as fine-tuning always ran, so "
+        "results tables stay comparable.",
     )
 
     @model_validator(mode="after")
