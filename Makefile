@@ -11,7 +11,7 @@ CHEMPROP ?= chemprop==2.3.1
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install chemprop demo test lint schema clean-demo
+.PHONY: install chemprop demo test test-fast lint schema clean-demo
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ demo: install
 # PYTEST_ARGS: e.g. make test PYTEST_ARGS='-m "not slurm"'
 test: install chemprop
 	pytest $(PYTEST_ARGS)
+
+# The inner loop: unit and CLI tests without the slow, distributed and workflow ones (those are
+# in `make test`). No chemprop environment: the tests that run chemprop are slow.
+test-fast: install
+	pytest tests/unit tests/cli -m "not slow and not distributed and not workflow" $(PYTEST_ARGS)
 
 lint: install
 	snakemake --lint --configfile config/demo.yaml

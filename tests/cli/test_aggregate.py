@@ -9,6 +9,8 @@ import pytest
 from semmol.cli.main import main
 from semmol.evaluate.records import KIND_BASELINE, write_result
 
+from ..conftest import drawn_share
+
 
 def _result(root, run, seed, *, kind="pipeline", history=None):
     """A real result directory for a two-molecule-per-subset regression benchmark."""
@@ -35,7 +37,7 @@ def _result(root, run, seed, *, kind="pipeline", history=None):
     return out_dir / "metrics.json"
 
 
-def test_aggregate_command_writes_table_and_plots(tmp_path):
+def test_aggregate_command_writes_table_and_plots(tmp_path, figures):
     history = [{"epoch": epoch, "train_loss": 1.0, "valid": 1.5 - 0.1 * epoch} for epoch in range(3)]
     files = [_result(tmp_path, "semmol", seed, history=history) for seed in (0, 1)]
     files.append(_result(tmp_path, "rf_ecfp4", 0, kind=KIND_BASELINE))
@@ -45,15 +47,21 @@ def test_aggregate_command_writes_table_and_plots(tmp_path):
 
     main(["aggregate", "--out-dir", str(out), "--pretrain-metrics", f"semmol={log}", *map(str, files)])
 
-    for name in (
-        "summary.csv",
-        "summary.md",
-        "summary.html",
-        "plots/metrics.png",
-        "plots/finetune_curves.png",
-        "plots/pretrain_curves.png",
-    ):
+    for name in ("summary.csv", "summary.md", "summary.html"):
         assert (out / name).stat().st_size > 0, name
+    for name in ("plots/metrics.png", "plots/finetune_curves.png", "plots/pretrain_curves.png"):
+        assert drawn_share(out / name) > 0.04, name  # more than bare axes
+    (metrics,) = figures["metrics.png"].axes
+    assert len(metrics.collections[0].get_offsets()) == 2  # semmol's seeds
+    assert [line.get_label() for line in metrics.lines] == [
+        "rf_ecfp4 (baseline)",
+        "chemprop D-MPNN (published)",
+        "Uni-Mol (published)",
+    ]
+    (curves,) = figures["finetune_curves.png"].axes
+    assert [line.get_label() for line in curves.lines] == ["semmol seed 0", "semmol seed 1"]
+    (pretrain,) = figures["pretrain_curves.png"].axes
+    assert [line.get_label() for line in pretrain.lines] == ["loss", "loss_recon"]
     with open(out / "summary.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [(row["run"], row["kind"]) for row in rows] == [

@@ -24,8 +24,13 @@ def test_config_readme_documents_every_option():
 @pytest.mark.parametrize("preset", sorted(p.name for p in (ROOT / "config").glob("*.yaml")))
 def test_presets_validate(preset):
     config = load_config(ROOT / "config" / preset)
-    for run in config.runs:
-        resolve_run(config, run)
+    for name, run in config.runs.items():
+        resolved = resolve_run(config, name).model_dump(mode="json")
+        for dotted, value in run.overrides.items():  # each override reaches the option it names
+            option = resolved
+            for key in dotted.split("."):
+                option = option[key]
+            assert option == value, f"{preset}: run '{name}' sets {dotted} to {value!r}, resolved {option!r}"
 
 
 @pytest.mark.parametrize("preset", sorted(p.name for p in (ROOT / "config").glob("*.yaml")))
