@@ -21,16 +21,19 @@ def test_config_readme_documents_every_option():
     assert readme == options_doc(readme), "config/README.md options drifted: run `make schema`"
 
 
-@pytest.mark.parametrize("preset", sorted(p.name for p in (ROOT / "config").glob("*.yaml")))
+PRESETS = sorted(p.stem for p in (ROOT / "config").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("preset", PRESETS)
 def test_presets_validate(preset):
-    config = load_config(ROOT / "config" / preset)
+    config = load_config(_preset(preset))
     for run in config.runs:
         resolve_run(config, run)
 
 
-@pytest.mark.parametrize("preset", sorted(p.name for p in (ROOT / "config").glob("*.yaml")))
+@pytest.mark.parametrize("preset", PRESETS)
 def test_shipped_url_sources_pin_their_content(preset):
-    config = load_config(ROOT / "config" / preset)
+    config = load_config(_preset(preset))
     for name, dataset in config.datasets.items():
         if dataset.source.kind == "url":
             assert dataset.source.sha256, (
@@ -43,8 +46,17 @@ def test_shipped_url_sources_pin_their_content(preset):
             )
 
 
+#: Presets layered on another one (`--configfile config/BASE.yaml config/LAYER.yaml`): read merged after it.
+LAYERED_ON = {"demo-methods": "demo"}
+
+
 def _preset(name: str = "demo") -> dict:
-    return yaml.safe_load((ROOT / "config" / f"{name}.yaml").read_text())
+    raw = yaml.safe_load((ROOT / "config" / f"{name}.yaml").read_text())
+    if name not in LAYERED_ON:
+        return raw
+    merged = _preset(LAYERED_ON[name])
+    update_config(merged, raw)
+    return merged
 
 
 def test_unknown_option_is_rejected():
@@ -72,7 +84,7 @@ def test_run_overrides_are_validated():
 
 
 def test_run_override_applies_only_to_that_run():
-    config = load_config(_preset())
+    config = load_config(_preset("demo-methods"))
     assert resolve_run(config, "infonce").pretrain.method == "infonce"
     assert resolve_run(config, "semmol").pretrain.method == "semmol"
 
