@@ -21,9 +21,12 @@ def test_config_readme_documents_every_option():
     assert readme == options_doc(readme), "config/README.md options drifted: run `make schema`"
 
 
-@pytest.mark.parametrize("preset", sorted(p.name for p in (ROOT / "config").glob("*.yaml")))
+PRESETS = sorted(p.stem for p in (ROOT / "config").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("preset", PRESETS)
 def test_presets_validate(preset):
-    config = load_config(ROOT / "config" / preset)
+    config = load_config(_preset(preset))
     for name, run in config.runs.items():
         resolved = resolve_run(config, name).model_dump(mode="json")
         for dotted, value in run.overrides.items():  # each override reaches the option it names
@@ -33,9 +36,9 @@ def test_presets_validate(preset):
             assert option == value, f"{preset}: run '{name}' sets {dotted} to {value!r}, resolved {option!r}"
 
 
-@pytest.mark.parametrize("preset", sorted(p.name for p in (ROOT / "config").glob("*.yaml")))
+@pytest.mark.parametrize("preset", PRESETS)
 def test_shipped_url_sources_pin_their_content(preset):
-    config = load_config(ROOT / "config" / preset)
+    config = load_config(_preset(preset))
     for name, dataset in config.datasets.items():
         if dataset.source.kind == "url":
             assert dataset.source.sha256, (
@@ -48,8 +51,17 @@ def test_shipped_url_sources_pin_their_content(preset):
             )
 
 
+#: Presets layered on another one (`--configfile config/BASE.yaml config/LAYER.yaml`): read merged after it.
+LAYERED_ON = {"demo-methods": "demo"}
+
+
 def _preset(name: str = "demo") -> dict:
-    return yaml.safe_load((ROOT / "config" / f"{name}.yaml").read_text())
+    raw = yaml.safe_load((ROOT / "config" / f"{name}.yaml").read_text())
+    if name not in LAYERED_ON:
+        return raw
+    merged = _preset(LAYERED_ON[name])
+    update_config(merged, raw)
+    return merged
 
 
 def test_unknown_option_is_rejected():
@@ -77,7 +89,7 @@ def test_run_overrides_are_validated():
 
 
 def test_run_override_applies_only_to_that_run():
-    config = load_config(_preset())
+    config = load_config(_preset("demo-methods"))
     assert resolve_run(config, "infonce").pretrain.method == "infonce"
     assert resolve_run(config, "semmol").pretrain.method == "semmol"
 

@@ -242,6 +242,17 @@ def test_run_sets_share_pretraining_where_they_can(tmp_path, runs_file):
     assert planned_counts(jobs, expected) == expected
 
 
+def test_demo_methods_plans_every_method_and_the_few_shot_stage(tmp_path):
+    # config/demo.yaml runs SemMol and scratch only; demo-methods.yaml, layered on it, adds
+    # InfoNCE, MMSA and LGM-CL (a pretraining each), the few-shot rows and three seeds.
+    demo = ROOT / "config" / "demo.yaml"
+    layered = (str(demo), str(ROOT / "config" / "demo-methods.yaml"))
+    jobs = planned_jobs(snakemake(tmp_path, demo, "all", "-n", "--configfile", *layered))
+    assert jobs["pretrain"] == 4
+    assert jobs["finetune"] == 5 * 2 * 3  # runs x benchmarks x seeds
+    assert jobs["fewshot"] == 4 * 3  # rows x seeds
+
+
 def test_lint_is_clean(tmp_path):
     result = snakemake(tmp_path, ROOT / "config" / "demo.yaml", "--lint", check=False)
     assert result.returncode == 0, result.stdout + result.stderr
