@@ -1,0 +1,27 @@
+"""CITATION.cff is valid CFF and LICENSE is the MIT licence pyproject.toml declares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_citation_has_the_required_cff_keys() -> None:
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    assert citation["cff-version"] == "1.2.0"
+    for key in ("message", "title", "authors"):
+        assert citation[key], key
+
+
+def test_every_cited_reference_has_a_type_title_and_authors() -> None:
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    assert citation["references"]
+    for reference in citation["references"]:
+        assert reference["type"] and reference["title"] and reference["authors"], reference
+
+
+def test_licence_is_mit() -> None:
+    assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
