@@ -1,4 +1,8 @@
-"""CITATION.cff is valid CFF and LICENSE is the MIT licence pyproject.toml declares."""
+"""The files a user and the Snakemake workflow catalog read at the repository root.
+
+CITATION.cff has CFF's required keys, LICENSE is the MIT licence pyproject.toml declares, and
+.snakemake-workflow-catalog.yml has the usage keys the catalog reads.
+"""
 
 from __future__ import annotations
 
@@ -25,3 +29,9 @@ def test_every_cited_reference_has_a_type_title_and_authors() -> None:
 
 def test_licence_is_mit() -> None:
     assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
+
+
+def test_workflow_catalog_file_has_the_usage_the_catalog_reads() -> None:
+    usage = yaml.safe_load((ROOT / ".snakemake-workflow-catalog.yml").read_text(encoding="utf-8"))["usage"]
+    assert set(usage["mandatory-flags"]) == {"desc", "flags"}
+    assert usage["software-stack-deployment"]["conda"] is True
