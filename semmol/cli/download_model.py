@@ -49,19 +49,33 @@ def convert_pretrain_gnns(state_path: Path, encoder: PretrainGNNEncoderConfig, o
         Manifest fields: the view, its architecture and the number of published parameters.
 
     Raises:
-        RuntimeError: the state dict's names or shapes are not those of ``encoder``'s GNN.
+        ValueError: the file is no state dict (legacy or zip torch format, tensors only), or its
+            names or shapes are not those of ``encoder``'s GNN.
     """
+    import pickle
+
     import torch
 
     from semmol.config import ModelConfig
     from semmol.models.multimodal import MultiModalEncoder
 
-    state = torch.load(state_path, map_location="cpu", weights_only=True)
+    try:  # weights_only: a file holding Python objects is refused, not run
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+        raise ValueError(f"{state_path}: not a readable state dict: {error}") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"{state_path}: holds a {type(state).__name__}, not a state dict")
     with torch.random.fork_rng():
         torch.manual_seed(0)
         # ecfp_bits 0: the model has no fingerprint view
         model = MultiModalEncoder(ModelConfig(graph2d_hu=encoder), modalities=["graph2d_hu"], vocab=None, ecfp_bits=0)
-    model.encoders["graph2d_hu"].gnn.load_state_dict(state, strict=True)
+    try:
+        model.encoders["graph2d_hu"].gnn.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise ValueError(
+            f"{state_path}: not the weights of a {encoder.layers}-layer {encoder.architecture} of size "
+            f"{encoder.dim} (model.graph2d_hu): {' '.join(str(error).split())[:600]}"
+        ) from None
     model.save(out, extra={"published": {"format": "pretrain_gnns", "architecture": encoder.architecture}})
     return {
         "modalities": model.modalities,
