@@ -809,6 +809,11 @@ class ExperimentConfig(_Section):
             raise ValueError(
                 f"pretrain.targets {self.pretrain.targets} must be distinct and exclude the anchor"
             )
+        if "graph2d_hu" in [self.pretrain.anchor, *self.pretrain.targets]:
+            raise ValueError(
+                "graph2d_hu is not pretrained here: it fine-tunes published weights (finetune.pretrained) "
+                "or starts from scratch; leave it out of pretrain.anchor and pretrain.targets"
+            )
         if self.finetune.pretrained is not None and self.finetune.init != "pretrained":
             raise ValueError("finetune.pretrained needs finetune.init 'pretrained'")
         if self.finetune.pretrained_format == "pretrain_gnns" and (

@@ -145,6 +145,7 @@ def test_pretrain_gnns_rows_pin_their_checkpoints_and_have_scratch_twins():
         ({"finetune.mode": "method", "pretrain.method": "infonce"}, "method 'infonce' offers no head input"),
         ({"finetune.mode": "method", "finetune.init": "scratch"}, "finetune.mode 'method' needs"),
         ({"finetune.w_view_contrast": 0.1}, "w_view_contrast needs finetune.fusion: weighted"),
+        ({"pretrain.targets": ["graph2d", "graph2d_hu"]}, "graph2d_hu is not pretrained here"),
         (
             {"finetune.pretrained_format": "pretrain_gnns", "finetune.pretrained": {"kind": "local", "path": "x.pth"}},
             "needs finetune.pretrained and graph2d_hu among finetune.modalities",
