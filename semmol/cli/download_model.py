@@ -68,7 +68,9 @@ def convert_pretrain_gnns(state_path: Path, encoder: PretrainGNNEncoderConfig, o
     with torch.random.fork_rng():
         torch.manual_seed(0)
         # ecfp_bits 0: the model has no fingerprint view
-        model = MultiModalEncoder(ModelConfig(graph2d_hu=encoder), modalities=["graph2d_hu"], vocab=None, ecfp_bits=0)
+        model = MultiModalEncoder(
+            ModelConfig(graph2d_hu=encoder), modalities=["graph2d_hu"], vocab=None, ecfp_bits=0
+        )
     try:
         model.encoders["graph2d_hu"].gnn.load_state_dict(state, strict=True)
     except RuntimeError as error:
@@ -97,7 +99,11 @@ def run(args: argparse.Namespace) -> None:
 
     describe = check_model if args.format == "semmol" else convert
     manifest = fetch_file(
-        args.source, name=args.name, out_dir=args.out_dir, filename=FETCHED_NAME[args.format], describe=describe
+        args.source,
+        name=args.name,
+        out_dir=args.out_dir,
+        filename=FETCHED_NAME[args.format],
+        describe=describe,
     )
     record = json.loads(manifest.read_text())
     log.info(

@@ -38,7 +38,11 @@ ATOM_TYPES = 120
 #: Their atom-type index of a masked atom; here also of an atom without an element (``*``).
 MASKED_ATOM = 119
 #: Chirality tags they embed: unspecified, tetrahedral CW, tetrahedral CCW (any other tag: 0).
-CHIRALITY_TAGS = [Chem.ChiralType.CHI_UNSPECIFIED, Chem.ChiralType.CHI_TETRAHEDRAL_CW, Chem.ChiralType.CHI_TETRAHEDRAL_CCW]
+CHIRALITY_TAGS = [
+    Chem.ChiralType.CHI_UNSPECIFIED,
+    Chem.ChiralType.CHI_TETRAHEDRAL_CW,
+    Chem.ChiralType.CHI_TETRAHEDRAL_CCW,
+]
 #: Bond types they embed, then the self-loop and the mask token (6 rows).
 BOND_TYPES = [Chem.BondType.SINGLE, Chem.BondType.DOUBLE, Chem.BondType.TRIPLE, Chem.BondType.AROMATIC]
 SELF_LOOP_BOND = 4
@@ -108,7 +112,9 @@ def batch_graphs(graphs: list[HuGraph]) -> tuple[HuGraph, torch.Tensor]:
     return merged, torch.repeat_interleave(torch.arange(len(graphs)), sizes)
 
 
-def add_self_loops(edge_index: torch.Tensor, edge_attr: torch.Tensor, n_nodes: int) -> tuple[torch.Tensor, torch.Tensor]:
+def add_self_loops(
+    edge_index: torch.Tensor, edge_attr: torch.Tensor, n_nodes: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Edges and bond features with a self-loop per atom appended (bond type
     :data:`SELF_LOOP_BOND`, direction 0), as every one of their layers does."""
     loops = torch.arange(n_nodes, device=edge_index.device)
@@ -154,7 +160,8 @@ class GCNLayer(_BondEmbedding):
 
     def forward(self, h: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
         source, target = edge_index
-        degree = scatter(torch.ones_like(source, dtype=h.dtype), target, dim=0, dim_size=h.shape[0], reduce="sum")
+        ones = torch.ones_like(source, dtype=h.dtype)
+        degree = scatter(ones, target, dim=0, dim_size=h.shape[0], reduce="sum")
         scale = degree.pow(-0.5)
         norm = (scale[source] * scale[target]).unsqueeze(-1)
         messages = norm * (self.linear(h)[source] + self.embed_bonds(edge_attr))
@@ -266,7 +273,9 @@ class PretrainGNNEncoder(nn.Module):
 
     def forward(self, batch: Batch, corrupt: CorruptionKey | None = None) -> EncoderOutput:
         if corrupt is not None:
-            raise ValueError("the graph2d_hu view has no pretraining loss here; fine-tune it (finetune.pretrained)")
+            raise ValueError(
+                "the graph2d_hu view has no pretraining loss here; fine-tune it (finetune.pretrained)"
+            )
         smiles = list(batch.smiles) if isinstance(batch.smiles, (list, tuple)) else [batch.smiles]
         graph, members = self.featurize(smiles)
         hidden = pool_graphs(self.gnn(graph), members, size=len(smiles), how="mean")
