@@ -36,7 +36,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark ``full_data`` the tests that read the complete development data, so that CI can run
     the suite once as a fresh clone sees it and then only these with the data present."""
     for item in items:
-        if "full_moleculenet_dir" in getattr(item, "fixturenames", ()):
+        if {"full_moleculenet_dir", "pretrain_gnns_dir"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.full_data)
 
 
@@ -80,6 +80,16 @@ def full_moleculenet_dir() -> Path:
             f"needs the complete MoleculeNet CSVs ({path} not found; set SEMMOL_SHARED_DATA): "
             "it checks figures of the whole files that the 300-row slices in tests/data cannot give"
         )
+    return path
+
+
+@pytest.fixture(scope="session")
+def pretrain_gnns_dir() -> Path:
+    """The published checkpoints of Hu et al. (snap-stanford/pretrain-gnns, GCN, GraphSAGE and GAT)
+    beside the development data; the test is skipped when they are not on this machine."""
+    path = SHARED_DATA.parent / "pretrained" / "pretrain-gnns"
+    if not path.is_dir():
+        pytest.skip(f"needs the pretrain-gnns checkpoints ({path} not found; set SEMMOL_SHARED_DATA)")
     return path
 
 

@@ -106,15 +106,48 @@ def test_run_sets_merge_into_a_preset(run_set):
     )
 
 
+def _with_overlays(*overlays: str) -> dict:
+    """The CPU preset with the overlays merged in order, as `--configfile` merges them."""
+    raw = _preset("moleculenet-cpu")
+    for overlay in overlays:
+        update_config(raw, yaml.safe_load((ROOT / "config/overlays" / overlay).read_text()))
+    return raw
+
+
 @pytest.mark.parametrize("overlay", sorted(p.name for p in (ROOT / "config/overlays").glob("*.yaml")))
 def test_overlays_merge_into_the_cpu_preset(overlay):
-    # Merged as `--configfile config/moleculenet-cpu.yaml config/overlays/<overlay>` merges them.
-    raw = _preset("moleculenet-cpu")
-    update_config(raw, yaml.safe_load((ROOT / "config/overlays" / overlay).read_text()))
+    # Merged as `--configfile config/moleculenet-cpu.yaml config/overlays/<overlay>` merges them;
+    # an overlay `<base>-local.yaml` goes after `<base>.yaml`.
+    base = [overlay.removesuffix("-local.yaml") + ".yaml"] if overlay.endswith("-local.yaml") else []
+    raw = _with_overlays(*base, overlay)
     config = load_config(raw)
     for run in config.runs:
         resolve_run(config, run)
     assert config != load_config(_preset("moleculenet-cpu")), f"{overlay} changes nothing"
+
+
+def test_pretrain_gnns_rows_pin_their_checkpoints_and_have_scratch_twins():
+    remote = load_config(_with_overlays("pretrain-gnns.yaml"))
+    local = load_config(_with_overlays("pretrain-gnns.yaml", "pretrain-gnns-local.yaml"))
+    pretrained = [name for name in remote.runs if name.startswith("hu_") and not name.endswith("_scratch")]
+    assert len(pretrained) == 6
+    for name in pretrained:
+        run, dev = resolve_run(remote, name), resolve_run(local, name)
+        source, architecture = run.finetune.pretrained, run.model.graph2d_hu.architecture
+        assert run.finetune.pretrained_format == "pretrain_gnns" and run.finetune.modalities == ["graph2d_hu"]
+        assert source.kind == "url" and len(source.sha256) == 64
+        assert "/8b20528a83b8869ce16451305b32c827258d19a3/" in source.url
+        assert source.url.endswith(f"/{name.removeprefix('hu_')}.pth") and name.startswith(f"hu_{architecture}_")
+        assert dev.finetune.pretrained == source.model_copy(
+            update={"url": f"file:../shared/pretrained/pretrain-gnns/{source.url.rsplit('/', 1)[1]}"}
+        )
+        scratch = resolve_run(remote, f"hu_{architecture}_scratch")
+        assert scratch.finetune.init == "scratch"
+        # the twin differs in its initial weights only
+        as_scratch = run.model_copy(
+            update={"finetune": run.finetune.model_copy(update={"init": "scratch", "pretrained": None, "pretrained_format": "semmol"})}
+        )
+        assert as_scratch == scratch
 
 
 @pytest.mark.parametrize(
@@ -129,6 +162,11 @@ def test_overlays_merge_into_the_cpu_preset(overlay):
         ({"finetune.mode": "method", "pretrain.method": "infonce"}, "method 'infonce' offers no head input"),
         ({"finetune.mode": "method", "finetune.init": "scratch"}, "finetune.mode 'method' needs"),
         ({"finetune.w_view_contrast": 0.1}, "w_view_contrast needs finetune.fusion: weighted"),
+        ({"pretrain.targets": ["graph2d", "graph2d_hu"]}, "graph2d_hu is not pretrained here"),
+        (
+            {"finetune.pretrained_format": "pretrain_gnns", "finetune.pretrained": {"kind": "local", "path": "x.pth"}},
+            "needs finetune.pretrained and graph2d_hu among finetune.modalities",
+        ),
         (
             {"finetune.fusion": "weighted", "finetune.fingerprint_fusion": ["maccs"]},
             "fingerprint_fusion needs finetune.fusion: concat",

@@ -253,6 +253,16 @@ def test_demo_methods_plans_every_method_and_the_few_shot_stage(tmp_path):
     assert jobs["fewshot"] == 4 * 3  # rows x seeds
 
 
+def test_a_published_gnn_row_fetches_its_checkpoint_and_pretrains_nothing(tmp_path):
+    preset = ROOT / "config" / "moleculenet-cpu.yaml"
+    overlay = ROOT / "config" / "overlays" / "pretrain-gnns.yaml"
+    target = "results/finetune/hu_gcn_supervised_contextpred/bbbp/scaffold-0/metrics.json"
+    result = snakemake(tmp_path, preset, target, "-n", "-p", "--configfile", str(preset), str(overlay))
+    jobs = planned_jobs(result)
+    assert jobs["download_model"] == 1 and jobs["finetune"] == 1 and "pretrain" not in jobs
+    assert "--format pretrain_gnns --encoder" in result.stdout and '"architecture":"gcn"' in result.stdout
+
+
 def test_lint_is_clean(tmp_path):
     result = snakemake(tmp_path, ROOT / "config" / "demo.yaml", "--lint", check=False)
     assert result.returncode == 0, result.stdout + result.stderr

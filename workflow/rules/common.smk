@@ -1,6 +1,7 @@
 # Config loading and validation, wildcard constraints, and the helpers every rule uses.
 import json
 import os
+import shlex
 
 from snakemake.utils import validate
 
@@ -152,6 +153,16 @@ def pretrained_source(wildcards):
     if source is None:
         raise ValueError(f"run '{wildcards.run}' sets no finetune.pretrained")
     return source.model_dump_json()
+
+
+def pretrained_format_args(wildcards):
+    """download-model's options for a model that needs converting (finetune.pretrained_format
+    pretrain_gnns: the graph2d_hu architecture it is loaded into); none for a semmol model.pt."""
+    run = RUNS[wildcards.run]
+    if run.finetune.pretrained_format == "semmol":
+        return ""
+    encoder = shlex.quote(run.model.graph2d_hu.model_dump_json())
+    return f"--format {run.finetune.pretrained_format} --encoder {encoder}"
 
 
 def semantic_runs():

@@ -326,3 +326,26 @@ def test_views_a_pretraining_method_never_trains_are_named():
     assert views_without_method_gradient(job(semantic={"w_infonce": 1.0}), ["graph2d"]) == []
     infonce = job(pretrain={"method": "infonce", "anchor": "smiles", "targets": ["graph2d"]})
     assert views_without_method_gradient(infonce, ["graph2d", "geom3d"]) == ["geom3d"]
+
+
+def test_a_published_gnn_is_fine_tuned_from_its_weights(tiny_benchmark, tmp_path):
+    from semmol.cli.download_model import convert_pretrain_gnns
+    from semmol.config import PretrainGNNEncoderConfig
+    from semmol.models.pretrain_gnns import HuGNN
+
+    encoder = PretrainGNNEncoderConfig(architecture="gcn", dim=8, layers=2)
+    torch.manual_seed(3)
+    torch.save(HuGNN("gcn", dim=8, layers=2, dropout=0.0).state_dict(), tmp_path / "published.pth")
+    convert_pretrain_gnns(tmp_path / "published.pth", encoder, tmp_path / "model.pt")
+    published = torch.load(tmp_path / "published.pth", weights_only=True)
+    job = FinetuneJob.model_validate(
+        make_job(modalities=["graph2d_hu"]).model_dump() | {"model": {"graph2d_hu": encoder.model_dump()}}
+    )
+    model, pretrained_params, _ = build_model(
+        job, n_tasks=1, ecfp_bits=256, corpus_smiles=["C"], pretrained=tmp_path / "model.pt"
+    )
+    gnn = model.encoder.encoders["graph2d_hu"].gnn.state_dict()
+    assert all(gnn[name].equal(value) for name, value in published.items())
+    assert {id(p) for p in model.encoder.encoders["graph2d_hu"].parameters()} <= {id(p) for p in pretrained_params}
+    metrics = run(tiny_benchmark, tmp_path / "tuned", job, pretrained_model=tmp_path / "model.pt")
+    assert metrics["modalities"] == ["graph2d_hu"] and metrics["test"] > 0
