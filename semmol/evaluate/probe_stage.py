@@ -117,7 +117,8 @@ def run_probe(
     if not views:
         raise ValueError(f"{model}: holds {pretrained.modalities}, none of the fine-tuned views {modalities}")
     if len(views) < len(modalities):
-        log.warning("views %s are not in %s: probed without them", sorted(set(modalities) - set(views)), model)
+        absent = sorted(set(modalities) - set(views))
+        log.warning("views %s are not in %s: probed without them", absent, model)
     shards = ShardDataset(
         shard_paths(shards_manifest), conformers="all", seed=seed, images="image" in views
     )
@@ -125,9 +126,10 @@ def run_probe(
     torch.manual_seed(seed)
     fresh = MultiModalEncoder.from_spec(pretrained.spec(), where=model)
     fresh.fit_input_scaling(shards.columns, np.asarray(positions["train"]), modalities=views)
+    embed = {"modalities": views, "batch_size": batch_size}
     features = {
-        "pretrained": encoder_features(pretrained, shards, positions, modalities=views, batch_size=batch_size),
-        "random_init": encoder_features(fresh, shards, positions, modalities=views, batch_size=batch_size),
+        "pretrained": encoder_features(pretrained, shards, positions, **embed),
+        "random_init": encoder_features(fresh, shards, positions, **embed),
         "ecfp4": {
             name: ecfp_matrix(data[name].smiles, radius=2, n_bits=2048, source=molecules) for name in SUBSETS
         },
