@@ -733,6 +733,15 @@ class FewShotConfig(_Section):
     rows: dict[str, FewShotRow] = Field(default_factory=dict, description="The rows of the few-shot table.")
 
 
+class ProbeConfig(_Section):
+    """Probes on frozen embeddings (docs/methods.md, "Representation probes"): per pretrained run,
+    benchmark, split and seed, logistic/ridge and kNN probes on the run's pretrained encoders,
+    the same encoders at random initialisation, ECFP4 and RDKit 2D descriptors."""
+
+    enabled: bool = Field(False, description="Run the probe stage and add the Probes table to the report.")
+    batch_size: int = Field(256, ge=1, description="Molecules per forward pass when embedding.")
+
+
 class ReportConfig(_Section):
     """The results table."""
 
@@ -776,6 +785,7 @@ class ExperimentConfig(_Section):
     fewshot: FewShotConfig = Field(
         default_factory=FewShotConfig, description="Few-shot evaluation (Meta-MM)."
     )
+    probe: ProbeConfig = Field(default_factory=ProbeConfig, description="Probes on frozen embeddings.")
     report: ReportConfig = Field(default_factory=ReportConfig, description="Results table.")
     runs: dict[str, RunSpec] = Field(
         default_factory=lambda: {"semmol": RunSpec()}, description="Named runs compared in the results table."
