@@ -739,6 +739,12 @@ class ProbeConfig(_Section):
     the same encoders at random initialisation, ECFP4 and RDKit 2D descriptors."""
 
     enabled: bool = Field(False, description="Run the probe stage and add the Probes table to the report.")
+    label_fractions: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=lambda: [1.0],
+        min_length=1,
+        description="Shares of each train subset's labels the probes are fit on (a label-efficiency "
+        "curve); the smaller shares' molecules are among the larger ones'.",
+    )
     batch_size: int = Field(256, ge=1, description="Molecules per forward pass when embedding.")
 
 

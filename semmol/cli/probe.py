@@ -37,6 +37,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out-dir", type=Path, required=True, help="result directory: metrics.json")
     parser.add_argument(
+        "--label-fractions",
+        type=float,
+        nargs="+",
+        default=[1.0],
+        help="shares of the train labels each probe is fit on, each in (0, 1] (default: 1)",
+    )
+    parser.add_argument(
         "--batch-size", type=int, default=256, help="molecules per forward pass (default 256)"
     )
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (default: 1)")
@@ -59,5 +66,6 @@ def run(args: argparse.Namespace) -> None:
         benchmark=args.benchmark,
         seed=args.seed,
         out_dir=args.out_dir,
+        label_fractions=args.label_fractions,
         batch_size=args.batch_size,
     )

@@ -64,6 +64,32 @@ class ProbeResult:
     chosen: dict[str, float | None]
 
 
+def label_fraction(
+    features: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray], *, fraction: float, seed: int
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Features and labels with the train subset cut to ``fraction`` of its molecules (at least
+    one); valid and test whole, so that every fraction is chosen and scored alike.
+
+    The kept molecules are a prefix of one permutation drawn from ``seed``, so a smaller
+    fraction's molecules are among every larger one's: a label-efficiency curve varies in the
+    number of labels, not in which molecules a draw happened to pick.
+
+    Args:
+        features: per subset, features ``[n, d]``.
+        labels: per subset, labels ``[n, T]``.
+        fraction: share of the train subset kept, in (0, 1].
+        seed: seed of the permutation.
+    """
+    if not 0 < fraction <= 1:
+        raise ProbeError(f"a label fraction is in (0, 1], got {fraction}")
+    n_train = len(labels["train"])
+    kept = np.sort(np.random.default_rng(seed).permutation(n_train)[: max(1, round(fraction * n_train))])
+    return (
+        {**features, "train": np.asarray(features["train"])[kept]},
+        {**labels, "train": np.asarray(labels["train"])[kept]},
+    )
+
+
 def standardized(features: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Every subset's features scaled by the train subset's mean and std (constant columns: std 1)."""
     train = np.asarray(features["train"], dtype=np.float64)

@@ -20,7 +20,7 @@ _LABELS = {"pretrained": "pretrained", "random_init": "random init", "ecfp4": No
 _SHARED = {"ecfp4": "ECFP4", "rdkit2d": "RDKit 2D"}
 
 
-#: Per (row label, probe), per benchmark, the test scores of its splits and seeds.
+#: Per (row label with its label fraction, probe), per benchmark, the test scores of its splits and seeds.
 ProbeRows = dict[tuple[str, str], dict[str, list[float]]]
 
 
@@ -46,6 +46,9 @@ def probe_table(paths: list[str | Path]) -> tuple[dict[str, str], ProbeRows]:
             if row["features"] not in _LABELS:
                 raise ValueError(f"{path}: unknown feature set '{row['features']}'")
             label = _SHARED.get(row["features"]) or f"{result['run']} {_LABELS[row['features']]}"
+            fraction = row.get("label_fraction", 1.0)  # absent: every train label
+            if fraction != 1.0:
+                label += f", {fraction:.0%} of train labels"
             scores = rows.setdefault((label, row["probe"]), {}).setdefault(result["benchmark"], {})
             if row["test"] is not None:
                 scores[(result["split"], result["seed"])] = row["test"]
@@ -71,7 +74,8 @@ def probe_markdown(metrics: dict[str, str], rows: ProbeRows) -> str:
         "logistic or ridge regression ('linear') and cosine k-nearest neighbours ('knn'), the "
         "regularisation strength and k chosen on valid; mean ± std over split seeds (count in "
         "parentheses). 'random init' is the same encoders with fresh weights: the floor a "
-        "pretrained embedding must clear.",
+        "pretrained embedding must clear. A share of train labels: the probe fit on that share of "
+        "the train subset (probe.label_fractions), chosen and scored on the whole valid and test.",
         "",
         "| features | probe | " + " | ".join(f"{b} ({metric_label(metrics[b])})" for b in benches) + " |",
         "|---|---|" + "---|" * len(benches),

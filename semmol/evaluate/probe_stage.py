@@ -17,9 +17,10 @@ rdkit2d
     train before the kNN probe too, so that no descriptor's scale dominates the cosine.
 
 ``metrics.json``: run, benchmark, split (kind), seed, task, targets, metric, higher_is_better,
-views (the views embedded), n and missing (per subset), rows (one per feature set and probe:
-see :func:`~semmol.evaluate.probe.probe_row`), seconds. Strict JSON: a score that cannot be
-computed is null.
+views (the views embedded), n and missing (per subset), rows (one per label fraction, feature
+set and probe: ``label_fraction`` and the keys of :func:`~semmol.evaluate.probe.probe_row`, or
+null scores and ``skipped`` where a fraction leaves a target no training label), seconds.
+Strict JSON: a score that cannot be computed is null.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,7 @@ from semmol.data.reader import ShardDataset
 from semmol.data.shards import shard_paths
 from semmol.evaluate.baseline import ecfp_matrix
 from semmol.evaluate.metrics import TASK_METRIC
-from semmol.evaluate.probe import PROBES, probe_row, standardized
+from semmol.evaluate.probe import PROBES, ProbeError, label_fraction, probe_row, standardized
 from semmol.inference.embed import embed_dataset
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.runtime.atomic import atomic_path
@@ -75,6 +77,32 @@ def encoder_features(
     return {name: everything[positions[name]] for name in SUBSETS}
 
 
+def _row(
+    features: dict[str, np.ndarray],
+    labels: dict[str, np.ndarray],
+    *,
+    name: str,
+    probe: str,
+    fraction: float,
+    dataset: DatasetConfig,
+    seed: int,
+) -> dict[str, Any]:
+    """One row of ``metrics.json``: a probe of one feature set on ``fraction`` of the train labels.
+    A fraction below 1 that leaves a target without training labels gives a row of null scores
+    and the reason, not a failed job."""
+    features, labels = label_fraction(features, labels, fraction=fraction, seed=seed)
+    try:
+        row = probe_row(
+            features, labels, name=name, probe=probe, task=dataset.task, targets=dataset.targets, seed=seed
+        )
+    except ProbeError as error:
+        if fraction == 1.0:
+            raise
+        log.warning("%s %s at label fraction %g: %s", name, probe, fraction, error)
+        row = {"features": name, "probe": probe, **dict.fromkeys(SUBSETS), "skipped": str(error)}
+    return {"label_fraction": fraction, **row}
+
+
 def run_probe(
     model: str | Path,
     *,
@@ -87,6 +115,7 @@ def run_probe(
     benchmark: str,
     seed: int,
     out_dir: str | Path,
+    label_fractions: Sequence[float] = (1.0,),
     batch_size: int = 256,
 ) -> dict[str, Any]:
     """Probe every feature set of one benchmark split; write ``out_dir/metrics.json``.
@@ -103,6 +132,8 @@ def run_probe(
         benchmark: the benchmark's name.
         seed: the split seed; seeds the random encoders and the logistic solver.
         out_dir: the result directory.
+        label_fractions: shares of the train labels each probe is fit on (default: all); see
+            :func:`~semmol.evaluate.probe.label_fraction`.
         batch_size: molecules per forward pass (default 256).
 
     Returns:
@@ -137,15 +168,8 @@ def run_probe(
     }
     labels = {name: data[name].labels for name in SUBSETS}
     rows = [
-        probe_row(
-            features[name],
-            labels,
-            name=name,
-            probe=probe,
-            task=dataset.task,
-            targets=dataset.targets,
-            seed=seed,
-        )
+        _row(features[name], labels, name=name, probe=probe, fraction=fraction, dataset=dataset, seed=seed)
+        for fraction in label_fractions
         for name in FEATURE_SETS
         for probe in PROBES
     ]
@@ -168,5 +192,12 @@ def run_probe(
     with atomic_path(Path(out_dir) / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     for row in rows:
-        log.info("%s %s: test %s %s", row["features"], row["probe"], metric, row["test"])
+        log.info(
+            "%s %s, label fraction %g: test %s %s",
+            row["features"],
+            row["probe"],
+            row["label_fraction"],
+            metric,
+            row["test"],
+        )
     return metrics

@@ -14,6 +14,7 @@ rule probe:
     params:
         dataset=dataset_json,
         modalities=lambda wildcards: " ".join(RUNS[wildcards.run].finetune.modalities),
+        label_fractions=" ".join(map(str, CFG.probe.label_fractions)),
         batch_size=CFG.probe.batch_size,
         version=STAGE_VERSION["probe"],
     threads: 2
@@ -27,6 +28,7 @@ rule probe:
         "THREADS=${{SLURM_CPUS_PER_TASK:-{threads}}}; python -m semmol probe --model {input.pretrained}"
         " --molecules {input.molecules} --shards-manifest {input.manifest} --split {input.split}"
         " --dataset {params.dataset:q} --modalities {params.modalities} --name {wildcards.run}"
-        " --benchmark {wildcards.bench} --seed {wildcards.seed} --batch-size {params.batch_size}"
+        " --benchmark {wildcards.bench} --seed {wildcards.seed} --label-fractions {params.label_fractions}"
+        " --batch-size {params.batch_size}"
         " --threads $THREADS --out-dir results/probe/{wildcards.run}/{wildcards.bench}/{wildcards.split}-{wildcards.seed}"
         " 2> {log}"

@@ -5,7 +5,15 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from semmol.evaluate.probe import LOGISTIC_C, ProbeError, knn_probe, linear_probe, probe_row, standardized
+from semmol.evaluate.probe import (
+    LOGISTIC_C,
+    ProbeError,
+    knn_probe,
+    label_fraction,
+    linear_probe,
+    probe_row,
+    standardized,
+)
 
 SIZES = {"train": 200, "valid": 80, "test": 80}
 
@@ -111,3 +119,18 @@ def test_mismatched_shapes_are_an_error():
     features, labels = _separable(np.random.default_rng(7))
     with pytest.raises(ProbeError, match="subset 'valid'"):
         knn_probe({**features, "valid": features["valid"][:3]}, labels, task="classification", targets=["y"])
+
+
+def test_label_fractions_cut_train_alone_and_nest():
+    features, labels = _separable(np.random.default_rng(8))
+    kept = {}
+    for fraction in (0.1, 0.5, 1.0):
+        cut_features, cut_labels = label_fraction(features, labels, fraction=fraction, seed=3)
+        assert len(cut_features["train"]) == len(cut_labels["train"]) == round(fraction * SIZES["train"])
+        assert cut_features["valid"] is features["valid"] and cut_labels["test"] is labels["test"]
+        kept[fraction] = {tuple(row) for row in cut_features["train"]}
+    assert kept[0.1] < kept[0.5] < kept[1.0]
+    again, _ = label_fraction(features, labels, fraction=0.1, seed=3)
+    assert {tuple(row) for row in again["train"]} == kept[0.1]
+    with pytest.raises(ProbeError, match=r"in \(0, 1\]"):
+        label_fraction(features, labels, fraction=0.0, seed=3)

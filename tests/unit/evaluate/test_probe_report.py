@@ -45,3 +45,18 @@ def test_a_result_given_twice_is_an_error(tmp_path):
     path = _write(tmp_path, run="semmol", seed=0, pretrained=0.8, ecfp=0.7)
     with pytest.raises(ValueError, match="given twice"):
         probe_table([path, path])
+
+
+def test_label_fractions_are_rows_of_their_own(tmp_path):
+    path = tmp_path / "semmol-0.json"
+    rows = [
+        {"label_fraction": fraction, "features": "ecfp4", "probe": "knn", "test": test}
+        for fraction, test in ((0.1, 0.6), (1.0, 0.7))
+    ]
+    result = {"run": "semmol", "benchmark": "bbbp", "split": "scaffold", "seed": 0, "metric": "roc_auc"}
+    path.write_text(json.dumps({**result, "rows": rows}))
+    _, table = probe_table([path])
+    assert table == {
+        ("ECFP4, 10% of train labels", "knn"): {"bbbp": [0.6]},
+        ("ECFP4", "knn"): {"bbbp": [0.7]},
+    }
