@@ -757,6 +757,21 @@ class FewShotConfig(_Section):
     rows: dict[str, FewShotRow] = Field(default_factory=dict, description="The rows of the few-shot table.")
 
 
+class ProbeConfig(_Section):
+    """Probes on frozen embeddings (docs/methods.md, "Representation probes"): per pretrained run,
+    benchmark, split and seed, logistic/ridge and kNN probes on the run's pretrained encoders,
+    the same encoders at random initialisation, ECFP4 and RDKit 2D descriptors."""
+
+    enabled: bool = Field(False, description="Run the probe stage and add the Probes table to the report.")
+    label_fractions: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=lambda: [1.0],
+        min_length=1,
+        description="Shares of each train subset's labels the probes are fit on (a label-efficiency "
+        "curve); the smaller shares' molecules are among the larger ones'.",
+    )
+    batch_size: int = Field(256, ge=1, description="Molecules per forward pass when embedding.")
+
+
 class ReportConfig(_Section):
     """The results table."""
 
@@ -800,6 +815,7 @@ class ExperimentConfig(_Section):
     fewshot: FewShotConfig = Field(
         default_factory=FewShotConfig, description="Few-shot evaluation (Meta-MM)."
     )
+    probe: ProbeConfig = Field(default_factory=ProbeConfig, description="Probes on frozen embeddings.")
     report: ReportConfig = Field(default_factory=ReportConfig, description="Results table.")
     runs: dict[str, RunSpec] = Field(
         default_factory=lambda: {"semmol": RunSpec()}, description="Named runs compared in the results table."

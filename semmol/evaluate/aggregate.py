@@ -41,6 +41,7 @@ from semmol.evaluate import page, plots
 from semmol.evaluate.data_report import data_markdown, read_dataset, write_data_csv
 from semmol.evaluate.fewshot_report import FEWSHOT_CSV, fewshot_markdown, fewshot_rows, write_fewshot_csv
 from semmol.evaluate.metrics import HIGHER_IS_BETTER, evaluate, metric_label
+from semmol.evaluate.probe_report import probe_markdown, probe_table
 from semmol.evaluate.published import SOURCE_NOTE, published_scores
 from semmol.evaluate.records import KIND_BASELINE, KIND_PIPELINE, PRED_SUFFIX, PREDICTIONS_FILE, read_metrics
 from semmol.evaluate.summary_row import SummaryRow
@@ -368,6 +369,7 @@ def aggregate(
     center_snapshots: Mapping[str, str | Path] | None = None,
     datasets: Mapping[str, str | Path] | None = None,
     fewshot: Iterable[str | Path] = (),
+    probes: Iterable[str | Path] = (),
     include_published: bool = True,
 ) -> list[SummaryRow]:
     """Write the results table and plots for a set of result files.
@@ -384,6 +386,7 @@ def aggregate(
             no data table).
         fewshot: ``metrics.json`` files of the few-shot stage, for the few-shot section and
             ``fewshot.csv`` (default: none).
+        probes: ``metrics.json`` files of the probe stage, for the Probes section (default: none).
         include_published: add published reference figures (default: True).
 
     Returns:
@@ -404,6 +407,9 @@ def aggregate(
             fewshot_markdown(tasks, fewshot_table, k_shot=first["k_shot"], query_size=first["query_size"])
         )
         write_fewshot_csv(tasks, fewshot_table, out_dir / FEWSHOT_CSV)
+    probes = list(probes)
+    if probes:
+        sections.append(probe_markdown(*probe_table(probes)))
     if data_rows:
         write_data_csv(data_rows, out_dir / DATA_CSV)
         sections.append(data_markdown(data_rows))

@@ -78,6 +78,25 @@ def test_aggregate_command_writes_table_and_plots(tmp_path, figures):
     assert "(published)" not in (out / "summary.md").read_text()
 
 
+def test_aggregate_command_adds_the_probes_table(tmp_path):
+    files = [_result(tmp_path, "semmol", seed) for seed in (0, 1)]
+    probes = []
+    for seed in (0, 1):
+        path = tmp_path / f"probe/semmol/esol/scaffold-{seed}/metrics.json"
+        path.parent.mkdir(parents=True)
+        rows = [{"features": "pretrained", "probe": "knn", "test": 1.0 + seed}]
+        result = {"run": "semmol", "benchmark": "esol", "split": "scaffold", "seed": seed, "metric": "rmse"}
+        path.write_text(json.dumps({**result, "rows": rows}))
+        probes += ["--probe-metrics", str(path)]
+    out = tmp_path / "report"
+
+    main(["aggregate", "--out-dir", str(out), "--no-published", *probes, *map(str, files)])
+
+    summary = (out / "summary.md").read_text()
+    assert "## Probes" in summary and "| semmol pretrained | knn | 1.500 ± 0.707 (2) |" in summary
+    assert "Probes" in (out / "summary.html").read_text()
+
+
 def _dataset_dir(directory, *, accepted):
     """A dataset directory whose stage reports say ``accepted`` of 12 records were kept."""
     (directory / "shards").mkdir(parents=True)
