@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Modality = Literal[
     "smiles",
     "graph2d",
+    "graph2d_hu",
     "geom3d",
     "fingerprint",
     "descriptors",
@@ -33,6 +34,8 @@ Modality = Literal[
 ]
 TaskType = Literal["classification", "regression"]
 SplitKind = Literal["scaffold", "random", "balanced_scaffold"]
+#: Arithmetic of a training stage (:mod:`semmol.runtime.precision`).
+Precision = Literal["auto", "bf16", "fp32"]
 
 
 class _Section(BaseModel):
@@ -258,6 +261,19 @@ class Graph2DEncoderConfig(_Section):
     mask_prob: float = Field(0.15, description="Fraction of atoms masked for the reconstruction loss.")
 
 
+class PretrainGNNEncoderConfig(_Section):
+    """The GNNs of Hu et al. (ICLR 2020) over their own atom and bond features, read from each
+    molecule's SMILES: the view that fine-tunes their published weights (snap-stanford/pretrain-gnns)."""
+
+    name: Literal["pretrain_gnns"] = Field("pretrain_gnns", description="Encoder family (Hu et al.'s GNN module).")
+    architecture: Literal["gin", "gcn", "graphsage", "gat"] = Field(
+        "gin", description="Message passing of every layer: GIN, GCN, GraphSAGE or GAT (2 heads), as theirs."
+    )
+    dim: int = Field(300, ge=1, description="Atom state size (300 in the published weights).")
+    layers: int = Field(5, ge=2, description="Layers (5 in the published weights).")
+    dropout: float = Field(0.5, ge=0, lt=1, description="Dropout after every layer (their fine-tuning: 0.5).")
+
+
 class Geom3DEncoderConfig(_Section):
     name: Literal["schnet"] = Field("schnet", description="Distance-based continuous-filter encoder.")
     dim: int = Field(128, description="Hidden size.")
@@ -317,6 +333,10 @@ class ModelConfig(_Section):
     smiles: SmilesEncoderConfig = Field(default_factory=SmilesEncoderConfig, description="SMILES encoder.")
     graph2d: Graph2DEncoderConfig = Field(
         default_factory=Graph2DEncoderConfig, description="2D graph encoder."
+    )
+    graph2d_hu: PretrainGNNEncoderConfig = Field(
+        default_factory=PretrainGNNEncoderConfig,
+        description="2D graph encoder of Hu et al. (their featurisation; loads the pretrain-gnns weights).",
     )
     geom3d: Geom3DEncoderConfig = Field(
         default_factory=Geom3DEncoderConfig, description="3D conformer encoder."
@@ -394,7 +414,11 @@ class PretrainConfig(_Section):
     temperature: float = Field(0.1, gt=0, description="InfoNCE temperature.")
     w_contrastive: float = Field(1.0, description="Weight of the cross-modal InfoNCE term.")
     w_reconstruction: float = Field(1.0, description="Weight of the masked-token/atom and denoising terms.")
-    bf16: bool = Field(True, description="bf16 autocast; used on GPU only.")
+    precision: Precision = Field(
+        "auto",
+        description="Arithmetic of the forward pass and losses: 'bf16' (bf16 autocast, the losses' "
+        "similarities kept in float32), 'fp32', or 'auto' (bf16 on a CUDA device, fp32 on the CPU).",
+    )
     checkpoint_every: int = Field(100, ge=1, description="Steps between resumable checkpoints (_ckpt/).")
     log_every: int = Field(10, ge=1, description="Steps between lines of metrics.jsonl.")
     seed: int = Field(0, description="Seed of initialisation, data order and corruption.")
@@ -597,6 +621,12 @@ class FinetuneConfig(_Section):
         description="A pretrained model.pt made elsewhere (source kind hf, url, local or package) to "
         "fine-tune instead of pretraining this run; null = the run's own pretraining.",
     )
+    pretrained_format: Literal["semmol", "pretrain_gnns"] = Field(
+        "semmol",
+        description="What finetune.pretrained holds: a semmol model.pt, or 'pretrain_gnns': a GNN state dict "
+        "of Hu et al. (snap-stanford/pretrain-gnns), converted when fetched into the graph2d_hu view of "
+        "architecture model.graph2d_hu.architecture (needs graph2d_hu among finetune.modalities).",
+    )
     mode: Literal["encoder", "method"] = Field(
         "encoder",
         description="'method' also feeds the head what the pretraining method offers, frozen (SemMol: "
@@ -658,6 +688,12 @@ class FinetuneConfig(_Section):
     )
     fingerprint_fusion_dim: int = Field(
         64, ge=8, description="Token size of the fingerprint cross-attention."
+    )
+    precision: Precision = Field(
+        "fp32",
+        description="Arithmetic of training and evaluation: 'fp32', 'bf16' (bf16 autocast) or 'auto' "
+        "(bf16 on a CUDA device, fp32 on the CPU); fp32 by default, as fine-tuning always ran, so "
+        "results tables stay comparable.",
     )
 
     @model_validator(mode="after")
@@ -721,6 +757,21 @@ class FewShotConfig(_Section):
     rows: dict[str, FewShotRow] = Field(default_factory=dict, description="The rows of the few-shot table.")
 
 
+class ProbeConfig(_Section):
+    """Probes on frozen embeddings (docs/methods.md, "Representation probes"): per pretrained run,
+    benchmark, split and seed, logistic/ridge and kNN probes on the run's pretrained encoders,
+    the same encoders at random initialisation, ECFP4 and RDKit 2D descriptors."""
+
+    enabled: bool = Field(False, description="Run the probe stage and add the Probes table to the report.")
+    label_fractions: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=lambda: [1.0],
+        min_length=1,
+        description="Shares of each train subset's labels the probes are fit on (a label-efficiency "
+        "curve); the smaller shares' molecules are among the larger ones'.",
+    )
+    batch_size: int = Field(256, ge=1, description="Molecules per forward pass when embedding.")
+
+
 class ReportConfig(_Section):
     """The results table."""
 
@@ -764,6 +815,7 @@ class ExperimentConfig(_Section):
     fewshot: FewShotConfig = Field(
         default_factory=FewShotConfig, description="Few-shot evaluation (Meta-MM)."
     )
+    probe: ProbeConfig = Field(default_factory=ProbeConfig, description="Probes on frozen embeddings.")
     report: ReportConfig = Field(default_factory=ReportConfig, description="Results table.")
     runs: dict[str, RunSpec] = Field(
         default_factory=lambda: {"semmol": RunSpec()}, description="Named runs compared in the results table."
@@ -815,8 +867,20 @@ class ExperimentConfig(_Section):
             raise ValueError(
                 f"pretrain.targets {self.pretrain.targets} must be distinct and exclude the anchor"
             )
+        if "graph2d_hu" in [self.pretrain.anchor, *self.pretrain.targets]:
+            raise ValueError(
+                "graph2d_hu is not pretrained here: it fine-tunes published weights (finetune.pretrained) "
+                "or starts from scratch; leave it out of pretrain.anchor and pretrain.targets"
+            )
         if self.finetune.pretrained is not None and self.finetune.init != "pretrained":
             raise ValueError("finetune.pretrained needs finetune.init 'pretrained'")
+        if self.finetune.pretrained_format == "pretrain_gnns" and (
+            self.finetune.pretrained is None or "graph2d_hu" not in self.finetune.modalities
+        ):
+            raise ValueError(
+                "finetune.pretrained_format 'pretrain_gnns' needs finetune.pretrained and graph2d_hu "
+                "among finetune.modalities"
+            )
         own_pretraining = self.finetune.pretrained is None
         if self.finetune.mode == "method":
             from semmol.methods import method_class  # the registry imports this module

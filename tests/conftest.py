@@ -21,12 +21,40 @@ TEST_DATA = ROOT / "tests" / "data"
 SHARED_DATA = Path(os.environ.get("SEMMOL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
+def drawn_share(png: Path) -> float:
+    """Share of a PNG's pixels that differ from its most common colour (the background): 0 for an
+    empty figure, about 0.025 for bare axes with their ticks and labels."""
+    import matplotlib.image
+    import numpy as np
+
+    pixels = matplotlib.image.imread(png)
+    _, counts = np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0, return_counts=True)
+    return 1 - counts.max() / counts.sum()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark ``full_data`` the tests that read the complete development data, so that CI can run
     the suite once as a fresh clone sees it and then only these with the data present."""
     for item in items:
-        if "full_moleculenet_dir" in getattr(item, "fixturenames", ()):
+        if {"full_moleculenet_dir", "pretrain_gnns_dir"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.full_data)
+
+
+@pytest.fixture
+def figures(monkeypatch) -> dict:
+    """File name -> the figure :mod:`semmol.evaluate.plots` saved to it (still written as a PNG), for
+    tests that check what is on its axes."""
+    from semmol.evaluate import plots
+
+    saved = {}
+    save = plots._save
+
+    def keep(figure, path: str | Path) -> None:
+        saved[Path(path).name] = figure
+        save(figure, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    return saved
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +80,16 @@ def full_moleculenet_dir() -> Path:
             f"needs the complete MoleculeNet CSVs ({path} not found; set SEMMOL_SHARED_DATA): "
             "it checks figures of the whole files that the 300-row slices in tests/data cannot give"
         )
+    return path
+
+
+@pytest.fixture(scope="session")
+def pretrain_gnns_dir() -> Path:
+    """The published checkpoints of Hu et al. (snap-stanford/pretrain-gnns, GCN, GraphSAGE and GAT)
+    beside the development data; the test is skipped when they are not on this machine."""
+    path = SHARED_DATA.parent / "pretrained" / "pretrain-gnns"
+    if not path.is_dir():
+        pytest.skip(f"needs the pretrain-gnns checkpoints ({path} not found; set SEMMOL_SHARED_DATA)")
     return path
 
 

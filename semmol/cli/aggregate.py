@@ -59,6 +59,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="a metrics.json of the few-shot stage, for the few-shot section (repeatable)",
     )
     parser.add_argument(
+        "--probe-metrics",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a metrics.json of the probe stage, for the Probes section (repeatable)",
+    )
+    parser.add_argument(
         "--no-published",
         dest="published",
         action="store_false",
@@ -88,5 +96,6 @@ def run(args: argparse.Namespace) -> None:
         center_snapshots=dict(args.center_snapshots),
         datasets=dict(args.dataset_report),
         fewshot=args.fewshot_metrics,
+        probes=args.probe_metrics,
         include_published=args.published,
     )

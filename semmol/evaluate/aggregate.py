@@ -31,7 +31,6 @@ import json
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +41,10 @@ from semmol.evaluate import page, plots
 from semmol.evaluate.data_report import data_markdown, read_dataset, write_data_csv
 from semmol.evaluate.fewshot_report import FEWSHOT_CSV, fewshot_markdown, fewshot_rows, write_fewshot_csv
 from semmol.evaluate.metrics import HIGHER_IS_BETTER, evaluate, metric_label
+from semmol.evaluate.probe_report import probe_markdown, probe_table
 from semmol.evaluate.published import SOURCE_NOTE, published_scores
 from semmol.evaluate.records import KIND_BASELINE, KIND_PIPELINE, PRED_SUFFIX, PREDICTIONS_FILE, read_metrics
+from semmol.evaluate.summary_row import SummaryRow
 from semmol.methods.semmol.objective import read_snapshots
 from semmol.runtime.atomic import atomic_path
 
@@ -74,39 +75,6 @@ BASELINES = {
 
 class AggregateError(ValueError):
     """The result files do not form one consistent table."""
-
-
-@dataclass(frozen=True)
-class SummaryRow:
-    """Test scores of one run on one benchmark split.
-
-    Attributes:
-        run: run name, baseline name, or published method.
-        benchmark: benchmark name.
-        split: split kind.
-        metric: 'roc_auc' (fraction) or 'rmse'.
-        mean: mean test score over seeds (the published value for published rows).
-        std: sample standard deviation (ddof=1); NaN for fewer than two seeds and published rows.
-        n: seeds with a score; ``None`` for published rows.
-        seeds: those seeds, ascending.
-        kind: 'pipeline', 'baseline' or 'published'.
-        ensemble: the test score of the mean of the seeds' predictions (what a user deploying
-            the seed ensemble gets); NaN for published rows and where the seeds' test sets differ.
-        untrained_views: fine-tuned views that the run's pretraining method's own terms never
-            trained (their reconstruction terms at most); empty for most rows.
-    """
-
-    run: str
-    benchmark: str
-    split: str
-    metric: str
-    mean: float
-    std: float
-    n: int | None
-    seeds: tuple[int, ...]
-    kind: str
-    ensemble: float = math.nan
-    untrained_views: tuple[str, ...] = ()
 
 
 def load_results(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
@@ -401,6 +369,7 @@ def aggregate(
     center_snapshots: Mapping[str, str | Path] | None = None,
     datasets: Mapping[str, str | Path] | None = None,
     fewshot: Iterable[str | Path] = (),
+    probes: Iterable[str | Path] = (),
     include_published: bool = True,
 ) -> list[SummaryRow]:
     """Write the results table and plots for a set of result files.
@@ -417,6 +386,7 @@ def aggregate(
             no data table).
         fewshot: ``metrics.json`` files of the few-shot stage, for the few-shot section and
             ``fewshot.csv`` (default: none).
+        probes: ``metrics.json`` files of the probe stage, for the Probes section (default: none).
         include_published: add published reference figures (default: True).
 
     Returns:
@@ -437,6 +407,9 @@ def aggregate(
             fewshot_markdown(tasks, fewshot_table, k_shot=first["k_shot"], query_size=first["query_size"])
         )
         write_fewshot_csv(tasks, fewshot_table, out_dir / FEWSHOT_CSV)
+    probes = list(probes)
+    if probes:
+        sections.append(probe_markdown(*probe_table(probes)))
     if data_rows:
         write_data_csv(data_rows, out_dir / DATA_CSV)
         sections.append(data_markdown(data_rows))

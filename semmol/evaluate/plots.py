@@ -23,7 +23,7 @@ from semmol.runtime.atomic import atomic_path
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from semmol.evaluate.aggregate import SummaryRow
+    from semmol.evaluate.summary_row import SummaryRow
 
 _DPI = 120
 _PANELS_PER_LINE = 3

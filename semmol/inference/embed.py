@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -27,18 +28,25 @@ EMBEDDING_SUFFIX = "_embedding"
 
 @torch.no_grad()
 def embed_dataset(
-    model: MultiModalEncoder, dataset: ShardDataset, *, modalities: list[str], batch_size: int = 256
+    model: MultiModalEncoder,
+    dataset: ShardDataset,
+    *,
+    modalities: list[str],
+    batch_size: int = 256,
+    representation: Literal["projected", "hidden"] = "projected",
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Projected (L2-normalised) embeddings of every molecule, per modality.
+    """Embeddings of every molecule, per modality.
 
     Args:
         model: the encoders.
         dataset: the molecules, in dataset order.
         modalities: which views to embed.
         batch_size: molecules per forward pass; default 256.
+        representation: 'projected' (default: the L2-normalised projection into the shared
+            space) or 'hidden' (the encoder's pooled output, which a fine-tuning head reads).
 
     Returns:
-        ``{modality: (embeddings [N, proj_dim] float32, valid [N] bool)}``, computed in
+        ``{modality: (embeddings [N, dim] float32, valid [N] bool)}``, computed in
         evaluation mode; the model is left in the mode it came in.
     """
     was_training = model.training
@@ -50,7 +58,7 @@ def embed_dataset(
         for batch in tqdm(loader, desc="embedding", mininterval=5):
             batch = batch.to(device)
             for modality, out in model(batch, modalities=modalities).items():
-                parts[modality].append((out.projected, out.valid))
+                parts[modality].append((getattr(out, representation), out.valid))
     finally:
         model.train(was_training)  # a caller in the middle of training keeps its dropout
     return {

@@ -20,6 +20,7 @@ from semmol.config import ConformerConfig, StandardizeConfig
 from semmol.data.reader import make_loader
 from semmol.inference.molecules import PreparedMolecules, prepare_molecules
 from semmol.methods.property import PropertyModel, to_target_units
+from semmol.runtime.precision import default_device
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class Predictor:
     @torch.no_grad()
     def predict(self, prepared: PreparedMolecules, *, batch_size: int) -> np.ndarray:
         """``[usable inputs, targets]``: class-1 probabilities or values in the targets' units."""
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        device = default_device()
         self.model.to(device).eval()
         regression = self.metadata["task"] == "regression"
         mean, std = torch.tensor(self.metadata["label_mean"]), torch.tensor(self.metadata["label_std"])

@@ -24,7 +24,7 @@ PROPERTY_FORMAT = "semmol.property_model/3"
 def to_target_units(
     raw: torch.Tensor, *, regression: bool, mean: torch.Tensor, std: torch.Tensor
 ) -> torch.Tensor:
-    """Model outputs -> class-1 probabilities, or values in the targets' units (on the CPU).
+    """Model outputs -> class-1 probabilities, or values in the targets' units (float32, on the CPU).
 
     Args:
         raw: ``[B, n_tasks]`` logits (classification) or standardised values (regression).
@@ -32,7 +32,7 @@ def to_target_units(
         mean: ``[n_tasks]`` training-label means (regression).
         std: ``[n_tasks]`` training-label standard deviations (regression).
     """
-    raw = raw.cpu()
+    raw = raw.float().cpu()  # a bf16 head's output (autocast) has no numpy counterpart
     return raw * std + mean if regression else torch.sigmoid(raw)
 
 

@@ -28,6 +28,7 @@ from semmol.models.graph2d import GraphEncoder
 from semmol.models.graph_transformer import GraphTransformerEncoder
 from semmol.models.image import ImageEncoder
 from semmol.models.layers import mlp
+from semmol.models.pretrain_gnns import PretrainGNNEncoder
 from semmol.models.smiles import SmilesTransformer
 from semmol.models.text import DebertaEncoder, PretrainedText
 from semmol.models.tokenizer import DescriptionVocab, SmilesVocab
@@ -52,6 +53,7 @@ ENCODERS: dict[
     ("graph2d", "gin"): lambda cfg, vocab, bits, text: GraphEncoder(cfg.graph2d),
     ("graph2d", "gine"): lambda cfg, vocab, bits, text: GraphEncoder(cfg.graph2d),
     ("graph2d", "dmpnn"): lambda cfg, vocab, bits, text: DMPNNEncoder(cfg.graph2d),
+    ("graph2d_hu", "pretrain_gnns"): lambda cfg, vocab, bits, text: PretrainGNNEncoder(cfg.graph2d_hu),
     ("geom3d", "schnet"): lambda cfg, vocab, bits, text: GeometryEncoder(cfg.geom3d),
     ("fingerprint", "mlp"): lambda cfg, vocab, bits, text: VectorMLP(
         cfg.fingerprint, field="ecfp", width=bits

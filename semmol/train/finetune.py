@@ -32,6 +32,7 @@ from semmol.methods import build_method, method_class
 from semmol.methods.property import PropertyModel, to_target_units
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.models.tokenizer import SmilesVocab
+from semmol.runtime.precision import autocast, default_device
 from semmol.train.layer_rates import parameter_depths, rate_factor
 from semmol.train.schedules import lr_factor
 
@@ -209,7 +210,7 @@ class FineTuner:
         if "image" in self.model.used_modalities() and dataset.image_shape is None:  # a head input reads it
             dataset = ShardDataset(paths, conformers="random", seed=seed, images=True)
         self.train_data, self.eval_data = dataset, dataset.with_conformers("all")
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = default_device()
         self.model.to(self.device)
         # Every encoder at encoder_lr, pretrained or not: rows differ in initial weights only.
         encoders = {id(p) for p in self.model.encoder.parameters()}
@@ -289,10 +290,12 @@ class FineTuner:
         total, batches = 0.0, 0
         for batch in loader:
             batch = batch.to(self.device)
-            outputs, view_contrast = self.model.forward_with_contrast(batch)
-            loss = _masked_loss(outputs, self.targets.of(batch.mol_id), regression=self.targets.regression)
-            if self.cfg.w_view_contrast:
-                loss = loss + self.cfg.w_view_contrast * view_contrast
+            with autocast(self.cfg.precision, self.device):
+                outputs, view_contrast = self.model.forward_with_contrast(batch)
+                targets = self.targets.of(batch.mol_id)
+                loss = _masked_loss(outputs, targets, regression=self.targets.regression)
+                if self.cfg.w_view_contrast:
+                    loss = loss + self.cfg.w_view_contrast * view_contrast
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
@@ -308,7 +311,8 @@ class FineTuner:
         loader = make_loader(
             self.eval_data, batch_size=2 * self.cfg.batch_size, indices=self.positions[subset], shuffle=False
         )
-        outputs = [self.targets.to_output(self.model(batch.to(self.device))) for batch in loader]
+        with autocast(self.cfg.precision, self.device):
+            outputs = [self.targets.to_output(self.model(batch.to(self.device))) for batch in loader]
         return torch.cat(outputs).numpy().astype(np.float64)
 
     def score(self, subset: str) -> float:

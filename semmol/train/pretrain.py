@@ -49,6 +49,7 @@ from semmol.runtime.distributed import (
     mean_across_ranks,
     shutdown,
 )
+from semmol.runtime.precision import autocast
 from semmol.train.descriptor_prediction import DescriptorPrediction
 from semmol.train.schedules import warmup_cosine
 
@@ -252,10 +253,7 @@ class Pretrainer:
 
     def train_step(self, batch) -> dict[str, float]:
         self.model.train()
-        autocast = torch.autocast(
-            "cuda", dtype=torch.bfloat16, enabled=self.cfg.bf16 and self.ctx.device.type == "cuda"
-        )
-        with autocast:
+        with autocast(self.cfg.precision, self.ctx.device):
             terms, diagnostics = self.losses(batch)
             loss = torch.stack(list(terms.values())).sum()
         self.optimizer.zero_grad(set_to_none=True)

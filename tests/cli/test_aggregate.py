@@ -9,6 +9,8 @@ import pytest
 from semmol.cli.main import main
 from semmol.evaluate.records import KIND_BASELINE, write_result
 
+from ..conftest import drawn_share
+
 
 def _result(root, run, seed, *, kind="pipeline", history=None):
     """A real result directory for a two-molecule-per-subset regression benchmark."""
@@ -35,7 +37,7 @@ def _result(root, run, seed, *, kind="pipeline", history=None):
     return out_dir / "metrics.json"
 
 
-def test_aggregate_command_writes_table_and_plots(tmp_path):
+def test_aggregate_command_writes_table_and_plots(tmp_path, figures):
     history = [{"epoch": epoch, "train_loss": 1.0, "valid": 1.5 - 0.1 * epoch} for epoch in range(3)]
     files = [_result(tmp_path, "semmol", seed, history=history) for seed in (0, 1)]
     files.append(_result(tmp_path, "rf_ecfp4", 0, kind=KIND_BASELINE))
@@ -45,15 +47,21 @@ def test_aggregate_command_writes_table_and_plots(tmp_path):
 
     main(["aggregate", "--out-dir", str(out), "--pretrain-metrics", f"semmol={log}", *map(str, files)])
 
-    for name in (
-        "summary.csv",
-        "summary.md",
-        "summary.html",
-        "plots/metrics.png",
-        "plots/finetune_curves.png",
-        "plots/pretrain_curves.png",
-    ):
+    for name in ("summary.csv", "summary.md", "summary.html"):
         assert (out / name).stat().st_size > 0, name
+    for name in ("plots/metrics.png", "plots/finetune_curves.png", "plots/pretrain_curves.png"):
+        assert drawn_share(out / name) > 0.04, name  # more than bare axes
+    (metrics,) = figures["metrics.png"].axes
+    assert len(metrics.collections[0].get_offsets()) == 2  # semmol's seeds
+    assert [line.get_label() for line in metrics.lines] == [
+        "rf_ecfp4 (baseline)",
+        "chemprop D-MPNN (published)",
+        "Uni-Mol (published)",
+    ]
+    (curves,) = figures["finetune_curves.png"].axes
+    assert [line.get_label() for line in curves.lines] == ["semmol seed 0", "semmol seed 1"]
+    (pretrain,) = figures["pretrain_curves.png"].axes
+    assert [line.get_label() for line in pretrain.lines] == ["loss", "loss_recon"]
     with open(out / "summary.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [(row["run"], row["kind"]) for row in rows] == [
@@ -68,6 +76,25 @@ def test_aggregate_command_writes_table_and_plots(tmp_path):
 
     main(["aggregate", "--out-dir", str(out), "--no-published", *map(str, files)])
     assert "(published)" not in (out / "summary.md").read_text()
+
+
+def test_aggregate_command_adds_the_probes_table(tmp_path):
+    files = [_result(tmp_path, "semmol", seed) for seed in (0, 1)]
+    probes = []
+    for seed in (0, 1):
+        path = tmp_path / f"probe/semmol/esol/scaffold-{seed}/metrics.json"
+        path.parent.mkdir(parents=True)
+        rows = [{"features": "pretrained", "probe": "knn", "test": 1.0 + seed}]
+        result = {"run": "semmol", "benchmark": "esol", "split": "scaffold", "seed": seed, "metric": "rmse"}
+        path.write_text(json.dumps({**result, "rows": rows}))
+        probes += ["--probe-metrics", str(path)]
+    out = tmp_path / "report"
+
+    main(["aggregate", "--out-dir", str(out), "--no-published", *probes, *map(str, files)])
+
+    summary = (out / "summary.md").read_text()
+    assert "## Probes" in summary and "| semmol pretrained | knn | 1.500 ± 0.707 (2) |" in summary
+    assert "Probes" in (out / "summary.html").read_text()
 
 
 def _dataset_dir(directory, *, accepted):

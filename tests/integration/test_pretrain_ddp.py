@@ -42,6 +42,9 @@ JOB = {
         "warmup_updates": 1,
         "ramp_steps": 2,
         "snapshot_every": 3,
+        # the options off by default, on: every collective and outside-DDP gradient path runs
+        "w_infonce": 1.0,
+        "tau": {"mode": "learnable", "init": 0.1},
     },
 }
 

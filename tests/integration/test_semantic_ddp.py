@@ -13,6 +13,8 @@ import torch
 
 from semmol.runtime.checkpoint import load_file
 
+pytestmark = [pytest.mark.distributed, pytest.mark.slow]
+
 WORKER = Path(__file__).with_name("ddp_semantic_worker.py")
 
 
@@ -40,14 +42,12 @@ def runs(tmp_path_factory) -> tuple[dict, dict]:
     return one_process_run(), load_file(out)
 
 
-@pytest.mark.distributed
 def test_infonce_value_and_gradients_match(runs):
     one, two = runs
     assert two["infonce"] == pytest.approx(one["infonce"], rel=1e-5)
     assert torch.allclose(two["infonce_grad"], one["infonce_grad"], atol=1e-6)
 
 
-@pytest.mark.distributed
 def test_centers_losses_and_tau_match_after_training(runs):
     one, two = runs
     assert two["losses"] == pytest.approx(one["losses"], rel=1e-4, abs=1e-6)

@@ -21,16 +21,24 @@ def test_config_readme_documents_every_option():
     assert readme == options_doc(readme), "config/README.md options drifted: run `make schema`"
 
 
-@pytest.mark.parametrize("preset", sorted(p.name for p in (ROOT / "config").glob("*.yaml")))
+PRESETS = sorted(p.stem for p in (ROOT / "config").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("preset", PRESETS)
 def test_presets_validate(preset):
-    config = load_config(ROOT / "config" / preset)
-    for run in config.runs:
-        resolve_run(config, run)
+    config = load_config(_preset(preset))
+    for name, run in config.runs.items():
+        resolved = resolve_run(config, name).model_dump(mode="json")
+        for dotted, value in run.overrides.items():  # each override reaches the option it names
+            option = resolved
+            for key in dotted.split("."):
+                option = option[key]
+            assert option == value, f"{preset}: run '{name}' sets {dotted} to {value!r}, resolved {option!r}"
 
 
-@pytest.mark.parametrize("preset", sorted(p.name for p in (ROOT / "config").glob("*.yaml")))
+@pytest.mark.parametrize("preset", PRESETS)
 def test_shipped_url_sources_pin_their_content(preset):
-    config = load_config(ROOT / "config" / preset)
+    config = load_config(_preset(preset))
     for name, dataset in config.datasets.items():
         if dataset.source.kind == "url":
             assert dataset.source.sha256, (
@@ -43,8 +51,17 @@ def test_shipped_url_sources_pin_their_content(preset):
             )
 
 
+#: Presets layered on another one (`--configfile config/BASE.yaml config/LAYER.yaml`): read merged after it.
+LAYERED_ON = {"demo-methods": "demo"}
+
+
 def _preset(name: str = "demo") -> dict:
-    return yaml.safe_load((ROOT / "config" / f"{name}.yaml").read_text())
+    raw = yaml.safe_load((ROOT / "config" / f"{name}.yaml").read_text())
+    if name not in LAYERED_ON:
+        return raw
+    merged = _preset(LAYERED_ON[name])
+    update_config(merged, raw)
+    return merged
 
 
 def test_unknown_option_is_rejected():
@@ -72,7 +89,7 @@ def test_run_overrides_are_validated():
 
 
 def test_run_override_applies_only_to_that_run():
-    config = load_config(_preset())
+    config = load_config(_preset("demo-methods"))
     assert resolve_run(config, "infonce").pretrain.method == "infonce"
     assert resolve_run(config, "semmol").pretrain.method == "semmol"
 
@@ -89,15 +106,48 @@ def test_run_sets_merge_into_a_preset(run_set):
     )
 
 
+def _with_overlays(*overlays: str) -> dict:
+    """The CPU preset with the overlays merged in order, as `--configfile` merges them."""
+    raw = _preset("moleculenet-cpu")
+    for overlay in overlays:
+        update_config(raw, yaml.safe_load((ROOT / "config/overlays" / overlay).read_text()))
+    return raw
+
+
 @pytest.mark.parametrize("overlay", sorted(p.name for p in (ROOT / "config/overlays").glob("*.yaml")))
 def test_overlays_merge_into_the_cpu_preset(overlay):
-    # Merged as `--configfile config/moleculenet-cpu.yaml config/overlays/<overlay>` merges them.
-    raw = _preset("moleculenet-cpu")
-    update_config(raw, yaml.safe_load((ROOT / "config/overlays" / overlay).read_text()))
+    # Merged as `--configfile config/moleculenet-cpu.yaml config/overlays/<overlay>` merges them;
+    # an overlay `<base>-local.yaml` goes after `<base>.yaml`.
+    base = [overlay.removesuffix("-local.yaml") + ".yaml"] if overlay.endswith("-local.yaml") else []
+    raw = _with_overlays(*base, overlay)
     config = load_config(raw)
     for run in config.runs:
         resolve_run(config, run)
     assert config != load_config(_preset("moleculenet-cpu")), f"{overlay} changes nothing"
+
+
+def test_pretrain_gnns_rows_pin_their_checkpoints_and_have_scratch_twins():
+    remote = load_config(_with_overlays("pretrain-gnns.yaml"))
+    local = load_config(_with_overlays("pretrain-gnns.yaml", "pretrain-gnns-local.yaml"))
+    pretrained = [name for name in remote.runs if name.startswith("hu_") and not name.endswith("_scratch")]
+    assert len(pretrained) == 6
+    for name in pretrained:
+        run, dev = resolve_run(remote, name), resolve_run(local, name)
+        source, architecture = run.finetune.pretrained, run.model.graph2d_hu.architecture
+        assert run.finetune.pretrained_format == "pretrain_gnns" and run.finetune.modalities == ["graph2d_hu"]
+        assert source.kind == "url" and len(source.sha256) == 64
+        assert "/8b20528a83b8869ce16451305b32c827258d19a3/" in source.url
+        assert source.url.endswith(f"/{name.removeprefix('hu_')}.pth") and name.startswith(f"hu_{architecture}_")
+        assert dev.finetune.pretrained == source.model_copy(
+            update={"url": f"file:../shared/pretrained/pretrain-gnns/{source.url.rsplit('/', 1)[1]}"}
+        )
+        scratch = resolve_run(remote, f"hu_{architecture}_scratch")
+        assert scratch.finetune.init == "scratch"
+        # the twin differs in its initial weights only
+        as_scratch = run.model_copy(
+            update={"finetune": run.finetune.model_copy(update={"init": "scratch", "pretrained": None, "pretrained_format": "semmol"})}
+        )
+        assert as_scratch == scratch
 
 
 @pytest.mark.parametrize(
@@ -112,6 +162,11 @@ def test_overlays_merge_into_the_cpu_preset(overlay):
         ({"finetune.mode": "method", "pretrain.method": "infonce"}, "method 'infonce' offers no head input"),
         ({"finetune.mode": "method", "finetune.init": "scratch"}, "finetune.mode 'method' needs"),
         ({"finetune.w_view_contrast": 0.1}, "w_view_contrast needs finetune.fusion: weighted"),
+        ({"pretrain.targets": ["graph2d", "graph2d_hu"]}, "graph2d_hu is not pretrained here"),
+        (
+            {"finetune.pretrained_format": "pretrain_gnns", "finetune.pretrained": {"kind": "local", "path": "x.pth"}},
+            "needs finetune.pretrained and graph2d_hu among finetune.modalities",
+        ),
         (
             {"finetune.fusion": "weighted", "finetune.fingerprint_fusion": ["maccs"]},
             "fingerprint_fusion needs finetune.fusion: concat",

@@ -19,6 +19,10 @@ import polars as pl
 import pytest
 import torch
 import yaml
+from snakemake.utils import update_config
+
+from semmol.config import load_config, resolve_run
+from semmol.methods import method_class
 
 from .conftest import config_variant
 
@@ -169,37 +173,94 @@ def test_one_finetune_target_builds_only_its_dependencies(tmp_path, tiny_config)
     assert planned_jobs(snakemake(tmp_path, tiny_config, "all", "-n"))["pretrain"] == 3
 
 
+def expected_jobs(*config_files: Path) -> dict[str, int]:
+    """Jobs per rule that target ``all`` plans in an empty directory, derived from the config files
+    (merged in order, as ``--configfile`` does) rather than counted by hand, so that the counts
+    follow the configs: a dataset per data stage and shard, a split and fine-tuning per benchmark
+    and seed, one pretraining per distinct pretraining configuration (runs that differ only in
+    fine-tuning share it: the model, the ``pretrain`` section and the method's own section decide),
+    and a center library (k-means of the corpus embeddings) of each pretrained model."""
+    merged: dict = {}
+    for path in config_files:
+        update_config(merged, yaml.safe_load(path.read_text()))
+    config = load_config(merged)
+    runs = [resolve_run(config, name) for name in config.runs]
+    pretrainings = set()
+    for run in runs:
+        if run.finetune.init == "pretrained" and run.finetune.pretrained is None:
+            own = method_class(run.pretrain.method).options_section
+            sections = [run.model, run.pretrain, *([getattr(run, own)] if own else [])]
+            key = json.dumps([section.model_dump(mode="json") for section in sections], sort_keys=True)
+            pretrainings.add(key)
+    corpus = [config.corpus] if pretrainings else []
+    fewshot = [config.fewshot.benchmark] if config.fewshot.benchmark is not None else []
+    datasets = len(set(corpus) | set(config.benchmarks) | set(fewshot))
+    per_seed = len(config.benchmarks) * len(config.seeds)
+    baselines = int(config.baseline.enabled) + int(config.baseline.chemprop.enabled)
+    counts = {
+        "download": datasets,
+        "standardize": datasets,
+        "conformers": datasets * config.conformers.shards,
+        "gather_shards": datasets,
+        "split": per_seed,
+        "pretrain": len(pretrainings),
+        "centers": len(pretrainings),
+        "finetune": len(runs) * per_seed,
+        "baseline": baselines * per_seed,
+        "fewshot": len(config.fewshot.rows) * len(config.seeds) if fewshot else 0,
+        "aggregate": 1,
+    }
+    return {rule: count for rule, count in counts.items() if count}
+
+
+def planned_counts(jobs: dict[str, int], expected: dict[str, int]) -> dict[str, int]:
+    """The planned jobs of the rules :func:`expected_jobs` counts (downloads of pretrained text
+    models aside), with 0 for a rule planned nowhere."""
+    return {rule: jobs.get(rule, 0) for rule in {*expected, *jobs} - {"all", "download_model"}}
+
+
 @pytest.mark.parametrize(
     "preset", ["config.yaml", "demo.yaml", "moleculenet-cpu.yaml", "moleculenet-gpu.yaml"]
 )
 def test_presets_plan_the_whole_dag(tmp_path, preset):
+    expected = expected_jobs(ROOT / "config" / preset)
     jobs = planned_jobs(snakemake(tmp_path, ROOT / "config" / preset, "all", "-n"))
-    for rule in (
-        "download",
-        "standardize",
-        "conformers",
-        "split",
-        "pretrain",
-        "centers",
-        "finetune",
-        "aggregate",
-    ):
-        assert jobs.get(rule, 0) > 0, f"{preset}: no {rule} jobs planned"
+    assert planned_counts(jobs, expected) == expected
+    # every stage of the pipeline takes part in each preset
+    stages = {"download", "standardize", "conformers", "split", "pretrain", "centers", "finetune"}
+    assert stages <= set(expected)
 
 
-@pytest.mark.parametrize(
-    ("runs_file", "n_runs", "n_pretrainings"),
-    [("ablations.yaml", 11, 10), ("finetuning.yaml", 8, 3), ("methods.yaml", 14, 10)],
-)
-def test_run_sets_share_pretraining_where_they_can(tmp_path, runs_file, n_runs, n_pretrainings):
-    # The preset's four runs plus the file's; fine-tuning variants reuse the SemMol pretraining
-    # (methods.yaml: metamm and lgmcl_scratch fine-tune from scratch, and lgmcl_no_fingerprints
-    # differs from lgmcl in fine-tuning only, so those three add runs and no pretraining).
+@pytest.mark.parametrize("runs_file", ["ablations.yaml", "finetuning.yaml", "methods.yaml"])
+def test_run_sets_share_pretraining_where_they_can(tmp_path, runs_file):
+    # The preset's runs plus the file's; runs that differ in fine-tuning only (e.g. from scratch,
+    # or another head) add fine-tuning jobs and no pretraining.
     preset = ROOT / "config" / "moleculenet-cpu.yaml"
     runs = ROOT / "config" / "runs" / runs_file
+    expected = expected_jobs(preset, runs)
     jobs = planned_jobs(snakemake(tmp_path, preset, "all", "-n", "--configfile", str(preset), str(runs)))
-    assert jobs["finetune"] == n_runs * 4 * 3  # runs x benchmarks x seeds
-    assert jobs["pretrain"] == n_pretrainings
+    assert planned_counts(jobs, expected) == expected
+
+
+def test_demo_methods_plans_every_method_and_the_few_shot_stage(tmp_path):
+    # config/demo.yaml runs SemMol and scratch only; demo-methods.yaml, layered on it, adds
+    # InfoNCE, MMSA and LGM-CL (a pretraining each), the few-shot rows and three seeds.
+    demo = ROOT / "config" / "demo.yaml"
+    layered = (str(demo), str(ROOT / "config" / "demo-methods.yaml"))
+    jobs = planned_jobs(snakemake(tmp_path, demo, "all", "-n", "--configfile", *layered))
+    assert jobs["pretrain"] == 4
+    assert jobs["finetune"] == 5 * 2 * 3  # runs x benchmarks x seeds
+    assert jobs["fewshot"] == 4 * 3  # rows x seeds
+
+
+def test_a_published_gnn_row_fetches_its_checkpoint_and_pretrains_nothing(tmp_path):
+    preset = ROOT / "config" / "moleculenet-cpu.yaml"
+    overlay = ROOT / "config" / "overlays" / "pretrain-gnns.yaml"
+    target = "results/finetune/hu_gcn_supervised_contextpred/bbbp/scaffold-0/metrics.json"
+    result = snakemake(tmp_path, preset, target, "-n", "-p", "--configfile", str(preset), str(overlay))
+    jobs = planned_jobs(result)
+    assert jobs["download_model"] == 1 and jobs["finetune"] == 1 and "pretrain" not in jobs
+    assert "--format pretrain_gnns --encoder" in result.stdout and '"architecture":"gcn"' in result.stdout
 
 
 def test_lint_is_clean(tmp_path):

@@ -1,6 +1,7 @@
 # Config loading and validation, wildcard constraints, and the helpers every rule uses.
 import json
 import os
+import shlex
 
 from snakemake.utils import validate
 
@@ -26,7 +27,8 @@ STAGE_VERSION = {
     "finetune": 5,  # 5: weighted view fusion, fingerprint cross-attention (model format 3)  # 4: every encoder at encoder_lr, lr schedules, descriptors standardized on train
     "baseline": 2,  # 2: one rule for every baseline kind (rf_ecfp4, chemprop)
     "fewshot": 2,  # 2: meta-training leaves out tasks too small for an episode
-    "aggregate": 3,  # 3: seed ensembles, baselines by name, the few-shot section  # 2: the data table over the datasets (summary.md, summary.html, data.csv)
+    "probe": 1,
+    "aggregate": 4,  # 4: the Probes section  # 3: seed ensembles, baselines by name, the few-shot section  # 2: the data table over the datasets (summary.md, summary.html, data.csv)
 }
 
 
@@ -154,6 +156,16 @@ def pretrained_source(wildcards):
     return source.model_dump_json()
 
 
+def pretrained_format_args(wildcards):
+    """download-model's options for a model that needs converting (finetune.pretrained_format
+    pretrain_gnns: the graph2d_hu architecture it is loaded into); none for a semmol model.pt."""
+    run = RUNS[wildcards.run]
+    if run.finetune.pretrained_format == "semmol":
+        return ""
+    encoder = shlex.quote(run.model.graph2d_hu.model_dump_json())
+    return f"--format {run.finetune.pretrained_format} --encoder {encoder}"
+
+
 def semantic_runs():
     """Pretrained runs with the SemMol objective: they leave center-library snapshots."""
     return [name for name in pretrained_runs() if RUNS[name].pretrain.method == "semmol"]
@@ -211,6 +223,19 @@ def baseline_metrics():
     return expand(
         "results/baseline/{baseline}/{bench}/{split}-{seed}/metrics.json",
         baseline=baselines(),
+        bench=CFG.benchmarks,
+        split=CFG.split.kind,
+        seed=CFG.seeds,
+    )
+
+
+def probe_metrics():
+    """The probe results the config asks for: every run that fine-tunes a pretrained model."""
+    if not CFG.probe.enabled:
+        return []
+    return expand(
+        "results/probe/{run}/{bench}/{split}-{seed}/metrics.json",
+        run=[name for name, run in RUNS.items() if run.finetune.init == "pretrained"],
         bench=CFG.benchmarks,
         split=CFG.split.kind,
         seed=CFG.seeds,

@@ -11,6 +11,7 @@ rule download_model:
         "resources/pretrained/{run}/model.pt",
     params:
         source=pretrained_source,
+        convert=pretrained_format_args,
         version=STAGE_VERSION["download_model"],
     conda:
         "../../environment.yml"
@@ -20,7 +21,7 @@ rule download_model:
         "benchmarks/download_model/{run}.tsv"
     shell:
         "python -m semmol download-model --name {wildcards.run} --source {params.source:q}"
-        " --out-dir resources/pretrained/{wildcards.run} 2> {log}"
+        " --out-dir resources/pretrained/{wildcards.run} {params.convert} 2> {log}"
 
 
 rule pretrain:

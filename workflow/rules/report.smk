@@ -7,6 +7,7 @@ rule aggregate:
         metrics=finetune_metrics(),
         baseline=baseline_metrics(),
         fewshot=fewshot_metrics(),
+        probe=probe_metrics(),
         pretrain=expand("results/pretrain/{run}/metrics.jsonl", run=pretrained_runs()),
         # snapshots are written beside model.pt by the same job
         semantic=expand("results/pretrain/{run}/model.pt", run=semantic_runs()),
@@ -30,6 +31,7 @@ rule aggregate:
         snapshots=" ".join(f"--center-snapshots {run}=results/pretrain/{run}/centers" for run in semantic_runs()),
         datasets=" ".join(f"--dataset-report {name}=results/data/{name}" for name in data_datasets()),
         fewshot=lambda wildcards, input: " ".join(f"--fewshot-metrics {path}" for path in input.fewshot),
+        probe=lambda wildcards, input: " ".join(f"--probe-metrics {path}" for path in input.probe),
         published="" if CFG.report.published else "--no-published",
         version=STAGE_VERSION["aggregate"],
     conda:
@@ -40,4 +42,4 @@ rule aggregate:
         "benchmarks/report/aggregate.tsv"
     shell:
         "python -m semmol aggregate --out-dir results/report {params.pretrain} {params.snapshots}"
-        " {params.datasets} {params.fewshot} {params.published} {input.metrics} {input.baseline} 2> {log}"
+        " {params.datasets} {params.fewshot} {params.probe} {params.published} {input.metrics} {input.baseline} 2> {log}"

@@ -9,7 +9,6 @@ the same indices and similarities.
 
 from __future__ import annotations
 
-import faiss
 import torch
 import torch.nn.functional as F
 
@@ -33,6 +32,8 @@ def top_k_inner_product(
         raise ValueError(f"k must be between 1 and the number of keys ({keys.shape[0]}), got {k}")
     queries, keys = queries.detach().float(), keys.detach().float()
     if queries.shape[0] and queries.shape[0] * keys.shape[0] >= faiss_min_size:
+        import faiss  # here, not above: below faiss_min_size nothing needs it (a GPU machine may lack it)
+
         index = faiss.IndexFlatIP(keys.shape[1])
         index.add(keys.cpu().contiguous().numpy())
         sims, indices = index.search(queries.cpu().contiguous().numpy(), k)

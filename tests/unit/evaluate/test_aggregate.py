@@ -26,6 +26,8 @@ from semmol.evaluate.aggregate import (
     summary_markdown,
 )
 
+from ...conftest import drawn_share
+
 #: Test scores per (run, benchmark) for seeds 0, 1, 2.
 SCORES = {
     ("semmol", "bbbp"): [0.70, 0.72, 0.74],
@@ -259,26 +261,37 @@ def test_data_table_follows_the_results_table(tmp_path, result_files):
     assert not (tmp_path / "plain" / DATA_CSV).exists()
 
 
-def test_plots_are_png_files(tmp_path, result_files, pretrain_log):
+def test_plots_draw_every_result(tmp_path, result_files, pretrain_log, figures):
     out = tmp_path / "report"
     aggregate(result_files, out_dir=out, pretrain_logs={"semmol": pretrain_log, "infonce": pretrain_log})
-    for name in (METRICS_PLOT, FINETUNE_PLOT, PRETRAIN_PLOT):
-        data = (out / name).read_bytes()
-        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5000, name
     assert sorted(p.name for p in (out / "plots").iterdir()) == [
         "centers.png",
         "finetune_curves.png",
         "metrics.png",
         "pretrain_curves.png",
     ]
+    for name in (METRICS_PLOT, FINETUNE_PLOT, PRETRAIN_PLOT):
+        assert drawn_share(out / name) > 0.04, name  # more than bare axes
+    metrics = figures["metrics.png"].axes
+    assert [ax.get_title() for ax in metrics] == ["bbbp (scaffold)", "esol (scaffold)"]
+    for ax, benchmark in zip(metrics, ("bbbp", "esol")):
+        seeds = [sorted(points.get_offsets()[:, 1]) for points in ax.collections[::2]]  # points, mean bar
+        np.testing.assert_allclose(seeds, [sorted(SCORES[(run, benchmark)]) for run in ("semmol", "infonce")])
+    for ax in figures["finetune_curves.png"].axes:  # a curve per run and seed, a dot at its kept epoch
+        assert len([line for line in ax.lines if line.get_marker() != "o"]) == 6
+    pretrain = figures["pretrain_curves.png"].axes
+    assert [ax.get_title() for ax in pretrain] == ["semmol", "infonce"]
+    assert all([line.get_label() for line in ax.lines] == ["loss", "loss_infonce"] for ax in pretrain)
+    assert "no center-library snapshots" in figures["centers.png"].texts[0].get_text()
 
 
-def test_without_published_rows_or_pretraining(tmp_path, result_files):
+def test_without_published_rows_or_pretraining(tmp_path, result_files, figures):
     out = tmp_path / "report"
     rows = aggregate(result_files, out_dir=out, include_published=False)
     assert {row.kind for row in rows} == {"pipeline", "baseline"}
     assert "(published)" not in (out / SUMMARY_MD).read_text()
     assert (out / PRETRAIN_PLOT).read_bytes().startswith(b"\x89PNG")
+    assert [text.get_text() for text in figures["pretrain_curves.png"].texts] == ["no pretraining runs"]
 
 
 def test_single_seed_unscored_seed_and_non_scaffold_split(tmp_path):
@@ -331,7 +344,7 @@ def test_read_pretrain_log_checks_each_line(tmp_path, pretrain_log):
         read_pretrain_log(bad)
 
 
-def test_center_library_plot_from_real_snapshots(tmp_path, result_files):
+def test_center_library_plot_from_real_snapshots(tmp_path, result_files, figures):
     import torch
 
     from semmol.config import SemanticConfig
@@ -352,5 +365,7 @@ def test_center_library_plot_from_real_snapshots(tmp_path, result_files):
             objective.save_snapshot(tmp_path / "centers" / f"step-{step + 1:06d}")
     out = tmp_path / "report"
     aggregate(result_files, out_dir=out, center_snapshots={"semmol": tmp_path / "centers"})
-    data = (out / CENTERS_PLOT).read_bytes()
-    assert data.startswith(b"\x89PNG") and len(data) > 20000
+    assert drawn_share(out / CENTERS_PLOT) > 0.04
+    usage, projection = figures["centers.png"].axes[:2]  # the first modality's line of panels
+    assert [len(line.get_xdata()) for line in usage.lines] == [3, 3]  # the snapshots after steps 2, 4, 6
+    assert len(projection.collections[0].get_offsets()) == 3 * 4  # every snapshot's 4 centers

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import polars as pl
 import pytest
+import torch
 
 from semmol.config import ConformerConfig, DatasetConfig, FewShotConfig, ModelConfig, StandardizeConfig
+from semmol.data.schema import unpack_bits
 from semmol.fewshot.episodes import EpisodeError
 from semmol.fewshot.learners import MetaLearner, build_classifier, load_data
 from semmol.fewshot.stage import run_fewshot
@@ -58,19 +61,45 @@ def test_every_learner_scores_the_held_out_tasks(tox21, tmp_path, learner):
 
 
 def test_meta_training_never_reads_a_held_out_task(tox21):
+    def meta_trained(data):
+        torch.manual_seed(0)
+        classifier = build_classifier(OPTIONS, MODEL, data, n_tasks=1, pretrained=None)
+        learner = MetaLearner(OPTIONS, classifier, seed=0)
+        before = {name: p.detach().clone() for name, p in learner.model.named_parameters()}
+        learner.fit(data)
+        assert learner.skipped_tasks == {}  # every meta-training task was used, none left out silently
+        return before, {name: p.detach() for name, p in learner.model.named_parameters()}
+
     data = load_data(tox21 / "molecules.parquet", tox21 / "shards/manifest.json", targets=TRAIN + TEST)
-    for task in TEST:  # were any held-out label read, sampling its episodes would fail
-        data.labels[:, data.targets.index(task)] = np.nan
-    learner = MetaLearner(OPTIONS, build_classifier(OPTIONS, MODEL, data, n_tasks=1, pretrained=None), seed=0)
-    before = {name: p.detach().clone() for name, p in learner.model.named_parameters()}
-    learner.fit(data)
-    moved = [
-        name for name, p in learner.model.named_parameters() if not np.allclose(p.detach(), before[name])
-    ]
+    before, trained = meta_trained(data)
+    moved = [name for name in trained if not torch.allclose(trained[name], before[name])]
     assert any(name.startswith("encoder.encoders.graph_attention.") for name in moved)
-    assert any(
-        name.startswith("encoder.encoders.graph2d.") for name in moved
-    )  # the outer step trains every weight
+    # the outer step trains every weight
+    assert any(name.startswith("encoder.encoders.graph2d.") for name in moved)
+    for task in TEST:  # poisoned: flipped labels, which would change any episode and loss that read them
+        column = data.labels[:, data.targets.index(task)]
+        column[:] = 1 - column
+    _, poisoned = meta_trained(data)
+    assert all(torch.equal(poisoned[name], trained[name]) for name in trained)
+
+
+def test_a_learner_scores_a_separable_held_out_task_above_chance(tox21, tmp_path):
+    """The held-out tasks relabelled by an ECFP bit that about half the molecules set: a random
+    forest on the support's bits ranks the query far above chance, so the scores follow the query
+    molecules (a shuffled or constant score would give about 0.5)."""
+    data = load_data(tox21 / "molecules.parquet", tox21 / "shards/manifest.json", targets=TRAIN + TEST)
+    bits = np.stack([unpack_bits(packed, data.ecfp_bits) for packed in data.dataset.columns.ecfp])
+    bit = int(np.argmin(np.abs(bits.mean(axis=0) - 0.5)))
+    molecules = pl.read_parquet(tox21 / "molecules.parquet")
+    label = np.full(molecules.height, np.nan)
+    label[data.dataset.mol_index] = bits[:, bit]
+    relabelled = tmp_path / "molecules.parquet"
+    molecules.with_columns(pl.Series(task, label) for task in TEST).write_parquet(relabelled)
+    metrics = run_fewshot(
+        row="rf", learner="rf", options=OPTIONS, model=MODEL, molecules=relabelled,
+        shards_manifest=tox21 / "shards/manifest.json", seed=0, pretrained=None, out_dir=tmp_path,
+    )  # fmt: skip
+    assert metrics["mean"] > 0.8, metrics["per_task"]
 
 
 def test_a_meta_training_task_too_small_for_an_episode_is_left_out(tox21):

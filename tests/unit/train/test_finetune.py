@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import polars as pl
 import pytest
 import torch
 
 from semmol.config import DatasetConfig, FinetuneJob, PretrainJob
+from semmol.evaluate.records import PRED_SUFFIX as RECORD_PRED_SUFFIX
+from semmol.inference.predict import PRED_SUFFIX, Predictor, predict_smiles
 from semmol.methods.property import PropertyModel
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.runtime.checkpoint import load_file
@@ -118,7 +121,14 @@ def test_method_mode_needs_a_method_with_a_head_input(tiny_benchmark, pretrained
             run(tiny_benchmark, tmp_path, job, model_path)
         return
     metrics = run(tiny_benchmark, tmp_path, job, model_path)
-    assert metrics["mode"] == "method" and json.loads((tmp_path / "metrics.json").read_text())["test"] > 0
+    assert metrics["mode"] == "method" and json.loads((tmp_path / "metrics.json").read_text()) == metrics
+    model, _ = PropertyModel.load(tmp_path / "model.pt")
+    _, pretrained_extra = MultiModalEncoder.load(model_path)
+    # the head reads both views' hidden vectors and [anchor || fused soft positive] of the proj_dim
+    assert model.method == "semmol" and model.head[0].in_features == 16 + 16 + 2 * MODEL["proj_dim"]
+    # the head input is the pretrained method's, frozen through fine-tuning and saved with the model
+    head_input = model.head_input.state_dict()
+    assert head_input and all(torch.equal(head_input[k], pretrained_extra["method"][k]) for k in head_input)
 
 
 def test_scratch_cannot_use_the_method_mode(tiny_benchmark, tmp_path):
@@ -289,10 +299,18 @@ def test_lgmcl_pretraining_then_fine_tuning_with_fingerprint_fusion(tiny_benchma
             },
         }
     )
-    result = run(tiny_benchmark, tmp_path / "finetuned", finetune_job, tmp_path / "pretrained/model.pt")
-    assert result["test"] > 0
+    run(tiny_benchmark, tmp_path / "finetuned", finetune_job, tmp_path / "pretrained/model.pt")
     fine_tuned, _ = PropertyModel.load(tmp_path / "finetuned/model.pt")
     assert fine_tuned.used_modalities() == views
+    # the saved model, featurizing the test molecules afresh, predicts what the trained one did
+    recorded = pl.read_parquet(tmp_path / "finetuned/predictions.parquet").filter(pl.col("subset") == "test")
+    predicted = predict_smiles([Predictor.load(tmp_path / "finetuned")], recorded["smiles"].to_list())
+    np.testing.assert_allclose(
+        predicted[ESOL_TARGET + PRED_SUFFIX].to_numpy(),
+        recorded[ESOL_TARGET + RECORD_PRED_SUFFIX].to_numpy(),
+        rtol=1e-5,
+        atol=1e-5,
+    )
     pretrained_state = load_file(tmp_path / "pretrained/model.pt")["state_dict"]
     name = "encoders.description.deberta.embeddings.word_embeddings.weight"
     assert name in pretrained_state and name in fine_tuned.encoder.state_dict()
@@ -308,3 +326,26 @@ def test_views_a_pretraining_method_never_trains_are_named():
     assert views_without_method_gradient(job(semantic={"w_infonce": 1.0}), ["graph2d"]) == []
     infonce = job(pretrain={"method": "infonce", "anchor": "smiles", "targets": ["graph2d"]})
     assert views_without_method_gradient(infonce, ["graph2d", "geom3d"]) == ["geom3d"]
+
+
+def test_a_published_gnn_is_fine_tuned_from_its_weights(tiny_benchmark, tmp_path):
+    from semmol.cli.download_model import convert_pretrain_gnns
+    from semmol.config import PretrainGNNEncoderConfig
+    from semmol.models.pretrain_gnns import HuGNN
+
+    encoder = PretrainGNNEncoderConfig(architecture="gcn", dim=8, layers=2)
+    torch.manual_seed(3)
+    torch.save(HuGNN("gcn", dim=8, layers=2, dropout=0.0).state_dict(), tmp_path / "published.pth")
+    convert_pretrain_gnns(tmp_path / "published.pth", encoder, tmp_path / "model.pt")
+    published = torch.load(tmp_path / "published.pth", weights_only=True)
+    job = FinetuneJob.model_validate(
+        make_job(modalities=["graph2d_hu"]).model_dump() | {"model": {"graph2d_hu": encoder.model_dump()}}
+    )
+    model, pretrained_params, _ = build_model(
+        job, n_tasks=1, ecfp_bits=256, corpus_smiles=["C"], pretrained=tmp_path / "model.pt"
+    )
+    gnn = model.encoder.encoders["graph2d_hu"].gnn.state_dict()
+    assert all(gnn[name].equal(value) for name, value in published.items())
+    assert {id(p) for p in model.encoder.encoders["graph2d_hu"].parameters()} <= {id(p) for p in pretrained_params}
+    metrics = run(tiny_benchmark, tmp_path / "tuned", job, pretrained_model=tmp_path / "model.pt")
+    assert metrics["modalities"] == ["graph2d_hu"] and metrics["test"] > 0

@@ -1,0 +1,71 @@
+"""``semmol probe``: linear and kNN probes on a pretrained run's frozen embeddings of one benchmark split."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from semmol.cli.common import json_model
+from semmol.config import DatasetConfig
+
+HELP = (
+    "probe frozen features on one benchmark split: logistic/ridge and cosine kNN on the pretrained "
+    "encoders, the same encoders at random initialisation, ECFP4 and RDKit 2D descriptors"
+)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=Path, required=True, help="the run's pretrained model.pt")
+    parser.add_argument("--molecules", type=Path, required=True, help="the benchmark's molecules.parquet")
+    parser.add_argument(
+        "--shards-manifest", type=Path, required=True, help="the benchmark's shards/manifest.json"
+    )
+    parser.add_argument("--split", type=Path, required=True, help="split JSON file (split stage)")
+    parser.add_argument(
+        "--dataset",
+        type=json_model(DatasetConfig),
+        required=True,
+        help="the benchmark's dataset config as JSON (or @file.json)",
+    )
+    parser.add_argument(
+        "--modalities", nargs="+", required=True, help="the views the run fine-tunes (finetune.modalities)"
+    )
+    parser.add_argument("--name", required=True, help="the run's name")
+    parser.add_argument("--benchmark", required=True, help="benchmark name recorded in the results")
+    parser.add_argument(
+        "--seed", type=int, required=True, help="the split seed; seeds the random encoders too"
+    )
+    parser.add_argument("--out-dir", type=Path, required=True, help="result directory: metrics.json")
+    parser.add_argument(
+        "--label-fractions",
+        type=float,
+        nargs="+",
+        default=[1.0],
+        help="shares of the train labels each probe is fit on, each in (0, 1] (default: 1)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=256, help="molecules per forward pass (default 256)"
+    )
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (default: 1)")
+
+
+def run(args: argparse.Namespace) -> None:
+    import torch
+
+    from semmol.evaluate.probe_stage import run_probe
+
+    torch.set_num_threads(max(1, args.threads))
+    run_probe(
+        args.model,
+        molecules=args.molecules,
+        shards_manifest=args.shards_manifest,
+        split=args.split,
+        dataset=args.dataset,
+        modalities=args.modalities,
+        run=args.name,
+        benchmark=args.benchmark,
+        seed=args.seed,
+        out_dir=args.out_dir,
+        label_fractions=args.label_fractions,
+        batch_size=args.batch_size,
+    )

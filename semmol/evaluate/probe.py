@@ -1,0 +1,276 @@
+"""Probes on frozen features: a linear model and k-nearest neighbours, fit on train, tuned on valid.
+
+The protocol of MolGraphEval (Wang et al., NeurIPS 2023 Datasets and Benchmarks, arXiv
+2206.08005) and of the linear evaluation of SimCLR-style papers: the features stay fixed and
+only a cheap, deterministic model is fit on them, so a score measures the representation rather
+than a fine-tuning recipe. Each target is probed on its own labelled rows (missing labels, as in
+Tox21, are masked):
+
+linear
+    Classification: L2-regularised logistic regression; regression: ridge regression. The
+    features are standardised with the train subset's mean and std; the regularisation strength
+    is the grid value with the best validation score of that target.
+knn
+    Cosine k-nearest neighbours on the features as given: the mean label of the k nearest
+    training molecules (for classification, the fraction of class 1); k is chosen on valid.
+
+Ties on valid go to the first grid value (the strongest regularisation, the fewest neighbours),
+and the test subset is never read before the choice is made.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+from semmol.config import TaskType
+from semmol.data.benchmark import SUBSETS
+from semmol.evaluate.metrics import TASK_METRIC, evaluate
+
+log = logging.getLogger(__name__)
+
+#: Probe kinds, in the order they are reported.
+PROBES = ("linear", "knn")
+#: Inverse regularisation strengths ``C`` of the logistic probe, strongest regularisation first.
+LOGISTIC_C = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
+#: Regularisation strengths ``alpha`` of the ridge probe, strongest regularisation first.
+RIDGE_ALPHA = (1000.0, 100.0, 10.0, 1.0, 0.1, 0.01, 0.001)
+#: Neighbour counts of the kNN probe, fewest first.
+KNN_K = (1, 3, 5, 10, 20, 50)
+
+
+class ProbeError(ValueError):
+    """Features and labels cannot be probed (shapes differ, a target has no training label)."""
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One probe on one feature set.
+
+    Attributes:
+        predictions: per subset, class-1 scores or values ``[n, T]``.
+        chosen: per target, the hyperparameter picked on valid (``C``, ``alpha`` or ``k``), or
+            ``None`` where the target needed no fit (one class in train: a constant score).
+    """
+
+    predictions: dict[str, np.ndarray]
+    chosen: dict[str, float | None]
+
+
+def label_fraction(
+    features: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray], *, fraction: float, seed: int
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Features and labels with the train subset cut to ``fraction`` of its molecules (at least
+    one); valid and test whole, so that every fraction is chosen and scored alike.
+
+    The kept molecules are a prefix of one permutation drawn from ``seed``, so a smaller
+    fraction's molecules are among every larger one's: a label-efficiency curve varies in the
+    number of labels, not in which molecules a draw happened to pick.
+
+    Args:
+        features: per subset, features ``[n, d]``.
+        labels: per subset, labels ``[n, T]``.
+        fraction: share of the train subset kept, in (0, 1].
+        seed: seed of the permutation.
+    """
+    if not 0 < fraction <= 1:
+        raise ProbeError(f"a label fraction is in (0, 1], got {fraction}")
+    n_train = len(labels["train"])
+    kept = np.sort(np.random.default_rng(seed).permutation(n_train)[: max(1, round(fraction * n_train))])
+    return (
+        {**features, "train": np.asarray(features["train"])[kept]},
+        {**labels, "train": np.asarray(labels["train"])[kept]},
+    )
+
+
+def standardized(features: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every subset's features scaled by the train subset's mean and std (constant columns: std 1)."""
+    train = np.asarray(features["train"], dtype=np.float64)
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    std[std == 0] = 1.0
+    return {name: (np.asarray(x, dtype=np.float64) - mean) / std for name, x in features.items()}
+
+
+def _check(
+    features: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray], targets: Sequence[str]
+) -> None:
+    if sorted(features) != sorted(SUBSETS) or sorted(labels) != sorted(SUBSETS):
+        raise ProbeError(f"a probe needs features and labels of {list(SUBSETS)}")
+    for name in SUBSETS:
+        x, y = np.asarray(features[name]), np.asarray(labels[name])
+        if x.ndim != 2 or y.shape != (len(x), len(targets)):
+            raise ProbeError(
+                f"subset '{name}': features {x.shape} and labels {y.shape} do not fit {len(targets)} targets"
+            )
+
+
+def _linear_model(task: TaskType, strength: float, seed: int):
+    if task == "classification":
+        return LogisticRegression(C=strength, max_iter=2000, random_state=seed)
+    return Ridge(alpha=strength)
+
+
+def _knn_model(task: TaskType, k: int):
+    model = KNeighborsClassifier if task == "classification" else KNeighborsRegressor
+    return model(n_neighbors=k, metric="cosine", algorithm="brute")
+
+
+def _predict(model, task: TaskType, x: np.ndarray) -> np.ndarray:
+    if len(x) == 0:
+        return np.zeros(0)
+    if task == "classification":
+        return model.predict_proba(x)[:, list(model.classes_).index(1)]
+    return model.predict(x)
+
+
+def _valid_score(task: TaskType, labels: np.ndarray, predicted: np.ndarray) -> float:
+    """The benchmark metric on valid, oriented so that higher is better (NaN: not scorable)."""
+    value = evaluate(task, labels, predicted)["value"]
+    return value if TASK_METRIC[task][1] else -value
+
+
+def _fit(
+    features: Mapping[str, np.ndarray],
+    labels: Mapping[str, np.ndarray],
+    *,
+    task: TaskType,
+    targets: Sequence[str],
+    grid: Sequence[float],
+    build,
+) -> ProbeResult:
+    """Per target: fit ``build(value)`` for each grid value on train, keep the best on valid."""
+    _check(features, labels, targets)
+    predictions = {name: np.zeros((len(features[name]), len(targets))) for name in SUBSETS}
+    chosen: dict[str, float | None] = {}
+    for column, target in enumerate(targets):
+        labelled = ~np.isnan(labels["train"][:, column])
+        if not labelled.any():
+            raise ProbeError(f"target '{target}' has no labelled molecule in the train subset")
+        x, y = features["train"][labelled], labels["train"][labelled, column]
+        if task == "classification" and len(np.unique(y)) == 1:
+            log.warning("target '%s': every training label is %g; predicting that constant", target, y[0])
+            for name in SUBSETS:
+                predictions[name][:, column] = y[0]
+            chosen[target] = None
+            continue
+        valid_labelled = ~np.isnan(labels["valid"][:, column])
+        best_model, best_value, best_score = None, None, -math.inf
+        for value in grid:
+            model = build(value, n_train=len(y))
+            if model is None:
+                continue
+            model.fit(x, y.astype(int) if task == "classification" else y)
+            score = _valid_score(
+                task,
+                labels["valid"][valid_labelled, column],
+                _predict(model, task, features["valid"][valid_labelled]),
+            )
+            if best_model is None or score > best_score:  # NaN never wins: the first value stays
+                best_model, best_value, best_score = model, value, score
+        chosen[target] = best_value
+        for name in SUBSETS:
+            predictions[name][:, column] = _predict(best_model, task, features[name])
+    return ProbeResult(predictions=predictions, chosen=chosen)
+
+
+def linear_probe(
+    features: Mapping[str, np.ndarray],
+    labels: Mapping[str, np.ndarray],
+    *,
+    task: TaskType,
+    targets: Sequence[str],
+    seed: int = 0,
+) -> ProbeResult:
+    """Logistic (classification) or ridge (regression) regression on standardised features.
+
+    Args:
+        features: per subset ('train', 'valid', 'test'), features ``[n, d]``.
+        labels: per subset, labels ``[n, T]``, NaN where missing.
+        task: 'classification' or 'regression'.
+        targets: target names, the label columns' order.
+        seed: ``random_state`` of the logistic solver (default 0).
+    """
+    grid = LOGISTIC_C if task == "classification" else RIDGE_ALPHA
+    return _fit(
+        standardized(features),
+        labels,
+        task=task,
+        targets=targets,
+        grid=grid,
+        build=lambda value, n_train: _linear_model(task, value, seed),
+    )
+
+
+def knn_probe(
+    features: Mapping[str, np.ndarray],
+    labels: Mapping[str, np.ndarray],
+    *,
+    task: TaskType,
+    targets: Sequence[str],
+) -> ProbeResult:
+    """Cosine k-nearest neighbours; arguments as :func:`linear_probe`. Values of k above a
+    target's labelled training molecules are skipped."""
+    return _fit(
+        {name: np.asarray(x, dtype=np.float64) for name, x in features.items()},
+        labels,
+        task=task,
+        targets=targets,
+        grid=KNN_K,
+        build=lambda k, n_train: _knn_model(task, k) if k <= n_train else None,
+    )
+
+
+def probe_row(
+    features: Mapping[str, np.ndarray],
+    labels: Mapping[str, np.ndarray],
+    *,
+    name: str,
+    probe: str,
+    task: TaskType,
+    targets: Sequence[str],
+    seed: int = 0,
+) -> dict[str, Any]:
+    """One probe on one feature set, scored with the benchmark metric on every subset.
+
+    Args:
+        features: per subset, features ``[n, d]``.
+        labels: per subset, labels ``[n, T]``, NaN where missing.
+        name: what the features are ('pretrained', 'random_init', 'ecfp4', 'rdkit2d').
+        probe: 'linear' or 'knn'.
+        task: 'classification' or 'regression'.
+        targets: target names.
+        seed: seed of the logistic solver (default 0).
+
+    Returns:
+        ``{"features", "probe", "dim", "train", "valid", "test", "per_task_test", "chosen"}``;
+        a score is None when no target could be scored.
+    """
+    if probe not in PROBES:
+        raise ProbeError(f"unknown probe '{probe}'; expected one of {list(PROBES)}")
+    if probe == "linear":
+        result = linear_probe(features, labels, task=task, targets=targets, seed=seed)
+    else:
+        result = knn_probe(features, labels, task=task, targets=targets)
+    scores = {
+        subset: evaluate(task, labels[subset], result.predictions[subset], targets=targets)
+        for subset in SUBSETS
+    }
+    return {
+        "features": name,
+        "probe": probe,
+        "dim": int(np.shape(features["train"])[1]),
+        **{subset: _finite_or_none(scores[subset]["value"]) for subset in SUBSETS},
+        "per_task_test": scores["test"]["per_task"],
+        "chosen": result.chosen,
+    }
+
+
+def _finite_or_none(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)

@@ -1,0 +1,85 @@
+"""The Probes table: per feature set and probe, the test score on each benchmark, mean ± std over seeds.
+
+Inputs are the ``metrics.json`` files of the probe stage (:func:`semmol.evaluate.probe_stage.run_probe`).
+The encoder rows are per run ('<run> pretrained', '<run> random init'); ECFP4 and RDKit 2D do not
+depend on the run, so each split and seed of them counts once, whichever run's file holds it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from semmol.evaluate.metrics import metric_label
+
+#: How the feature sets of the probe stage are named in the table; None: prefixed by the run.
+_LABELS = {"pretrained": "pretrained", "random_init": "random init", "ecfp4": None, "rdkit2d": None}
+_SHARED = {"ecfp4": "ECFP4", "rdkit2d": "RDKit 2D"}
+
+
+#: Per (row label with its label fraction, probe), per benchmark, the test scores of its splits and seeds.
+ProbeRows = dict[tuple[str, str], dict[str, list[float]]]
+
+
+def probe_table(paths: list[str | Path]) -> tuple[dict[str, str], ProbeRows]:
+    """``(metrics, rows)``: each benchmark's metric, and per (row label, probe) the test scores
+    of each benchmark, one per split and seed.
+
+    Raises:
+        ValueError: a file names a feature set this table does not know, or two files give the
+            same run, benchmark, split and seed.
+    """
+    metrics: dict[str, str] = {}
+    rows: dict[tuple[str, str], dict[str, dict[tuple[str, int], float]]] = {}
+    seen: set[tuple[str, str, str, int]] = set()
+    for path in map(Path, paths):
+        result = json.loads(path.read_text())
+        key = (result["run"], result["benchmark"], result["split"], result["seed"])
+        if key in seen:
+            raise ValueError(f"{path}: run '{key[0]}' on {key[1]} {key[2]}-{key[3]} given twice")
+        seen.add(key)
+        metrics[result["benchmark"]] = result["metric"]
+        for row in result["rows"]:
+            if row["features"] not in _LABELS:
+                raise ValueError(f"{path}: unknown feature set '{row['features']}'")
+            label = _SHARED.get(row["features"]) or f"{result['run']} {_LABELS[row['features']]}"
+            fraction = row.get("label_fraction", 1.0)  # absent: every train label
+            if fraction != 1.0:
+                label += f", {fraction:.0%} of train labels"
+            scores = rows.setdefault((label, row["probe"]), {}).setdefault(result["benchmark"], {})
+            if row["test"] is not None:
+                scores[(result["split"], result["seed"])] = row["test"]
+    return metrics, {
+        key: {bench: list(scores.values()) for bench, scores in cells.items()} for key, cells in rows.items()
+    }
+
+
+def _cell(scores: list[float]) -> str:
+    if not scores:
+        return "–"
+    std = float(np.std(scores, ddof=1)) if len(scores) > 1 else math.nan
+    return f"{np.mean(scores):.3f}" + ("" if math.isnan(std) else f" ± {std:.3f}") + f" ({len(scores)})"
+
+
+def probe_markdown(metrics: dict[str, str], rows: ProbeRows) -> str:
+    """The Probes section of summary.md."""
+    benches = list(metrics)
+    lines = [
+        "## Probes",
+        "",
+        "Test scores of probes on frozen features (docs/methods.md, \"Representation probes\"): "
+        "logistic or ridge regression ('linear') and cosine k-nearest neighbours ('knn'), the "
+        "regularisation strength and k chosen on valid; mean ± std over split seeds (count in "
+        "parentheses). 'random init' is the same encoders with fresh weights: the floor a "
+        "pretrained embedding must clear. A share of train labels: the probe fit on that share of "
+        "the train subset (probe.label_fractions), chosen and scored on the whole valid and test.",
+        "",
+        "| features | probe | " + " | ".join(f"{b} ({metric_label(metrics[b])})" for b in benches) + " |",
+        "|---|---|" + "---|" * len(benches),
+    ]
+    for (label, probe), cells in rows.items():
+        lines.append(f"| {label} | {probe} | " + " | ".join(_cell(cells.get(b, [])) for b in benches) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,203 @@
+"""The probe stage: frozen features of one benchmark split, probed (see :mod:`semmol.evaluate.probe`).
+
+Feature sets, each probed by every probe of :data:`~semmol.evaluate.probe.PROBES`:
+
+pretrained
+    The pooled encoder outputs (``hidden``, what a fine-tuning head reads) of the run's
+    pretrained encoders, one per fine-tuned view the model holds, concatenated; a molecule
+    lacking a view (e.g. no conformer) gets zeros there. All conformers are pooled, as
+    fine-tuning evaluates.
+random_init
+    The same encoders with fresh weights (seeded by the split seed): the floor a trained
+    embedding must clear. Vector encoders fit their input scaling on train, as in fine-tuning.
+ecfp4
+    ECFP4 bits (radius 2, 2048 bits), as the random-forest baseline reads them.
+rdkit2d
+    RDKit's 2D descriptors from the benchmark's shards (sign-log squashed), standardised on
+    train before the kNN probe too, so that no descriptor's scale dominates the cosine.
+
+``metrics.json``: run, benchmark, split (kind), seed, task, targets, metric, higher_is_better,
+views (the views embedded), n and missing (per subset), rows (one per label fraction, feature
+set and probe: ``label_fraction`` and the keys of :func:`~semmol.evaluate.probe.probe_row`, or
+null scores and ``skipped`` where a fraction leaves a target no training label), seconds.
+Strict JSON: a score that cannot be computed is null.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from semmol.config import DatasetConfig
+from semmol.data.benchmark import SUBSETS, load_benchmark_split
+from semmol.data.reader import ShardDataset
+from semmol.data.shards import shard_paths
+from semmol.evaluate.baseline import ecfp_matrix
+from semmol.evaluate.metrics import TASK_METRIC
+from semmol.evaluate.probe import PROBES, ProbeError, label_fraction, probe_row, standardized
+from semmol.inference.embed import embed_dataset
+from semmol.models.multimodal import MultiModalEncoder
+from semmol.runtime.atomic import atomic_path
+
+log = logging.getLogger(__name__)
+
+#: Feature sets of the probe stage, in the order they are reported.
+FEATURE_SETS = ("pretrained", "random_init", "ecfp4", "rdkit2d")
+
+
+def encoder_features(
+    encoder: MultiModalEncoder,
+    dataset: ShardDataset,
+    positions: dict[str, list[int]],
+    *,
+    modalities: list[str],
+    batch_size: int,
+) -> dict[str, np.ndarray]:
+    """Per subset, the views' pooled encoder outputs side by side, zeros where a view is missing.
+
+    Args:
+        encoder: the encoders, in evaluation mode for the call.
+        dataset: the benchmark's molecules.
+        positions: per subset, dataset positions in split order.
+        modalities: the views to embed, in order.
+        batch_size: molecules per forward pass.
+    """
+    embedded = embed_dataset(
+        encoder, dataset, modalities=modalities, batch_size=batch_size, representation="hidden"
+    )
+    views = [np.where(valid[:, None], vectors, 0.0) for vectors, valid in embedded.values()]
+    everything = np.concatenate(views, axis=1)
+    return {name: everything[positions[name]] for name in SUBSETS}
+
+
+def _row(
+    features: dict[str, np.ndarray],
+    labels: dict[str, np.ndarray],
+    *,
+    name: str,
+    probe: str,
+    fraction: float,
+    dataset: DatasetConfig,
+    seed: int,
+) -> dict[str, Any]:
+    """One row of ``metrics.json``: a probe of one feature set on ``fraction`` of the train labels.
+    A fraction below 1 that leaves a target without training labels gives a row of null scores
+    and the reason, not a failed job."""
+    features, labels = label_fraction(features, labels, fraction=fraction, seed=seed)
+    try:
+        row = probe_row(
+            features, labels, name=name, probe=probe, task=dataset.task, targets=dataset.targets, seed=seed
+        )
+    except ProbeError as error:
+        if fraction == 1.0:
+            raise
+        log.warning("%s %s at label fraction %g: %s", name, probe, fraction, error)
+        row = {"features": name, "probe": probe, **dict.fromkeys(SUBSETS), "skipped": str(error)}
+    return {"label_fraction": fraction, **row}
+
+
+def run_probe(
+    model: str | Path,
+    *,
+    molecules: str | Path,
+    shards_manifest: str | Path,
+    split: str | Path,
+    dataset: DatasetConfig,
+    modalities: list[str],
+    run: str,
+    benchmark: str,
+    seed: int,
+    out_dir: str | Path,
+    label_fractions: Sequence[float] = (1.0,),
+    batch_size: int = 256,
+) -> dict[str, Any]:
+    """Probe every feature set of one benchmark split; write ``out_dir/metrics.json``.
+
+    Args:
+        model: the run's pretrained ``model.pt``.
+        molecules: the benchmark's ``molecules.parquet``.
+        shards_manifest: the benchmark's ``shards/manifest.json``.
+        split: the split JSON.
+        dataset: the benchmark's dataset config (targets, task).
+        modalities: the views the run fine-tunes; those the model lacks are left out (their
+            encoders were never pretrained).
+        run: the run's name.
+        benchmark: the benchmark's name.
+        seed: the split seed; seeds the random encoders and the logistic solver.
+        out_dir: the result directory.
+        label_fractions: shares of the train labels each probe is fit on (default: all); see
+            :func:`~semmol.evaluate.probe.label_fraction`.
+        batch_size: molecules per forward pass (default 256).
+
+    Returns:
+        The metrics as written.
+    """
+    if dataset.task is None:
+        raise ValueError(f"benchmark '{benchmark}' has no task type; a probe needs one")
+    started = time.perf_counter()
+    data = load_benchmark_split(molecules, split, targets=dataset.targets)
+    pretrained, _ = MultiModalEncoder.load(model)
+    views = [view for view in modalities if view in pretrained.modalities]
+    if not views:
+        raise ValueError(f"{model}: holds {pretrained.modalities}, none of the fine-tuned views {modalities}")
+    if len(views) < len(modalities):
+        absent = sorted(set(modalities) - set(views))
+        log.warning("views %s are not in %s: probed without them", absent, model)
+    shards = ShardDataset(
+        shard_paths(shards_manifest), conformers="all", seed=seed, images="image" in views
+    )
+    positions = {name: shards.positions(data[name].mol_index) for name in SUBSETS}
+    torch.manual_seed(seed)
+    fresh = MultiModalEncoder.from_spec(pretrained.spec(), where=model)
+    fresh.fit_input_scaling(shards.columns, np.asarray(positions["train"]), modalities=views)
+    embed = {"modalities": views, "batch_size": batch_size}
+    features = {
+        "pretrained": encoder_features(pretrained, shards, positions, **embed),
+        "random_init": encoder_features(fresh, shards, positions, **embed),
+        "ecfp4": {
+            name: ecfp_matrix(data[name].smiles, radius=2, n_bits=2048, source=molecules) for name in SUBSETS
+        },
+        "rdkit2d": standardized({name: shards.columns.descriptors[positions[name]] for name in SUBSETS}),
+    }
+    labels = {name: data[name].labels for name in SUBSETS}
+    rows = [
+        _row(features[name], labels, name=name, probe=probe, fraction=fraction, dataset=dataset, seed=seed)
+        for fraction in label_fractions
+        for name in FEATURE_SETS
+        for probe in PROBES
+    ]
+    metric, higher_is_better = TASK_METRIC[dataset.task]
+    metrics = {
+        "run": run,
+        "benchmark": benchmark,
+        "split": data.kind,
+        "seed": int(seed),
+        "task": dataset.task,
+        "targets": list(dataset.targets),
+        "metric": metric,
+        "higher_is_better": higher_is_better,
+        "views": views,
+        "n": {name: len(data[name]) for name in SUBSETS},
+        "missing": data.missing,
+        "rows": rows,
+        "seconds": time.perf_counter() - started,
+    }
+    with atomic_path(Path(out_dir) / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
+    for row in rows:
+        log.info(
+            "%s %s, label fraction %g: test %s %s",
+            row["features"],
+            row["probe"],
+            row["label_fraction"],
+            metric,
+            row["test"],
+        )
+    return metrics

@@ -1,0 +1,52 @@
+"""``semmol probe`` on the tiny ESOL benchmark with the few-step pretrained model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from semmol.cli.main import main
+from semmol.evaluate.probe import PROBES
+from semmol.evaluate.probe_stage import FEATURE_SETS
+
+from ..conftest import ESOL_TARGET
+
+pytestmark = pytest.mark.slow
+
+
+def test_probe_writes_one_row_per_label_fraction_feature_set_and_probe(
+    pretrained_dir, tiny_benchmark, tmp_path
+):
+    dataset = json.dumps(
+        {"source": {"kind": "local", "path": "esol.csv"}, "targets": [ESOL_TARGET], "task": "regression"}
+    )
+    out_dir = tmp_path / "results/probe/semmol/esol/scaffold-0"
+    main(
+        [
+            "probe",
+            *("--model", str(pretrained_dir / "model.pt"), "--molecules", str(tiny_benchmark["molecules"])),
+            *("--shards-manifest", str(tiny_benchmark["manifest"]), "--split", str(tiny_benchmark["split"])),
+            *("--dataset", dataset, "--modalities", "smiles", "graph2d", "fingerprint"),
+            *("--name", "semmol", "--benchmark", "esol", "--seed", "0", "--out-dir", str(out_dir)),
+            *("--label-fractions", "0.5", "1"),
+        ]
+    )
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    assert (metrics["run"], metrics["benchmark"], metrics["split"], metrics["seed"]) == (
+        "semmol",
+        "esol",
+        "scaffold",
+        0,
+    )
+    # The pretrained model has no fingerprint encoder: only the views it pretrained are probed.
+    assert metrics["views"] == ["smiles", "graph2d"] and metrics["metric"] == "rmse"
+    assert [(row["label_fraction"], row["features"], row["probe"]) for row in metrics["rows"]] == [
+        (fraction, features, probe)
+        for fraction in (0.5, 1.0)
+        for features in FEATURE_SETS
+        for probe in PROBES
+    ]
+    dims = {row["features"]: row["dim"] for row in metrics["rows"]}
+    assert dims["pretrained"] == dims["random_init"] == 2 * 16 and dims["ecfp4"] == 2048
+    assert all(row["test"] > 0 for row in metrics["rows"])
