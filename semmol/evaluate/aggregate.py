@@ -135,7 +135,9 @@ def _seed_row(run: str, benchmark: str, split: str, results: list[dict[str, Any]
         seeds=tuple(seed for seed, _ in scored),
         kind=results[0]["kind"],
         ensemble=ensemble_score(scored_results),
-        untrained_views=tuple(dict.fromkeys(v for r in results for v in r.get("views_without_method_gradient", []))),
+        untrained_views=tuple(
+            dict.fromkeys(view for r in results for view in r.get("views_without_method_gradient", []))
+        ),
     )
 
 
@@ -302,7 +304,9 @@ def summary_markdown(rows: list[SummaryRow]) -> str:
         *(
             f"{run}: the fine-tuned {', '.join(views)} got no gradient from its pretraining method's own "
             "terms (at most from its reconstruction terms), so this row does not measure that method."
-            for run, views in dict.fromkeys((row.run, row.untrained_views) for row in rows if row.untrained_views)
+            for run, views in dict.fromkeys(
+                (row.run, row.untrained_views) for row in rows if row.untrained_views
+            )
         ),
     ]
     if any(row.kind == KIND_PUBLISHED for row in rows):

@@ -165,12 +165,13 @@ class SemMolObjective(nn.Module):
             for name in self.targets
         }
         fused = fuse_positives(list(matches.values())) if cfg.positive == "fused" else None
+        every_row = torch.ones_like(keys, dtype=torch.bool)
         pseudo_sum = align_sum = anchor.new_zeros(())
         counts = anchor.new_zeros(3)  # pseudo pairs, align pairs, negatives of the pseudo pairs
         for name, match in matches.items():
             # A fused positive reads only the anchor and the libraries, so every row has one; a
             # per-modality pair needs the molecule's own target view.
-            valid = torch.ones_like(keys, dtype=torch.bool) if fused is not None else targets[name][1]
+            valid = every_row if fused is not None else targets[name][1]
             positive = fused if fused is not None else match.positive
             negative_sims, negative_mask = match.negative_sims, match.negative_mask
             if name in self.banks and len(self.banks[name]):
@@ -185,7 +186,8 @@ class SemMolObjective(nn.Module):
             counts[0] += rows.sum()
             counts[2] += negative_mask[rows].sum()
             if fused is None:
-                align_sum = align_sum + alignment_loss(anchor, positive, reduction=cfg.align_reduction)[valid].sum()
+                per_pair = alignment_loss(anchor, positive, reduction=cfg.align_reduction)
+                align_sum = align_sum + per_pair[valid].sum()
                 counts[1] += valid.sum()
         if fused is not None:  # one alignment per anchor row
             align_sum = alignment_loss(anchor, fused, reduction=cfg.align_reduction).sum()
@@ -267,12 +269,12 @@ class SemMolObjective(nn.Module):
         """
         if anchor.ndim != 2 or anchor.shape[1] != self.dim:
             raise ValueError(f"expected anchor [B, {self.dim}], got {tuple(anchor.shape)}")
+        anchor, tau = anchor.float(), self.temperature.value(int(self.last_step))
         matches = []
         for name, library in self.libraries.items():
             if not bool(library.initialised):
                 raise ValueError(f"the '{name}' center library was never initialised (too few steps)")
-            tau = self.temperature.value(int(self.last_step))
-            matches.append(self._soft_match(anchor.float(), library.centers, tau, max_negatives=0))
+            matches.append(self._soft_match(anchor, library.centers, tau, max_negatives=0))
         return fuse_positives(matches)
 
     def save_snapshot(self, prefix: Path) -> None:
