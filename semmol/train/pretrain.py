@@ -129,6 +129,11 @@ class Pretrainer:
             partial(column_moments, paths), modalities=modalities
         )  # the whole corpus
         self.method = build_method(job).to(ctx.device)
+        # Views no term of the method trains (SemMol's targets without InfoNCE) are read without
+        # gradient; their hidden states too unless a descriptor head trains them.
+        untrained = set(modalities) - set(method_class(job.pretrain.method).trained_views(job))
+        self.detached_projections = sorted(untrained)
+        self.detached_hidden = sorted(untrained - set(self.cfg.descriptor_views))
         self.descriptor_prediction = self._descriptor_prediction(paths)
         self.ddp = (
             DistributedDataParallel(self.model, find_unused_parameters=True)
@@ -236,7 +241,12 @@ class Pretrainer:
         Each term is this rank's share of a mean over the global batch, scaled so that the
         average over ranks (what DDP does to gradients) is the global mean.
         """
-        outputs = self.ddp(batch, corrupt=CorruptionKey(seed=self.cfg.seed, step=self.state.step))
+        outputs = self.ddp(
+            batch,
+            corrupt=CorruptionKey(seed=self.cfg.seed, step=self.state.step),
+            detached_projections=self.detached_projections,
+            detached_hidden=self.detached_hidden,
+        )
         terms, diagnostics = self.method(outputs, batch.mol_id, self.state.step)
         recon = [
             self.method.reconstruction_weight(view) * out.reconstruction_loss

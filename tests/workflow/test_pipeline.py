@@ -338,13 +338,14 @@ def test_html_report_shows_tables_and_plots_in_a_browser(
     plot = summary.get_by_role("img")
     expect(plot).to_be_visible()
     assert plot.evaluate("image => image.complete && image.naturalWidth") > 0
-    shot = artifact_dir / "report-results.png"
-    page.screenshot(path=shot)
-    with capsys.disabled():
-        print(f"\nscreenshot of the report's results page: {shot}")
-    assert_drawn(shot, results_table.bounding_box(), "results table")
-    assert_drawn(shot, plot.bounding_box(), "metrics plot")
-    assert_drawn(shot, data_table.bounding_box(), "data table")
+    # each element scrolled into view as a reader would, then a screenshot of what they see
+    for what, element in (("results table", results_table), ("metrics plot", plot), ("data table", data_table)):
+        element.scroll_into_view_if_needed()
+        shot = artifact_dir / f"report-{what.replace(' ', '-')}.png"
+        page.screenshot(path=shot)
+        with capsys.disabled():
+            print(f"\nscreenshot of the report's {what}: {shot}")
+        assert_drawn(shot, element.bounding_box(), what)
 
     # back to the categories, then the pretraining curves
     page.get_by_role("link", name="Results", exact=True).first.click()
