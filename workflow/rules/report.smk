@@ -17,6 +17,7 @@ rule aggregate:
     output:
         csv="results/report/summary.csv",
         md=report("results/report/summary.md", category="Results"),
+        by_run="results/report/summary-by-run.md",
         # the tables and the metrics plot in one page: the report shows HTML, not Markdown
         html=report("results/report/summary.html", category="Results"),
         data=report("results/report/data.csv", category="Results"),

@@ -15,6 +15,7 @@ from semmol.evaluate.aggregate import (
     FINETUNE_PLOT,
     METRICS_PLOT,
     PRETRAIN_PLOT,
+    SUMMARY_BY_RUN_MD,
     SUMMARY_CSV,
     SUMMARY_HTML,
     SUMMARY_MD,
@@ -203,6 +204,22 @@ def test_summary_markdown_table(tmp_path, result_files):
     )
     assert "Uni-Mol" in text and "ICLR 2023" in text
     assert "got no gradient" not in text
+
+
+def test_summary_by_run_has_a_line_per_run_and_a_column_per_benchmark(tmp_path, result_files):
+    out = tmp_path / "report"
+    aggregate(result_files, out_dir=out)
+    lines = (out / SUMMARY_BY_RUN_MD).read_text().splitlines()
+    table = [line for line in lines if line.startswith("|")]
+    assert table == [
+        "| run | bbbp (scaffold) ROC-AUC ↑ | esol (scaffold) RMSE ↓ |",
+        "|---|---|---|",
+        "| semmol | **0.720 ± 0.020 (3)** | **1.100 ± 0.100 (3)** |",
+        "| infonce | 0.670 ± 0.026 (3) | 1.250 ± 0.050 (3) |",
+        "| rf_ecfp4 (baseline) | 0.690 ± 0.010 (3) | 1.160 ± 0.010 (3) |",
+        "| chemprop D-MPNN (published) | 0.710 | 1.050 |",
+        "| Uni-Mol (published) | 0.729 | 0.788 |",
+    ]
 
 
 def test_a_row_whose_fine_tuned_view_its_method_never_trained_says_so(tmp_path):
