@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         [
             _command_list("commands", {name: modules[name].HELP for name in USER_COMMANDS}),
             _command_list(
-                "pipeline stages (the workflow's rules run these; see README.md, Command line)",
+                "pipeline stages (the workflow's rules run these; see docs/cli.md)",
                 {name: modules[name].HELP for name in pipeline_stages()},
             ),
             "semmol COMMAND --help gives a command's options.",
