@@ -23,7 +23,7 @@ pretraining runs, and for the data table each dataset's ``standardize.json`` and
     (:mod:`semmol.evaluate.page`): what ``snakemake --report`` shows of them.
 ``data.csv``
     given the datasets' directories, the data table: one row per dataset.
-``plots/metrics.png``, ``plots/finetune_curves.png``, ``plots/pretrain_curves.png``, ``plots/centers.png``
+``plots/metrics.png``, ``plots/finetune_curves.png``, ``plots/pretrain_curves.png``, ``plots/centers.png``, ``plots/probe_curves.png``
     see :mod:`semmol.evaluate.plots`.
 """
 
@@ -44,7 +44,7 @@ from semmol.evaluate import page, plots
 from semmol.evaluate.data_report import data_markdown, read_dataset, write_data_csv
 from semmol.evaluate.fewshot_report import FEWSHOT_CSV, fewshot_markdown, fewshot_rows, write_fewshot_csv
 from semmol.evaluate.metrics import evaluate
-from semmol.evaluate.probe_report import probe_markdown, probe_table
+from semmol.evaluate.probe_report import probe_curves, probe_markdown, probe_table
 from semmol.evaluate.published import SOURCE_NOTE, published_scores
 from semmol.evaluate.records import KIND_BASELINE, KIND_PIPELINE, PRED_SUFFIX, PREDICTIONS_FILE, read_metrics
 from semmol.evaluate.summary_row import SummaryRow
@@ -71,6 +71,7 @@ METRICS_PLOT = "plots/metrics.png"
 FINETUNE_PLOT = "plots/finetune_curves.png"
 PRETRAIN_PLOT = "plots/pretrain_curves.png"
 CENTERS_PLOT = "plots/centers.png"
+PROBE_PLOT = "plots/probe_curves.png"
 METRICS_CAPTION = (
     "Test score of every seed (points) and their mean (black bar) per run; baselines dashed, "
     "published figures dotted."
@@ -404,5 +405,6 @@ def aggregate(
     plots.plot_pretrain_curves(logs, out_dir / PRETRAIN_PLOT)
     snapshots = {run: read_snapshots(directory) for run, directory in (center_snapshots or {}).items()}
     plots.plot_center_libraries(snapshots, out_dir / CENTERS_PLOT)
+    plots.plot_probe_curves(*probe_curves(probes), out_dir / PROBE_PLOT)
     log.info("results table of %d rows written to %s", len(rows), out_dir)
     return rows

@@ -284,6 +284,7 @@ def test_html_report_embeds_the_results(html_report):
         "metrics.png",
         "pretrain_curves.png",
         "centers.png",
+        "probe_curves.png",
     ):
         assert name in html, name
 

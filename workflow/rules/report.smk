@@ -25,6 +25,7 @@ rule aggregate:
         finetune_plot=report("results/report/plots/finetune_curves.png", category="Training curves"),
         pretrain_plot=report("results/report/plots/pretrain_curves.png", category="Training curves"),
         centers_plot=report("results/report/plots/centers.png", category="Center libraries"),
+        probe_plot=report("results/report/plots/probe_curves.png", category="Probes"),
     params:
         pretrain=lambda wildcards, input: " ".join(
             f"--pretrain-metrics {path.split('/')[2]}={path}" for path in input.pretrain

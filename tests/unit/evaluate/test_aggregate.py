@@ -286,6 +286,7 @@ def test_plots_draw_every_result(tmp_path, result_files, pretrain_log, figures):
         "finetune_curves.png",
         "metrics.png",
         "pretrain_curves.png",
+        "probe_curves.png",  # saying that no probes ran
     ]
     for name in (METRICS_PLOT, FINETUNE_PLOT, PRETRAIN_PLOT):
         assert drawn_share(out / name) > 0.04, name  # more than bare axes
