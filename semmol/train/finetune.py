@@ -311,6 +311,8 @@ class FineTuner:
     @torch.no_grad()
     def predict(self, subset: str) -> np.ndarray:
         """Class-1 probabilities or values (original units) for a subset, in split order."""
+        if not self.positions[subset]:  # the test subset of a model for deployment
+            return np.zeros((0, len(self.job.dataset.targets)))
         self.model.eval()
         loader = make_loader(
             self.eval_data, batch_size=2 * self.cfg.batch_size, indices=self.positions[subset], shuffle=False
