@@ -33,7 +33,7 @@ Modality = Literal[
     "description",
 ]
 TaskType = Literal["classification", "regression"]
-SplitKind = Literal["scaffold", "random", "balanced_scaffold"]
+SplitKind = Literal["scaffold", "random", "balanced_scaffold", "column", "none"]
 #: Arithmetic of a training stage (:mod:`semmol.runtime.precision`).
 Precision = Literal["auto", "bf16", "fp32"]
 
@@ -185,19 +185,34 @@ class ConformerConfig(_Section):
 class SplitConfig(_Section):
     kind: SplitKind = Field(
         "scaffold",
-        description="Deterministic Bemis-Murcko scaffold split (as in the published MoleculeNet tables), random, or seeded balanced scaffold.",
+        description="Deterministic Bemis-Murcko scaffold split (as in the published MoleculeNet tables), "
+        "random, seeded balanced scaffold; column: the subsets a column of the dataset names (see "
+        "'column'); none: a final model for deployment, trained on every row but a seeded hold-out of "
+        "the valid fraction (used only for early stopping), with no test set and so no test score.",
     )
     fractions: list[float] = Field(
         default_factory=lambda: [0.8, 0.1, 0.1],
         min_length=3,
         max_length=3,
-        description="Train, valid, test fractions.",
+        description="Train, valid, test fractions (kind none uses the valid one alone; kind column none).",
+    )
+    column: str | None = Field(
+        None,
+        description="Kind column: the dataset column naming each row's subset, train, valid (or val) or "
+        "test, in any case; rows with another value are rejected with a reason. A column without test "
+        "rows gives models without a test score, as kind none does.",
     )
 
     @model_validator(mode="after")
     def _fractions_sum_to_one(self) -> SplitConfig:
         if abs(sum(self.fractions) - 1.0) > 1e-6 or min(self.fractions) < 0:
             raise ValueError(f"split fractions must be >= 0 and sum to 1, got {self.fractions}")
+        return self
+
+    @model_validator(mode="after")
+    def _column_with_its_kind(self) -> SplitConfig:
+        if (self.kind == "column") != (self.column is not None):
+            raise ValueError("split 'column' names the subsets' column of kind 'column' and of no other")
         return self
 
 

@@ -7,6 +7,9 @@ well, and the molecule is kept with that label missing, so one typo does not cos
 Corpus and benchmarks differ in two ways: the corpus drops repeated molecules and molecules
 outside the heavy-atom bounds, while a benchmark keeps every parseable row (duplicates are
 flagged in ``duplicate_of``) so that split row indices and dataset sizes match the literature.
+
+A benchmark split by a column of its own (split kind ``column``) carries that column through as
+``split`` (train, valid or test); a row whose cell names no subset is rejected with a reason.
 """
 
 from __future__ import annotations
@@ -29,11 +32,16 @@ from tqdm import tqdm
 from semmol.config import DatasetConfig, StandardizeConfig
 from semmol.data.chem import parse_smiles, quiet_rdkit
 from semmol.data.schema import REJECTED_SCHEMA
+from semmol.data.splits import split_column_subset, unknown_split_value_reason
 from semmol.data.tables import read_table, require_columns
 
 log = logging.getLogger(__name__)
 
 STAGE = "standardize"
+#: Column of ``molecules.parquet`` holding each row's subset under a split column.
+SPLIT_COLUMN = "split"
+#: Reason of a record none of whose target cells holds a usable label.
+NO_LABEL_REASON = "no usable label in any target column"
 
 
 class MoleculeCleaner:
@@ -106,6 +114,7 @@ def standardize_table(
     options: StandardizeConfig,
     benchmark: bool,
     source: str = "<table>",
+    split_column: str | None = None,
 ) -> StandardizeResult:
     """Standardize every record of a source table (all columns text, in file order).
 
@@ -115,16 +124,26 @@ def standardize_table(
         options: the ``standardize`` section.
         benchmark: keep duplicates and skip size filters (a benchmark), or not (the corpus).
         source: file name used in messages.
+        split_column: the column naming each row's subset (split kind ``column``), carried
+            through as :data:`SPLIT_COLUMN` (default: none).
     """
     started = time.perf_counter()
     text_columns = [dataset.text_column] if dataset.text_column else []
-    require_columns(table, [dataset.smiles_column, *dataset.targets, *text_columns], path=source)
+    split_columns = [split_column] if split_column else []
+    require_columns(
+        table, [dataset.smiles_column, *dataset.targets, *text_columns, *split_columns], path=source
+    )
+    if split_columns and SPLIT_COLUMN in dataset.targets:
+        raise ValueError(f"{source}: a target named '{SPLIT_COLUMN}' clashes with the carried split column")
     cleaner = MoleculeCleaner(options, size_filter=not benchmark)
     dedupe = options.deduplicate and not benchmark
     accepted: dict[str, list] = {"row": [], "smiles_input": [], "smiles": [], "duplicate_of": []}
     if text_columns:
         accepted["text"] = []
         texts = table.get_column(dataset.text_column).to_list()
+    if split_columns:
+        accepted[SPLIT_COLUMN] = []
+        split_cells = table.get_column(split_column).to_list()
     labels: dict[str, list[float]] = {target: [] for target in dataset.targets}
     rejected: list[dict] = []
     first_row: dict[str, int] = {}
@@ -141,6 +160,10 @@ def standardize_table(
             canonical, reason = cleaner(smiles_input)
         if canonical is None:
             reject(row, dataset.smiles_column, smiles_input, reason)
+            continue
+        subset = split_column_subset(split_cells[row]) if split_columns else None
+        if split_columns and subset is None:
+            reject(row, split_column, split_cells[row], unknown_split_value_reason(split_cells[row]))
             continue
         duplicate_of = first_row.get(canonical, row)
         if duplicate_of != row and dedupe:
@@ -159,7 +182,7 @@ def standardize_table(
                 row, target, text, f"{reason}; kept the molecule with this label missing" if kept else reason
             )
         if not kept:
-            reject(row, ",".join(dataset.targets), None, "no usable label in any target column")
+            reject(row, ",".join(dataset.targets), None, NO_LABEL_REASON)
             continue
         first_row.setdefault(canonical, row)  # duplicates point at a molecule that was kept
         accepted["row"].append(row)
@@ -168,6 +191,8 @@ def standardize_table(
         accepted["duplicate_of"].append(None if duplicate_of == row else duplicate_of)
         if text_columns:
             accepted["text"].append(texts[row] or None)
+        if split_columns:
+            accepted[SPLIT_COLUMN].append(subset)
         for target, value in zip(dataset.targets, values):
             labels[target].append(value)
 
@@ -179,6 +204,7 @@ def standardize_table(
             "smiles": pl.Utf8,
             "duplicate_of": pl.Int64,
             **({"text": pl.Utf8} if text_columns else {}),
+            **({SPLIT_COLUMN: pl.Utf8} if split_columns else {}),
             **{target: pl.Float64 for target in dataset.targets},
         },
     )
@@ -238,6 +264,27 @@ def rejection_error(report: dict, *, max_fraction: float) -> str | None:
     return None
 
 
+def standardize_file(
+    table_path: Path,
+    *,
+    dataset: DatasetConfig,
+    options: StandardizeConfig,
+    benchmark: bool,
+    split_column: str | None = None,
+) -> StandardizeResult:
+    """Read a source table (its first ``dataset.max_rows`` records) and standardize it; nothing is
+    written. Arguments as :func:`standardize_table`'s."""
+    table = read_table(table_path, max_rows=dataset.max_rows)
+    return standardize_table(
+        table,
+        dataset=dataset,
+        options=options,
+        benchmark=benchmark,
+        source=str(table_path),
+        split_column=split_column,
+    )
+
+
 def standardize(
     table_path: Path,
     *,
@@ -246,6 +293,7 @@ def standardize(
     benchmark: bool,
     out_dir: Path,
     rejected_copy: Path | None = None,
+    split_column: str | None = None,
 ) -> StandardizeResult:
     """Read ``table_path``, standardize it and write the stage's three outputs to ``out_dir``.
 
@@ -259,14 +307,14 @@ def standardize(
             its outputs (default: ``out_dir/rejected.parquet``). The workflow passes a path
             outside the declared outputs, which Snakemake deletes after a failed job. Deleted
             when the stage succeeds, so that it only ever describes a failure.
+        split_column: see :func:`standardize_table`.
 
     Raises:
         ValueError: no molecule survived, or more than ``options.max_rejected_fraction`` of the
             records were rejected; the message names ``rejected_copy``.
     """
-    table = read_table(table_path, max_rows=dataset.max_rows)
-    result = standardize_table(
-        table, dataset=dataset, options=options, benchmark=benchmark, source=str(table_path)
+    result = standardize_file(
+        table_path, dataset=dataset, options=options, benchmark=benchmark, split_column=split_column
     )
     report = result.report
     log.info(

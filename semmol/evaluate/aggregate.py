@@ -272,6 +272,13 @@ def summary_markdown(rows: list[SummaryRow]) -> str:
             )
         ),
     ]
+    if any(row.kind != KIND_PUBLISHED and row.n == 0 for row in rows):
+        header += [
+            "",
+            "n/a without a score: no seed has a test score. Split none (and a split column without "
+            "test rows) trains models for deployment on every row but a validation hold-out used for "
+            "early stopping, so there is no test set to score.",
+        ]
     if any(row.kind == KIND_PUBLISHED for row in rows):
         header += [
             "",

@@ -3,7 +3,8 @@
 Classification: binary cross-entropy per task over the labelled entries only (missing labels,
 as in Tox21, are masked), ROC-AUC averaged over tasks. Regression: targets standardised with
 the training mean and std, mean squared error, RMSE reported in the original units. The model
-of the best validation epoch is kept (early stopping with ``patience``) and evaluated on test.
+of the best validation epoch is kept (early stopping with ``patience``) and evaluated on test (a
+split without test rows, kind ``none``, gives a model for deployment and no test score).
 With ``frozen_epochs``, the encoders stay fixed while the head alone learns for those first
 epochs (linear probing, then fine-tuning); with ``layer_lr_ratio``, an encoder's lower layers
 learn at lower rates than its upper ones.
@@ -193,7 +194,10 @@ class FineTuner:
         self.task = job.dataset.task
         self.split = load_benchmark_split(molecules, split, targets=job.dataset.targets)
         for name in SUBSETS:
-            if len(self.split[name]) == 0:
+            # A test subset the split file leaves empty is a model for deployment (split kinds
+            # none and column); one emptied by standardization is an error like any other.
+            planned_empty = name == "test" and self.split.missing[name] == 0
+            if len(self.split[name]) == 0 and not planned_empty:
                 raise ValueError(f"{split}: subset '{name}' has no labelled molecule")
         torch.manual_seed(seed)
         paths = shard_paths(shards_manifest)
@@ -307,6 +311,8 @@ class FineTuner:
     @torch.no_grad()
     def predict(self, subset: str) -> np.ndarray:
         """Class-1 probabilities or values (original units) for a subset, in split order."""
+        if not self.positions[subset]:  # the test subset of a model for deployment
+            return np.zeros((0, len(self.job.dataset.targets)))
         self.model.eval()
         loader = make_loader(
             self.eval_data, batch_size=2 * self.cfg.batch_size, indices=self.positions[subset], shuffle=False

@@ -24,6 +24,7 @@ from snakemake.utils import update_config
 from semmol.config import load_config, resolve_run
 from semmol.methods import method_class
 
+from ..conftest import planned_jobs
 from .conftest import config_variant
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
@@ -58,15 +59,6 @@ def snakemake(workdir: Path, config: Path, *args: str, check: bool = True) -> su
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
     return result
-
-
-def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
-    """Rule -> job count from the 'Job stats' table of a dry run."""
-    text = result.stdout + result.stderr
-    if "Nothing to be done" in text:
-        return {}
-    table = text.split("Job stats:")[1]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M) if m[1] != "total"}
 
 
 @pytest.fixture(scope="module")

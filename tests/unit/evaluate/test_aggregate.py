@@ -387,3 +387,29 @@ def test_center_library_plot_from_real_snapshots(tmp_path, result_files, figures
     usage, projection = figures["centers.png"].axes[:2]  # the first modality's line of panels
     assert [len(line.get_xdata()) for line in usage.lines] == [3, 3]  # the snapshots after steps 2, 4, 6
     assert len(projection.collections[0].get_offsets()) == 3 * 4  # every snapshot's 4 centers
+
+
+def test_models_without_a_test_set_are_na_and_say_why(tmp_path, figures):
+    """Split none: every seed's test is empty (null score, no test predictions)."""
+    files = [
+        _result(tmp_path / "in", run, "esol", seed, 1.0, split="none", test_rows=[])
+        for run in ("semmol", "rf_ecfp4")
+        for seed in (0, 1)
+    ]
+    for path in files:
+        metrics = json.loads(path.read_text())
+        path.write_text(json.dumps({**metrics, "test": None, "per_task_test": {"y": None}}))
+    rows = aggregate(files, out_dir=tmp_path / "report")
+    assert [(row.run, row.n, math.isnan(row.mean), math.isnan(row.ensemble)) for row in rows] == [
+        ("semmol", 0, True, True),
+        ("rf_ecfp4", 0, True, True),
+    ]
+    markdown = (tmp_path / "report" / SUMMARY_MD).read_text()
+    assert "| esol | none | RMSE ↓ | n/a | n/a |" in markdown
+    assert "Split none (and a split column without test rows) trains models for deployment" in markdown
+    assert "for deployment" not in summary_markdown(summarize(load_results(_scored(tmp_path))))
+    assert (tmp_path / "report" / METRICS_PLOT).read_bytes().startswith(b"\x89PNG")
+
+
+def _scored(tmp_path):
+    return [_result(tmp_path / "scored", "semmol", "esol", seed, 1.0 + seed) for seed in (0, 1)]

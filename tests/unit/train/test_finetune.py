@@ -346,6 +346,37 @@ def test_a_published_gnn_is_fine_tuned_from_its_weights(tiny_benchmark, tmp_path
     )
     gnn = model.encoder.encoders["graph2d_hu"].gnn.state_dict()
     assert all(gnn[name].equal(value) for name, value in published.items())
-    assert {id(p) for p in model.encoder.encoders["graph2d_hu"].parameters()} <= {id(p) for p in pretrained_params}
+    assert {id(p) for p in model.encoder.encoders["graph2d_hu"].parameters()} <= {
+        id(p) for p in pretrained_params
+    }
     metrics = run(tiny_benchmark, tmp_path / "tuned", job, pretrained_model=tmp_path / "model.pt")
     assert metrics["modalities"] == ["graph2d_hu"] and metrics["test"] > 0
+
+
+def test_a_split_without_test_rows_gives_a_model_for_deployment(tiny_benchmark, moleculenet_dir, tmp_path):
+    from semmol.data.splits import make_split, write_split
+
+    split = tmp_path / "none-0.json"  # the 48 molecules of tiny_benchmark, no test subset
+    write_split(
+        make_split(moleculenet_dir / "esol.csv", smiles_column="smiles", kind="none", max_rows=48), split
+    )
+    metrics = finetune(
+        make_job(init="scratch"),
+        run="test",
+        benchmark="esol",
+        molecules=tiny_benchmark["molecules"],
+        shards_manifest=tiny_benchmark["manifest"],
+        split=split,
+        seed=0,
+        pretrained=None,
+        out_dir=tmp_path / "out",
+    )
+    assert (
+        metrics["split"] == "none"
+        and metrics["test"] is None
+        and metrics["per_task_test"] == {ESOL_TARGET: None}
+    )
+    assert metrics["n"] == {"train": 43, "valid": 5, "test": 0} and metrics["valid"] > 0
+    assert json.loads((tmp_path / "out/metrics.json").read_text())["test"] is None
+    predicted = predict_smiles([Predictor.load(tmp_path / "out")], ["CCO", "c1ccccc1O"])
+    assert np.isfinite(predicted[ESOL_TARGET + PRED_SUFFIX].to_numpy()).all()
