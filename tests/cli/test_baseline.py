@@ -89,3 +89,13 @@ def test_baseline_and_aggregate_commands_on_a_multiclass_benchmark(tmp_path, mul
     main(["aggregate", "--out-dir", str(tmp_path / "report"), str(out_dir / "metrics.json")])
     summary = (tmp_path / "report/summary.md").read_text()
     assert f"| rings | random | ROC-AUC one-vs-rest ↑ | {metrics['test']:.3f} (1) |" in summary
+
+
+def test_chemprop_refuses_a_multiclass_benchmark_in_one_line(tmp_path, multiclass_molecules):
+    molecules, split = multiclass_molecules["molecules"], multiclass_molecules["split"]
+    dataset = multiclass_molecules["dataset"].model_dump_json()
+    argv = _argv(molecules, split, tmp_path / "out", dataset=dataset)
+    argv[argv.index("--options") + 1] = json.dumps({"chemprop": {"command": "chemprop"}})
+    message = r"semmol baseline: error: benchmark 'alcohols': the chemprop baseline does not handle multi"
+    with pytest.raises(SystemExit, match=message):
+        main([*argv, "--kind", "chemprop"])
