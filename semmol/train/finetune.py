@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from semmol.config import FinetuneJob, PretrainJob
-from semmol.data.benchmark import SUBSETS, BenchmarkSplit, load_benchmark_split
+from semmol.data.benchmark import SUBSETS, load_benchmark_split
 from semmol.data.reader import ShardDataset, make_loader
 from semmol.data.shards import read_manifest, shard_paths
 from semmol.evaluate.metrics import TASK_METRIC, evaluate
