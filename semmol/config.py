@@ -32,7 +32,9 @@ Modality = Literal[
     "graph_global",
     "description",
 ]
-TaskType = Literal["classification", "regression"]
+#: classification: 0/1 labels per target; multiclass: one target of integer or named classes;
+#: regression: numbers.
+TaskType = Literal["classification", "multiclass", "regression"]
 SplitKind = Literal["scaffold", "random", "balanced_scaffold", "column", "none"]
 #: Arithmetic of a training stage (:mod:`semmol.runtime.precision`).
 Precision = Literal["auto", "bf16", "fp32"]
@@ -101,10 +103,17 @@ class DatasetConfig(_Section):
     source: Source = Field(description="Where the file comes from (kind: hf, url, local or package).")
     smiles_column: str = Field("smiles", description="Column holding the SMILES.")
     targets: list[str] = Field(default_factory=list, description="Label columns (benchmarks).")
-    task: TaskType | None = Field(None, description="classification (0/1 labels) or regression.")
+    task: TaskType | None = Field(
+        None,
+        description="classification (0/1 labels, any number of targets), multiclass (one target whose "
+        "cells are integer or named classes, numbered 0..K-1 in sorted order: integers by value, before "
+        "names in alphabetical order) or regression.",
+    )
     label_map: dict[str, float] = Field(
         default_factory=dict,
-        description="Maps textual label values to numbers before validation, e.g. {'active': 1, 'inactive': 0}.",
+        description="Maps textual label values to numbers before validation, e.g. {'active': 1, "
+        "'inactive': 0}. For multiclass it numbers classes, and so orders them; the first key of a number "
+        "names its class (e.g. {low: 0, mid: 1, high: 2}).",
     )
     max_rows: int | None = Field(None, ge=1, description="Use only the first N rows (small presets).")
     text_column: str | None = Field(
@@ -125,9 +134,15 @@ class DatasetConfig(_Section):
     @model_validator(mode="after")
     def _targets_need_task(self) -> DatasetConfig:
         if self.targets and self.task is None:
-            raise ValueError("a dataset with targets needs 'task: classification' or 'task: regression'")
+            raise ValueError("a dataset with targets needs a task: classification, multiclass or regression")
         if self.task is not None and not self.targets:
             raise ValueError(f"task '{self.task}' given but no target columns")
+        if self.task == "multiclass" and len(self.targets) != 1:
+            # One set of classes per dataset: its head is one softmax, its metric one macro ROC-AUC.
+            raise ValueError(
+                f"task 'multiclass' takes exactly one target column (its classes), got {len(self.targets)}: "
+                f"{self.targets}; give each multiclass column a dataset entry of its own"
+            )
         return self
 
 

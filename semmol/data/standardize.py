@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from semmol.config import DatasetConfig, StandardizeConfig
 from semmol.data.chem import parse_smiles, quiet_rdkit
+from semmol.data.classes import ClassIndex, mapped_number, parse_class, with_classes_metadata
 from semmol.data.schema import REJECTED_SCHEMA
 from semmol.data.splits import split_column_subset, unknown_split_value_reason
 from semmol.data.tables import read_table, require_columns
@@ -80,15 +81,10 @@ def parse_label(text: str | None, *, task: str, label_map: dict[str, float]) -> 
     """A label cell as a number: ``(value, None)``, ``(nan, None)`` when missing, ``(nan, reason)`` when bad."""
     if text is None or not text.strip():
         return math.nan, None
-    text = text.strip()
-    if text in label_map:
-        value = float(label_map[text])
-    else:
-        try:
-            value = float(text)
-        except ValueError:
-            hint = " (map textual labels with label_map)" if task == "classification" else ""
-            return math.nan, f"label is not a number{hint}"
+    value = mapped_number(text.strip(), label_map)
+    if value is None:
+        hint = " (map textual labels with label_map)" if task == "classification" else ""
+        return math.nan, f"label is not a number{hint}"
     if math.isnan(value):
         return math.nan, None
     if not math.isfinite(value):
@@ -105,6 +101,8 @@ class StandardizeResult:
     molecules: pl.DataFrame
     rejected: list[dict] = field(default_factory=list)
     report: dict = field(default_factory=dict)
+    #: Per multiclass target, its class names in numbering order (empty for other tasks).
+    classes: dict[str, list[str]] = field(default_factory=dict)
 
 
 def standardize_table(
@@ -117,6 +115,9 @@ def standardize_table(
     split_column: str | None = None,
 ) -> StandardizeResult:
     """Standardize every record of a source table (all columns text, in file order).
+
+    A multiclass target's cells are read as classes (:mod:`semmol.data.classes`) and stored as
+    class numbers; its class names and counts go to the report and :attr:`StandardizeResult.classes`.
 
     Args:
         table: the source table as read by :func:`semmol.data.tables.read_table`.
@@ -144,7 +145,8 @@ def standardize_table(
     if split_columns:
         accepted[SPLIT_COLUMN] = []
         split_cells = table.get_column(split_column).to_list()
-    labels: dict[str, list[float]] = {target: [] for target in dataset.targets}
+    multiclass = dataset.task == "multiclass"
+    labels: dict[str, list] = {target: [] for target in dataset.targets}  # classes as read, for multiclass
     rejected: list[dict] = []
     first_row: dict[str, int] = {}
     bad_labels = 0
@@ -171,11 +173,14 @@ def standardize_table(
             continue
         values, bad_cells = [], []
         for target, column in zip(dataset.targets, target_columns):
-            value, reason = parse_label(column[row], task=dataset.task, label_map=dataset.label_map)
+            if multiclass:
+                value, reason = parse_class(column[row], label_map=dataset.label_map)
+            else:
+                value, reason = parse_label(column[row], task=dataset.task, label_map=dataset.label_map)
             if reason is not None:
                 bad_cells.append((target, column[row], reason))
             values.append(value)
-        kept = not dataset.targets or not all(math.isnan(value) for value in values)
+        kept = not dataset.targets or not all(_missing(value) for value in values)
         for target, text, reason in bad_cells:
             bad_labels += 1
             reject(
@@ -196,6 +201,23 @@ def standardize_table(
         for target, value in zip(dataset.targets, values):
             labels[target].append(value)
 
+    classes, class_counts = {}, {}
+    if multiclass:
+        for target in dataset.targets:
+            try:
+                index = ClassIndex.of(labels[target], label_map=dataset.label_map)
+            except ValueError as error:
+                raise ValueError(f"{source}: column '{target}': {error}") from None
+            classes[target], class_counts[target] = list(index.names), index.counts(labels[target])
+            labels[target] = index.codes(labels[target])
+    unlabelled = sum(1 for r in rejected if r["reason"] == NO_LABEL_REASON)
+    if unlabelled:
+        log.warning(
+            "%s: %d records have no usable label in column(s) %s; rejected, each with its reason",
+            source,
+            unlabelled,
+            ", ".join(f"'{target}'" for target in dataset.targets),
+        )
     molecules = pl.DataFrame(
         {**accepted, **labels},
         schema={
@@ -217,13 +239,19 @@ def standardize_table(
         "bad_label_cells": bad_labels,
         "duplicates_kept": int(molecules.get_column("duplicate_of").is_not_null().sum()),
         "reasons": dict(Counter(_reason_kind(r["reason"]) for r in rejected).most_common()),
+        **({"classes": classes, "class_counts": class_counts} if multiclass else {}),
         "seconds": round(time.perf_counter() - started, 3),
     }
     if molecules.height + len(rejected_rows) != table.height:  # the promise of this stage
         raise AssertionError(
             f"{source}: {table.height} records but {molecules.height} + {len(rejected_rows)} out"
         )
-    return StandardizeResult(molecules=molecules, rejected=rejected, report=report)
+    return StandardizeResult(molecules=molecules, rejected=rejected, report=report, classes=classes)
+
+
+def _missing(value: float | int | str | None) -> bool:
+    """Whether a parsed label is missing: NaN (numbers) or None (classes)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _reason_kind(reason: str) -> str:
@@ -238,16 +266,21 @@ def write_rejected(rejected: list[dict], path: Path) -> None:
 
 
 def write_outputs(result: StandardizeResult, out_dir: Path) -> None:
-    """``molecules.parquet``, ``rejected.parquet`` and ``standardize.json`` in ``out_dir``."""
+    """``molecules.parquet`` (with the class names of multiclass targets in its metadata),
+    ``rejected.parquet`` and ``standardize.json`` in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    result.molecules.write_parquet(out_dir / "molecules.parquet")
+    if result.classes:
+        table = with_classes_metadata(result.molecules.to_arrow(), result.classes)
+        pq.write_table(table, out_dir / "molecules.parquet")
+    else:
+        result.molecules.write_parquet(out_dir / "molecules.parquet")
     write_rejected(result.rejected, out_dir / "rejected.parquet")
     (out_dir / "standardize.json").write_text(json.dumps(result.report, indent=2) + "\n")
 
 
 def rejection_error(report: dict, *, max_fraction: float) -> str | None:
-    """Why the stage must stop (nothing accepted, or more than ``max_fraction`` of the records
-    rejected), or ``None`` when it may go on.
+    """Why the stage must stop (nothing accepted, more than ``max_fraction`` of the records
+    rejected, or a multiclass target with fewer than two classes), or ``None`` when it may go on.
 
     Args:
         report: :attr:`StandardizeResult.report`.
@@ -261,6 +294,12 @@ def rejection_error(report: dict, *, max_fraction: float) -> str | None:
             f"{report['source']}: {report['rejected_records']} of {report['records']} records rejected "
             f"({fraction:.1%}), more than standardize.max_rejected_fraction {max_fraction:g}"
         )
+    for target, names in report.get("classes", {}).items():
+        if len(names) < 2:
+            return (
+                f"{report['source']}: multiclass column '{target}' holds the single class '{names[0]}' in "
+                f"all {report['accepted']} labelled rows; a multiclass target needs at least two classes"
+            )
     return None
 
 

@@ -46,7 +46,13 @@ from semmol.evaluate.fewshot_report import FEWSHOT_CSV, fewshot_markdown, fewsho
 from semmol.evaluate.metrics import evaluate
 from semmol.evaluate.probe_report import probe_curves, probe_markdown, probe_table
 from semmol.evaluate.published import SOURCE_NOTE, published_scores
-from semmol.evaluate.records import KIND_BASELINE, KIND_PIPELINE, PRED_SUFFIX, PREDICTIONS_FILE, read_metrics
+from semmol.evaluate.records import (
+    KIND_BASELINE,
+    KIND_PIPELINE,
+    PREDICTIONS_FILE,
+    read_metrics,
+    score_columns,
+)
 from semmol.evaluate.summary_row import SummaryRow
 from semmol.evaluate.tables import (
     KIND_ORDER,
@@ -166,11 +172,11 @@ def ensemble_score(results: list[dict[str, Any]]) -> float:
     ]
     if any(not test["row"].equals(tests[0]["row"]) for test in tests[1:]):
         return math.nan
-    targets = results[0]["targets"]
+    targets, classes = results[0]["targets"], results[0].get("classes")
     y_true = tests[0].select(targets).to_numpy().astype(np.float64)
-    predictions = [test.select([t + PRED_SUFFIX for t in targets]).to_numpy() for test in tests]
-    y_pred = np.mean(predictions, axis=0, dtype=np.float64)
-    return float(evaluate(results[0]["task"], y_true, y_pred, targets=targets)["value"])
+    predictions = [test.select(score_columns(targets, classes)).to_numpy() for test in tests]
+    y_pred = np.mean(predictions, axis=0, dtype=np.float64)  # multiclass: the mean class probabilities
+    return float(evaluate(results[0]["task"], y_true, y_pred, targets=targets, classes=classes)["value"])
 
 
 def summarize(results: list[dict[str, Any]], *, include_published: bool = True) -> list[SummaryRow]:
@@ -258,6 +264,16 @@ def summary_markdown(rows: list[SummaryRow]) -> str:
         "parentheses. ROC-AUC ↑ is a fraction in [0, 1], the mean over tasks whose labelled test molecules "
         "hold both classes (missing labels masked); higher is better. RMSE ↓ is in the target's units; "
         "lower is better. Bold: the best measured score of a line.",
+        *(
+            [
+                "",
+                "ROC-AUC one-vs-rest ↑ (multiclass benchmarks) is the macro mean of each class's ROC-AUC "
+                "against all other classes, over the classes present among the labelled test molecules; "
+                "accuracy is in each result's metrics.json.",
+            ]
+            if any(row.metric == "roc_auc_ovr" for row in rows)
+            else []
+        ),
         "",
         *(
             f"{run} (baseline): {BASELINES.get(run, 'a baseline')}, trained by the pipeline on the same "

@@ -1,10 +1,12 @@
 """Supervised fine-tuning on one benchmark split and seed.
 
 Classification: binary cross-entropy per task over the labelled entries only (missing labels,
-as in Tox21, are masked), ROC-AUC averaged over tasks. Regression: targets standardised with
-the training mean and std, mean squared error, RMSE reported in the original units. The model
-of the best validation epoch is kept (early stopping with ``patience``) and evaluated on test (a
-split without test rows, kind ``none``, gives a model for deployment and no test score).
+as in Tox21, are masked), ROC-AUC averaged over tasks. Multiclass: a softmax head over the
+classes, cross-entropy, macro one-vs-rest ROC-AUC (and accuracy). Regression: targets
+standardised with the training mean and std, mean squared error, RMSE reported in the original
+units (:mod:`semmol.train.tasks`). The model of the best validation epoch by the task's metric
+is kept (early stopping with ``patience``) and evaluated on test (a split without test
+rows, kind ``none``, gives a model for deployment and no test score).
 With ``frozen_epochs``, the encoders stay fixed while the head alone learns for those first
 epochs (linear probing, then fine-tuning); with ``layer_lr_ratio``, an encoder's lower layers
 learn at lower rates than its upper ones.
@@ -24,18 +26,19 @@ import torch
 from torch import nn
 
 from semmol.config import FinetuneJob, PretrainJob
-from semmol.data.benchmark import SUBSETS, BenchmarkSplit, load_benchmark_split
+from semmol.data.benchmark import SUBSETS, load_benchmark_split
 from semmol.data.reader import ShardDataset, make_loader
 from semmol.data.shards import read_manifest, shard_paths
 from semmol.evaluate.metrics import TASK_METRIC, evaluate
 from semmol.evaluate.records import write_result
 from semmol.methods import build_method, method_class
-from semmol.methods.property import PropertyModel, to_target_units
+from semmol.methods.property import PropertyModel
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.models.tokenizer import SmilesVocab
 from semmol.runtime.precision import autocast, default_device
 from semmol.train.layer_rates import parameter_depths, rate_factor
 from semmol.train.schedules import lr_factor
+from semmol.train.tasks import TaskLabels, head_width, masked_loss
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,7 @@ def build_model(
 
     Args:
         job: the fine-tuning job.
-        n_tasks: number of targets.
+        n_tasks: outputs of the head (:func:`~semmol.train.tasks.head_width`).
         ecfp_bits: fingerprint length of the benchmark's shards.
         corpus_smiles: SMILES to build a vocabulary from when nothing is pretrained.
         pretrained: the run's ``model.pt``, or ``None`` for training from scratch.
@@ -141,42 +144,6 @@ def views_without_method_gradient(pretrain_job: PretrainJob, modalities: list[st
     return [view for view in modalities if view not in trained]
 
 
-class _Targets:
-    """Labels by ``mol_index``, standardised for regression (train mean/std)."""
-
-    def __init__(self, split: BenchmarkSplit, *, n_molecules: int, task: str):
-        n_tasks = len(split.targets)
-        self.table = torch.full((n_molecules, n_tasks), math.nan)
-        for subset in split.subsets.values():
-            self.table[torch.as_tensor(subset.mol_index)] = torch.as_tensor(
-                subset.labels, dtype=torch.float32
-            )
-        train = split["train"].labels
-        self.regression = task == "regression"
-        self.mean = torch.zeros(n_tasks)
-        self.std = torch.ones(n_tasks)
-        if self.regression:
-            self.mean = torch.as_tensor(np.nanmean(train, axis=0), dtype=torch.float32)
-            self.std = torch.as_tensor(np.nanstd(train, axis=0), dtype=torch.float32).clamp_min(1e-6)
-
-    def of(self, mol_index: torch.Tensor) -> torch.Tensor:
-        """Training targets of a batch, on the batch's device."""
-        return ((self.table[mol_index.cpu()] - self.mean) / self.std).to(mol_index.device)
-
-    def to_output(self, raw: torch.Tensor) -> torch.Tensor:
-        """Model outputs -> class-1 probabilities or values in the targets' units (on the CPU)."""
-        return to_target_units(raw, regression=self.regression, mean=self.mean, std=self.std)
-
-
-def _masked_loss(raw: torch.Tensor, target: torch.Tensor, *, regression: bool) -> torch.Tensor:
-    labelled = ~torch.isnan(target)
-    if not labelled.any():
-        return raw.sum() * 0.0
-    if regression:
-        return nn.functional.mse_loss(raw[labelled], target[labelled])
-    return nn.functional.binary_cross_entropy_with_logits(raw[labelled], target[labelled])
-
-
 class FineTuner:
     """Trains a :class:`PropertyModel` on a benchmark split; see :func:`finetune`."""
 
@@ -192,7 +159,7 @@ class FineTuner:
     ):
         self.job, self.cfg, self.seed = job, job.finetune, seed
         self.task = job.dataset.task
-        self.split = load_benchmark_split(molecules, split, targets=job.dataset.targets)
+        self.split = load_benchmark_split(molecules, split, targets=job.dataset.targets, task=self.task)
         for name in SUBSETS:
             # A test subset the split file leaves empty is a model for deployment (split kinds
             # none and column); one emptied by standardization is an error like any other.
@@ -203,10 +170,10 @@ class FineTuner:
         paths = shard_paths(shards_manifest)
         dataset = ShardDataset(paths, conformers="random", seed=seed, images="image" in self.cfg.modalities)
         self.positions = {name: dataset.positions(self.split[name].mol_index) for name in SUBSETS}
-        self.targets = _Targets(self.split, n_molecules=int(dataset.mol_index.max()) + 1, task=self.task)
+        self.targets = TaskLabels(self.split, n_molecules=int(dataset.mol_index.max()) + 1, task=self.task)
         self.model, pretrained_params, self.untrained_views = build_model(
             job,
-            n_tasks=len(job.dataset.targets),
+            n_tasks=head_width(self.task, n_targets=len(job.dataset.targets), classes=self.split.classes),
             ecfp_bits=read_manifest(shards_manifest)["ecfp_bits"],
             corpus_smiles=dataset.columns.smiles,
             pretrained=pretrained,
@@ -297,7 +264,7 @@ class FineTuner:
             with autocast(self.cfg.precision, self.device):
                 outputs, view_contrast = self.model.forward_with_contrast(batch)
                 targets = self.targets.of(batch.mol_id)
-                loss = _masked_loss(outputs, targets, regression=self.targets.regression)
+                loss = masked_loss(outputs, targets, task=self.task)
                 if self.cfg.w_view_contrast:
                     loss = loss + self.cfg.w_view_contrast * view_contrast
             self.optimizer.zero_grad(set_to_none=True)
@@ -310,9 +277,11 @@ class FineTuner:
 
     @torch.no_grad()
     def predict(self, subset: str) -> np.ndarray:
-        """Class-1 probabilities or values (original units) for a subset, in split order."""
+        """Class-1 probabilities, class probabilities (multiclass) or values (original units) for a
+        subset, in split order."""
         if not self.positions[subset]:  # the test subset of a model for deployment
-            return np.zeros((0, len(self.job.dataset.targets)))
+            width = head_width(self.task, n_targets=len(self.job.dataset.targets), classes=self.split.classes)
+            return np.zeros((0, width))
         self.model.eval()
         loader = make_loader(
             self.eval_data, batch_size=2 * self.cfg.batch_size, indices=self.positions[subset], shuffle=False
@@ -322,7 +291,8 @@ class FineTuner:
         return torch.cat(outputs).numpy().astype(np.float64)
 
     def score(self, subset: str) -> float:
-        return evaluate(self.task, self.split[subset].labels, self.predict(subset))["value"]
+        labels, predicted = self.split[subset].labels, self.predict(subset)
+        return evaluate(self.task, labels, predicted, classes=self.split.classes)["value"]
 
     def better(self, value: float, best: float | None) -> bool:
         if math.isnan(value):
@@ -410,6 +380,7 @@ def finetune(
         seconds=time.perf_counter() - started,
         history=history,
         best_epoch=best_epoch,
+        classes=tuner.split.classes,
         extra={
             "init": job.finetune.init,
             "mode": job.finetune.mode,
@@ -427,6 +398,7 @@ def finetune(
             "seed": seed,
             "task": tuner.task,
             "targets": job.dataset.targets,
+            "classes": tuner.split.classes,
             "smiles_column": job.dataset.smiles_column,
             "label_mean": tuner.targets.mean.tolist(),
             "label_std": tuner.targets.std.tolist(),

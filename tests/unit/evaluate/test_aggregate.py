@@ -413,3 +413,29 @@ def test_models_without_a_test_set_are_na_and_say_why(tmp_path, figures):
 
 def _scored(tmp_path):
     return [_result(tmp_path / "scored", "semmol", "esol", seed, 1.0 + seed) for seed in (0, 1)]
+
+
+def test_multiclass_rows_name_their_metric_and_ensemble_the_class_probabilities(tmp_path):
+    from semmol.evaluate.metrics import multiclass_scores
+    from semmol.evaluate.records import write_result
+
+    labels = np.array([[0.0], [1.0], [2.0], [1.0]])
+    seeds = [  # class probabilities of the same four test molecules
+        np.array([[0.5, 0.3, 0.2], [0.2, 0.3, 0.5], [0.1, 0.2, 0.7], [0.4, 0.5, 0.1]]),
+        np.array([[0.3, 0.6, 0.1], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4], [0.6, 0.2, 0.2]]),
+    ]
+    files = []
+    for seed, proba in enumerate(seeds):
+        part = (np.array([4, 7, 9, 12]), ["C"] * 4, labels, proba)
+        out = tmp_path / f"semmol/rings/scaffold-{seed}"
+        write_result(
+            out, run="semmol", benchmark="rings", split_kind="scaffold", seed=seed, task="multiclass",
+            targets=["rings"], subsets={"train": part, "valid": part, "test": part}, missing={}, seconds=1.0,
+            classes=["acyclic", "one_ring", "polycyclic"],
+        )  # fmt: skip
+        files.append(out / "metrics.json")
+    (row,) = summarize(load_results(files))
+    expected, _, _ = multiclass_scores(labels, np.mean(seeds, axis=0))
+    assert row.metric == "roc_auc_ovr" and row.ensemble == pytest.approx(expected)
+    text = summary_markdown([row])
+    assert "| rings | scaffold | ROC-AUC one-vs-rest ↑ |" in text and "over the classes present" in text
