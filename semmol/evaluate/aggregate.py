@@ -82,6 +82,12 @@ METRICS_CAPTION = (
     "Test score of every seed (points) and their mean (black bar) per run; baselines dashed, "
     "published figures dotted."
 )
+#: What the multiclass metric is, said under the table when a row uses it.
+MULTICLASS_NOTE = (
+    "ROC-AUC one-vs-rest ↑ (multiclass benchmarks) is the macro mean of each class's ROC-AUC against all "
+    "other classes, over the classes present among the labelled test molecules; accuracy is in each "
+    "result's metrics.json."
+)
 SUMMARY_COLUMNS = ("run", "benchmark", "split", "metric", "mean", "std", "n", "seeds", "kind", "ensemble")
 #: What each baseline is, for the table's header.
 BASELINES = {
@@ -264,16 +270,7 @@ def summary_markdown(rows: list[SummaryRow]) -> str:
         "parentheses. ROC-AUC ↑ is a fraction in [0, 1], the mean over tasks whose labelled test molecules "
         "hold both classes (missing labels masked); higher is better. RMSE ↓ is in the target's units; "
         "lower is better. Bold: the best measured score of a line.",
-        *(
-            [
-                "",
-                "ROC-AUC one-vs-rest ↑ (multiclass benchmarks) is the macro mean of each class's ROC-AUC "
-                "against all other classes, over the classes present among the labelled test molecules; "
-                "accuracy is in each result's metrics.json.",
-            ]
-            if any(row.metric == "roc_auc_ovr" for row in rows)
-            else []
-        ),
+        *(["", MULTICLASS_NOTE] if any(row.metric == "roc_auc_ovr" for row in rows) else []),
         "",
         *(
             f"{run} (baseline): {BASELINES.get(run, 'a baseline')}, trained by the pipeline on the same "
