@@ -128,12 +128,15 @@ def run(args: argparse.Namespace) -> None:
         extra_configs=args.config_overlay,
     )
     try:
-        # the stages' progress bars would bury the one line a refusal prints
+        # the stages' progress bars and warnings would bury the one line a refusal prints
+        logging.disable(logging.WARNING)
         with contextlib.redirect_stderr(io.StringIO()):
             prepared = prepare_run(request)
     except InputError as error:
         print(f"semmol train: error: {error}", file=sys.stderr)
         raise SystemExit(BAD_INPUT_STATUS) from None
+    finally:
+        logging.disable(logging.NOTSET)
     check = prepared.check
     sizes = ", ".join(f"{subset} {size}" for subset, size in check.sizes.items())
     rejected = f"results/data/{prepared.name}/rejected.parquet"
