@@ -453,6 +453,16 @@ class PretrainConfig(_Section):
     log_every: int = Field(10, ge=1, description="Steps between lines of metrics.jsonl.")
     seed: int = Field(0, description="Seed of initialisation, data order and corruption.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_bf16(cls, data: Any) -> Any:
+        """A model pretrained before ``precision`` existed stores ``bf16``: true meant bf16 on a
+        CUDA device and float32 on the CPU ('auto'), false float32 everywhere ('fp32')."""
+        if isinstance(data, dict) and "bf16" in data:
+            data = dict(data)
+            data.setdefault("precision", "auto" if data.pop("bf16") else "fp32")
+        return data
+
     @model_validator(mode="after")
     def _descriptor_views_are_encoded(self) -> PretrainConfig:
         views = [self.anchor, *self.targets]
