@@ -15,7 +15,8 @@ from semmol.inference.predict import PRED_SUFFIX, Predictor, predict_smiles
 from semmol.methods.property import PropertyModel
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.runtime.checkpoint import load_file
-from semmol.train.finetune import build_model, finetune, views_without_method_gradient
+from semmol.train.finetune import finetune
+from semmol.train.finetune_model import build_model, views_without_method_gradient
 from semmol.train.pretrain import pretrain
 
 from ...conftest import ESOL_TARGET
