@@ -7,11 +7,13 @@ of the best validation epoch is kept (early stopping with ``patience``) and eval
 With ``frozen_epochs``, the encoders stay fixed while the head alone learns for those first
 epochs (linear probing, then fine-tuning); with ``layer_lr_ratio``, an encoder's lower layers
 learn at lower rates than its upper ones.
+
+Resumable: every epoch ends with a checkpoint in the result directory's undeclared ``_ckpt/``, and
+a killed job's re-run continues from it (:mod:`semmol.train.finetune_state`).
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import time
@@ -31,6 +33,7 @@ from semmol.evaluate.records import write_result
 from semmol.methods.property import to_target_units
 from semmol.runtime.precision import autocast, default_device
 from semmol.train.finetune_model import build_model
+from semmol.train.finetune_state import CHECKPOINT, FinetuneCheckpoint, FinetuneProgress, resume_key
 from semmol.train.layer_rates import parameter_depths, rate_factor
 from semmol.train.schedules import lr_factor
 
@@ -74,7 +77,18 @@ def _masked_loss(raw: torch.Tensor, target: torch.Tensor, *, regression: bool) -
 
 
 class FineTuner:
-    """Trains a :class:`PropertyModel` on a benchmark split; see :func:`finetune`."""
+    """Trains a :class:`PropertyModel` on a benchmark split; see :func:`finetune`.
+
+    Args:
+        job: dataset, model and fine-tuning options.
+        molecules: the benchmark's ``molecules.parquet``.
+        shards_manifest: the benchmark's ``shards/manifest.json``.
+        split: the split JSON.
+        seed: seed of initialisation, batch order and dropout.
+        pretrained: the run's pretrained ``model.pt`` (``None``: from scratch).
+        out_dir: the result directory, whose ``_ckpt/`` holds the checkpoint of every epoch
+            (``None``: no checkpoint, nothing to resume).
+    """
 
     def __init__(
         self,
@@ -85,6 +99,7 @@ class FineTuner:
         split: Path,
         seed: int,
         pretrained: Path | None,
+        out_dir: Path | None = None,
     ):
         self.job, self.cfg, self.seed = job, job.finetune, seed
         self.task = job.dataset.task
@@ -143,7 +158,28 @@ class FineTuner:
             np.asarray(self.positions["train"]),
             modalities=[m for m in self.model.encoder.modalities if m not in pretrained_modalities],
         )
-        self.metric, self.higher_is_better = TASK_METRIC[self.task]
+        self.metric, higher_is_better = TASK_METRIC[self.task]
+        self.progress = FinetuneProgress(
+            higher_is_better, patience=self.cfg.patience, max_epochs=self.cfg.epochs
+        )
+        self.checkpoint = None
+        if out_dir is not None:
+            inputs = {
+                "molecules": molecules,
+                "shards": shards_manifest,
+                "split": split,
+                "pretrained": pretrained,
+            }
+            self.checkpoint = FinetuneCheckpoint(
+                Path(out_dir) / CHECKPOINT,
+                key=resume_key(job.model_dump(mode="json"), seed=seed, inputs=inputs),
+                parts={
+                    "model": self.model,
+                    "optimizer": self.optimizer,
+                    "scheduler": self.scheduler,
+                    "progress": self.progress,
+                },
+            )
 
     def _encoder_param_groups(self) -> list[dict]:
         """The encoders' optimizer groups: one at ``encoder_lr``; with ``layer_lr_ratio`` below 1,
@@ -215,30 +251,27 @@ class FineTuner:
     def score(self, subset: str) -> float:
         return evaluate(self.task, self.split[subset].labels, self.predict(subset))["value"]
 
-    def better(self, value: float, best: float | None) -> bool:
-        if math.isnan(value):
-            return False
-        return best is None or (value > best if self.higher_is_better else value < best)
+    def run_epoch(self) -> None:
+        """Train the next epoch, score it on the validation subset, and checkpoint."""
+        epoch = self.progress.epoch + 1
+        train_loss = self.train_epoch(epoch)
+        valid = self.score("valid")
+        self.progress.record(train_loss=train_loss, valid=valid, model=self.model)
+        log.info("epoch %d: train loss %.4f, valid %s %.4f", epoch, train_loss, self.metric, valid)
+        if self.progress.waited >= self.progress.patience:
+            log.info("no validation improvement for %d epochs; stopping", self.progress.waited)
+        if self.checkpoint is not None:
+            self.checkpoint.save()
 
     def fit(self) -> tuple[list[dict], int]:
-        """Train with early stopping; leaves the best validation epoch's weights in the model."""
-        history: list[dict] = []
-        best, best_epoch, best_state, waited = None, 0, None, 0
-        for epoch in range(1, self.cfg.epochs + 1):
-            train_loss = self.train_epoch(epoch)
-            valid = self.score("valid")
-            history.append({"epoch": epoch, "train_loss": train_loss, "valid": valid})
-            log.info("epoch %d: train loss %.4f, valid %s %.4f", epoch, train_loss, self.metric, valid)
-            if self.better(valid, best) or best_state is None:
-                best, best_epoch, waited = valid, epoch, 0
-                best_state = copy.deepcopy(self.model.state_dict())
-            else:
-                waited += 1
-                if waited >= self.cfg.patience:
-                    log.info("no validation improvement for %d epochs; stopping", waited)
-                    break
-        self.model.load_state_dict(best_state)
-        return history, best_epoch
+        """Train with early stopping, after the checkpoint's epochs when there is one of this job;
+        leaves the best validation epoch's weights in the model."""
+        if self.checkpoint is not None and self.checkpoint.resume():
+            log.info("resumed from %s after epoch %d", self.checkpoint.path, self.progress.epoch)
+        while not self.progress.done:
+            self.run_epoch()
+        self.model.load_state_dict(self.progress.best_weights)
+        return self.progress.history, self.progress.best_epoch
 
 
 def finetune(
@@ -264,10 +297,12 @@ def finetune(
         split: the split JSON.
         seed: seed of initialisation, batch order and dropout.
         pretrained: the run's pretrained ``model.pt`` (``None``: from scratch).
-        out_dir: the result directory.
+        out_dir: the result directory; its undeclared ``_ckpt/`` holds the checkpoint while the
+            job runs and goes when the outputs are written.
 
     Returns:
-        The metrics as written.
+        The metrics as written (``seconds``: this process's wall time; a resumed run's counts
+        the epochs after the checkpoint only).
     """
     started = time.perf_counter()
     tuner = FineTuner(
@@ -277,6 +312,7 @@ def finetune(
         split=split,
         seed=seed,
         pretrained=pretrained,
+        out_dir=out_dir,
     )
     history, best_epoch = tuner.fit()
     subsets = {
@@ -331,6 +367,7 @@ def finetune(
             "test": metrics["test"],
         },
     )
+    tuner.checkpoint.remove()  # model.pt, written last, is there: nothing is left to resume
     log.info(
         "%s/%s seed %d: test %s %.4f (valid %.4f, best epoch %d)",
         run,
