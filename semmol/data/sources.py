@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import difflib
 import fnmatch
-import hashlib
 import importlib.util
 import json
 import logging
@@ -33,7 +32,7 @@ from urllib.parse import unquote, urlsplit
 
 from semmol.config import DatasetConfig, HFSource, LocalSource, PackageSource, Source, URLSource
 from semmol.data.tables import read_table, require_columns
-from semmol.runtime.atomic import atomic_path
+from semmol.runtime.atomic import atomic_path, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +124,7 @@ def fetch_file(
         "name": name,
         "source": source.model_dump(mode="json"),
         "file": data_path.name,
-        "sha256": _sha256(data_path),
+        "sha256": file_sha256(data_path),
         "bytes": data_path.stat().st_size,
         **(describe(data_path) if describe is not None else {}),
         "revision": fetched.revision,
@@ -140,7 +139,7 @@ def _check_sha256(fetched: _Fetched, expected: str | None) -> None:
     """Compare a fetched file with the checksum its source pins (nothing to do without one)."""
     if expected is None:
         return
-    got = _sha256(fetched.path)
+    got = file_sha256(fetched.path)
     if got != expected.lower():
         raise SourceError(
             f"{fetched.origin}: sha256 mismatch for {fetched.path.name}: the source pins {expected.lower()}, "
@@ -371,14 +370,6 @@ def _stage_copy(file: Path, staging: Path) -> Path:
     target = staging / file.name
     shutil.copyfile(file, target)
     return target
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 _FETCHERS: dict[str, Callable[[Any, Path], _Fetched]] = {

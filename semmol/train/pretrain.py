@@ -38,7 +38,7 @@ from semmol.models.corruption import CorruptionKey
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.models.tokenizer import SmilesVocab
 from semmol.runtime.atomic import atomic_path
-from semmol.runtime.checkpoint import load_if_exists, save_atomic
+from semmol.runtime.checkpoint import load_if_exists, rng_state, save_atomic, set_rng_state
 from semmol.runtime.distributed import (
     DistContext,
     all_gather_objects,
@@ -67,19 +67,6 @@ class PretrainState:
     step: int = 0
     epoch: int = 0
     batch_in_epoch: int = 0
-
-
-def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state(state["cuda"])
 
 
 class Pretrainer:
@@ -179,7 +166,7 @@ class Pretrainer:
         return self.out_dir / CHECKPOINT
 
     def save_checkpoint(self) -> None:
-        rng = all_gather_objects(_rng_state())  # every rank's dropout stream, restored per rank
+        rng = all_gather_objects(rng_state())  # every rank's dropout stream, restored per rank
         heads = self.descriptor_prediction
         if self.ctx.is_main:
             save_atomic(
@@ -229,7 +216,7 @@ class Pretrainer:
             self.descriptor_prediction.load_state_dict(checkpoint["descriptor_prediction"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.scheduler.load_state_dict(checkpoint["scheduler"])
-        _set_rng_state(checkpoint["rng"][self.ctx.rank])
+        set_rng_state(checkpoint["rng"][self.ctx.rank])
         self.state = PretrainState(**checkpoint["state"])
         log.info("resumed from %s at step %d", self.checkpoint_path, self.state.step)
         return True

@@ -15,7 +15,8 @@ from semmol.inference.predict import PRED_SUFFIX, Predictor, predict_smiles
 from semmol.methods.property import PropertyModel
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.runtime.checkpoint import load_file
-from semmol.train.finetune import build_model, views_without_method_gradient
+from semmol.train.finetune import FineTuner, finetune
+from semmol.train.finetune_model import build_model, views_without_method_gradient
 from semmol.train.pretrain import pretrain
 
 from ...conftest import ESOL_TARGET, RING_CLASSES, finetune_on
@@ -61,6 +62,19 @@ def pretrained(request, tiny_benchmark, tmp_path_factory):
 def run(tiny_benchmark, out_dir, job, pretrained_model=None, seed=0):
     options = {"name": "esol", "run": "test", "seed": seed, "pretrained": pretrained_model}
     return finetune_on(tiny_benchmark, job, out_dir, **options)
+
+
+def make_tuner(tiny_benchmark, job, pretrained_model=None, out_dir=None) -> FineTuner:
+    """A :class:`FineTuner` of seed 0 on the tiny benchmark (checkpointing to ``out_dir`` if given)."""
+    return FineTuner(
+        job,
+        molecules=tiny_benchmark["molecules"],
+        shards_manifest=tiny_benchmark["manifest"],
+        split=tiny_benchmark["split"],
+        seed=0,
+        pretrained=pretrained_model,
+        out_dir=out_dir,
+    )
 
 
 def test_scratch_finetuning_is_seeded_and_writes_its_outputs(tiny_benchmark, tmp_path):
@@ -150,51 +164,25 @@ def test_a_pretrained_fingerprint_encoder_needs_its_bit_count(pretrained, tmp_pa
 
 
 def test_descriptor_scaling_is_fitted_on_the_train_subset(tiny_benchmark):
-    from semmol.train.finetune import FineTuner
-
     job = make_job(modalities=["graph2d", "descriptors"], init="scratch")
-    tuner = FineTuner(
-        job,
-        molecules=tiny_benchmark["molecules"],
-        shards_manifest=tiny_benchmark["manifest"],
-        split=tiny_benchmark["split"],
-        seed=0,
-        pretrained=None,
-    )
+    tuner = make_tuner(tiny_benchmark, job)
     train = tuner.train_data.columns.descriptors[tuner.positions["train"]]
     encoder = tuner.model.encoder.encoders["descriptors"]
     torch.testing.assert_close(encoder.input_mean, torch.as_tensor(train.mean(axis=0), dtype=torch.float32))
 
 
 def test_every_encoder_learns_at_encoder_lr_and_the_head_at_lr(tiny_benchmark, pretrained):
-    from semmol.train.finetune import FineTuner
-
     _, model_path = pretrained
     for init, path in (("scratch", None), ("pretrained", model_path)):
-        tuner = FineTuner(
-            make_job(init=init, lr=1e-3, encoder_lr=2e-4),
-            molecules=tiny_benchmark["molecules"],
-            shards_manifest=tiny_benchmark["manifest"],
-            split=tiny_benchmark["split"],
-            seed=0,
-            pretrained=path,
-        )
+        tuner = make_tuner(tiny_benchmark, make_job(init=init, lr=1e-3, encoder_lr=2e-4), path)
         encoders, head = tuner.optimizer.param_groups
         assert (encoders["lr"], head["lr"]) == (2e-4, 1e-3)
         assert {id(p) for p in encoders["params"]} == {id(p) for p in tuner.model.encoder.parameters()}
 
 
 def test_frozen_epochs_train_the_head_alone_then_everything(tiny_benchmark, pretrained):
-    from semmol.train.finetune import FineTuner
-
-    tuner = FineTuner(
-        make_job(init="pretrained", frozen_epochs=1, dropout=0.0),
-        molecules=tiny_benchmark["molecules"],
-        shards_manifest=tiny_benchmark["manifest"],
-        split=tiny_benchmark["split"],
-        seed=0,
-        pretrained=pretrained[1],
-    )
+    job = make_job(init="pretrained", frozen_epochs=1, dropout=0.0)
+    tuner = make_tuner(tiny_benchmark, job, pretrained[1])
     encoder_params, head_params = (group["params"] for group in tuner.optimizer.param_groups)
 
     def snapshot(params):
@@ -213,16 +201,8 @@ def test_frozen_epochs_train_the_head_alone_then_everything(tiny_benchmark, pret
 
 
 def test_layer_lr_ratio_lets_each_encoder_learn_slower_at_its_input(tiny_benchmark, pretrained):
-    from semmol.train.finetune import FineTuner
-
-    tuner = FineTuner(
-        make_job(init="pretrained", lr=1e-3, encoder_lr=1e-3, layer_lr_ratio=0.1),
-        molecules=tiny_benchmark["molecules"],
-        shards_manifest=tiny_benchmark["manifest"],
-        split=tiny_benchmark["split"],
-        seed=0,
-        pretrained=pretrained[1],
-    )
+    job = make_job(init="pretrained", lr=1e-3, encoder_lr=1e-3, layer_lr_ratio=0.1)
+    tuner = make_tuner(tiny_benchmark, job, pretrained[1])
     *encoder_groups, head = tuner.optimizer.param_groups
     rate = {id(p): group["lr"] for group in encoder_groups for p in group["params"]}
     assert set(rate) == {id(p) for p in tuner.model.encoder.parameters()} and head["lr"] == 1e-3
