@@ -120,16 +120,10 @@ class ExperimentConfig(Section):
                 "finetune.pretrained_format 'pretrain_gnns' needs finetune.pretrained and graph2d_hu "
                 "among finetune.modalities"
             )
-        own_pretraining = self.finetune.pretrained is None
-        if self.finetune.mode == "method":
-            from semmol.methods import method_class  # the registry imports this module
-
-            if self.finetune.init != "pretrained":
-                raise ValueError("finetune.mode 'method' needs finetune.init 'pretrained'")
-            if own_pretraining and method_class(self.pretrain.method).head_input_class is None:
-                raise ValueError(
-                    f"finetune.mode 'method': pretraining method '{self.pretrain.method}' offers no head input"
-                )
+        # Whether the run's pretraining method offers a head input is the registry's to say:
+        # semmol.methods.check_head_input, called where the workflow loads the config.
+        if self.finetune.mode == "method" and self.finetune.init != "pretrained":
+            raise ValueError("finetune.mode 'method' needs finetune.init 'pretrained'")
         return self
 
 
