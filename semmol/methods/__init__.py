@@ -34,7 +34,7 @@ def build_method(job: PretrainJob) -> PretrainMethod:
     return method_class(job.pretrain.method)(job)
 
 
-def check_head_input(experiment: ExperimentConfig) -> None:
+def check_head_input(experiment: ExperimentConfig, where: str) -> None:
     """Fail when ``finetune.mode: method`` asks for the head input of a pretraining method that
     offers none (:attr:`PretrainMethod.head_input_class`).
 
@@ -43,6 +43,7 @@ def check_head_input(experiment: ExperimentConfig) -> None:
 
     Args:
         experiment: the experiment, or one run of it (:func:`semmol.config.resolve_run`).
+        where: what ``experiment`` is, for the error, e.g. "run 'semmol_head'".
 
     Raises:
         ValueError: the run's own pretraining method offers no head input.
@@ -50,4 +51,4 @@ def check_head_input(experiment: ExperimentConfig) -> None:
     finetune, method = experiment.finetune, experiment.pretrain.method
     own_pretraining = finetune.pretrained is None
     if finetune.mode == "method" and own_pretraining and method_class(method).head_input_class is None:
-        raise ValueError(f"finetune.mode 'method': pretraining method '{method}' offers no head input")
+        raise ValueError(f"{where}: finetune.mode 'method': pretraining method '{method}' offers no head input")

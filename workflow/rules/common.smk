@@ -13,8 +13,9 @@ from semmol.methods import check_head_input, method_class
 validate(config, "../schemas/config.schema.json", set_default=False)
 CFG = load_config(config)
 RUNS = {name: resolve_run(CFG, name) for name in CFG.runs}
-for experiment in [CFG, *RUNS.values()]:
-    check_head_input(experiment)
+check_head_input(CFG, "the defaults")
+for run_name, resolved in RUNS.items():
+    check_head_input(resolved, f"run '{run_name}'")
 
 # Bump a stage's version when the meaning of its output changes: Snakemake does not notice
 # edits to the semmol package, but it re-runs a rule whose params changed.

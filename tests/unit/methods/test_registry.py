@@ -19,10 +19,11 @@ def _experiment(**sections) -> ExperimentConfig:
 def test_method_mode_needs_a_method_that_offers_a_head_input(method):
     experiment = _experiment(pretrain={"method": method}, finetune={"mode": "method"})
     if METHODS[method].head_input_class is None:
-        with pytest.raises(ValueError, match=f"pretraining method '{method}' offers no head input"):
-            check_head_input(experiment)
+        message = f"run 'r': finetune.mode 'method': pretraining method '{method}' offers no head input"
+        with pytest.raises(ValueError, match=message):
+            check_head_input(experiment, "run 'r'")
     else:
-        check_head_input(experiment)
+        check_head_input(experiment, "run 'r'")
 
 
 def test_a_model_pretrained_elsewhere_is_not_judged_by_the_runs_method():
@@ -31,8 +32,8 @@ def test_a_model_pretrained_elsewhere_is_not_judged_by_the_runs_method():
         pretrain={"method": "infonce"},
         finetune={"mode": "method", "pretrained": {"kind": "local", "path": "model.pt"}},
     )
-    check_head_input(experiment)
+    check_head_input(experiment, "run 'r'")
 
 
 def test_encoder_mode_needs_no_head_input():
-    check_head_input(_experiment(pretrain={"method": "infonce"}))
+    check_head_input(_experiment(pretrain={"method": "infonce"}), "run 'r'")
