@@ -43,6 +43,60 @@ def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M) if m[1] != "total"}
 
 
+def expected_jobs(*config_files: Path) -> dict[str, int]:
+    """Jobs per rule that target ``all`` plans in an empty directory, derived from the config files
+    (merged in order, as ``--configfile`` does) rather than counted by hand, so that the counts
+    follow the configs: a dataset per data stage and shard, a split and fine-tuning per benchmark
+    and seed, one pretraining per distinct pretraining configuration (runs that differ only in
+    fine-tuning share it: the model, the ``pretrain`` section and the method's own section decide),
+    and a center library (k-means of the corpus embeddings) of each pretrained model."""
+    import json
+
+    import yaml
+    from snakemake.utils import update_config
+
+    from semmol.config import load_config, resolve_run
+    from semmol.methods import method_class
+
+    merged: dict = {}
+    for path in config_files:
+        update_config(merged, yaml.safe_load(path.read_text()))
+    config = load_config(merged)
+    runs = [resolve_run(config, name) for name in config.runs]
+    pretrainings = set()
+    for run in runs:
+        if run.finetune.init == "pretrained" and run.finetune.pretrained is None:
+            own = method_class(run.pretrain.method).options_section
+            sections = [run.model, run.pretrain, *([getattr(run, own)] if own else [])]
+            key = json.dumps([section.model_dump(mode="json") for section in sections], sort_keys=True)
+            pretrainings.add(key)
+    corpus = [config.corpus] if pretrainings else []
+    fewshot = [config.fewshot.benchmark] if config.fewshot.benchmark is not None else []
+    datasets = len(set(corpus) | set(config.benchmarks) | set(fewshot))
+    per_seed = len(config.benchmarks) * len(config.seeds)
+    baselines = int(config.baseline.enabled) + int(config.baseline.chemprop.enabled)
+    counts = {
+        "download": datasets,
+        "standardize": datasets,
+        "conformers": datasets * config.conformers.shards,
+        "gather_shards": datasets,
+        "split": per_seed,
+        "pretrain": len(pretrainings),
+        "centers": len(pretrainings),
+        "finetune": len(runs) * per_seed,
+        "baseline": baselines * per_seed,
+        "fewshot": len(config.fewshot.rows) * len(config.seeds) if fewshot else 0,
+        "aggregate": 1,
+    }
+    return {rule: count for rule, count in counts.items() if count}
+
+
+def planned_counts(jobs: dict[str, int], expected: dict[str, int]) -> dict[str, int]:
+    """The planned jobs of the rules :func:`expected_jobs` counts (downloads of pretrained text
+    models aside), with 0 for a rule planned nowhere."""
+    return {rule: jobs.get(rule, 0) for rule in {*expected, *jobs} - {"all", "download_model"}}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark ``full_data`` the tests that read the complete development data, so that CI can run
     the suite once as a fresh clone sees it and then only these with the data present."""

@@ -45,23 +45,10 @@ from semmol.evaluate.data_report import data_markdown, read_dataset, write_data_
 from semmol.evaluate.fewshot_report import FEWSHOT_CSV, fewshot_markdown, fewshot_rows, write_fewshot_csv
 from semmol.evaluate.metrics import evaluate
 from semmol.evaluate.probe_report import probe_curves, probe_markdown, probe_table
-from semmol.evaluate.published import SOURCE_NOTE, published_scores
-from semmol.evaluate.records import (
-    KIND_BASELINE,
-    KIND_PIPELINE,
-    PREDICTIONS_FILE,
-    read_metrics,
-    score_columns,
-)
+from semmol.evaluate.published import published_scores
+from semmol.evaluate.records import PREDICTIONS_FILE, read_metrics, score_columns
 from semmol.evaluate.summary_row import SummaryRow
-from semmol.evaluate.tables import (
-    KIND_ORDER,
-    KIND_PUBLISHED,
-    benchmark_table,
-    ensemble_cell,
-    run_table,
-    score_cell,
-)
+from semmol.evaluate.tables import KIND_ORDER, KIND_PUBLISHED, summary_by_run_markdown, summary_markdown
 from semmol.methods.semmol.objective import read_snapshots
 from semmol.runtime.atomic import atomic_path
 
@@ -82,18 +69,7 @@ METRICS_CAPTION = (
     "Test score of every seed (points) and their mean (black bar) per run; baselines dashed, "
     "published figures dotted."
 )
-#: What the multiclass metric is, said under the table when a row uses it.
-MULTICLASS_NOTE = (
-    "ROC-AUC one-vs-rest ↑ (multiclass benchmarks) is the macro mean of each class's ROC-AUC against all "
-    "other classes, over the classes present among the labelled test molecules; accuracy is in each "
-    "result's metrics.json."
-)
 SUMMARY_COLUMNS = ("run", "benchmark", "split", "metric", "mean", "std", "n", "seeds", "kind", "ensemble")
-#: What each baseline is, for the table's header.
-BASELINES = {
-    "rf_ecfp4": "random forest on ECFP4 bits",
-    "chemprop": "chemprop's D-MPNN with its default settings (its own command line)",
-}
 
 
 class AggregateError(ValueError):
@@ -254,73 +230,6 @@ def write_summary_csv(rows: list[SummaryRow], path: str | Path) -> None:
                     _csv_number(row.ensemble),
                 ]
             )
-
-
-def summary_markdown(rows: list[SummaryRow]) -> str:
-    """The results table in Markdown, with a header saying what the numbers are, then the
-    seed-ensemble table (:func:`ensemble_score`) in the same layout.
-
-    One line per benchmark and split; one column per run, then baselines, then published
-    methods. The best measured (non-published) score of each line is bold.
-    """
-    header = [
-        "# Results",
-        "",
-        "Test-set scores: mean ± sample standard deviation over fine-tuning seeds, number of seeds in "
-        "parentheses. ROC-AUC ↑ is a fraction in [0, 1], the mean over tasks whose labelled test molecules "
-        "hold both classes (missing labels masked); higher is better. RMSE ↓ is in the target's units; "
-        "lower is better. Bold: the best measured score of a line.",
-        *(["", MULTICLASS_NOTE] if any(row.metric == "roc_auc_ovr" for row in rows) else []),
-        "",
-        *(
-            f"{run} (baseline): {BASELINES.get(run, 'a baseline')}, trained by the pipeline on the same "
-            "splits and seeds."
-            for run in dict.fromkeys(row.run for row in rows if row.kind == KIND_BASELINE)
-        ),
-        *(
-            f"{run}: the fine-tuned {', '.join(views)} got no gradient from its pretraining method's own "
-            "terms (at most from its reconstruction terms), so this row does not measure that method."
-            for run, views in dict.fromkeys(
-                (row.run, row.untrained_views) for row in rows if row.untrained_views
-            )
-        ),
-    ]
-    if any(row.kind != KIND_PUBLISHED and row.n == 0 for row in rows):
-        header += [
-            "",
-            "n/a without a score: no seed has a test score. Split none (and a split column without "
-            "test rows) trains models for deployment on every row but a validation hold-out used for "
-            "early stopping, so there is no test set to score.",
-        ]
-    if any(row.kind == KIND_PUBLISHED for row in rows):
-        header += [
-            "",
-            f"(published): figures from the literature, not run here: {SOURCE_NOTE}. Compare them only "
-            "with runs on the full data sets.",
-        ]
-    ensembles = [
-        "## Seed ensembles",
-        "",
-        "Test score of the mean of the seeds' predictions: what a user deploying all seeds' models "
-        "gets (`semmol predict` with several models). n/a: the seeds' test sets differ.",
-        "",
-    ]
-    results = benchmark_table(rows, value=lambda row: row.mean, cell=score_cell)
-    ensemble = benchmark_table(rows, value=lambda row: row.ensemble, cell=ensemble_cell)
-    return "\n".join([*header, "", *results, "", *ensembles, *ensemble]) + "\n"
-
-
-def summary_by_run_markdown(rows: list[SummaryRow]) -> str:
-    """The results table with a line per run and a column per benchmark (:func:`run_table`)."""
-    header = [
-        "# Results by run",
-        "",
-        "Test-set scores, mean ± sample standard deviation over fine-tuning seeds (number of seeds in "
-        "parentheses); the best measured score of each benchmark in bold. summary.md says what each "
-        "metric is and what each baseline and published row is.",
-        "",
-    ]
-    return "\n".join([*header, *run_table(rows)]) + "\n"
 
 
 def read_pretrain_log(path: str | Path) -> list[dict[str, float]]:

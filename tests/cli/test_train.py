@@ -17,7 +17,7 @@ from semmol.cli.train import BAD_INPUT_STATUS
 from semmol.config import TaskType, load_config
 from semmol.runtime.workflow_run import REPOSITORY, TrainRequest, dataset_name, overlay_config
 
-from ..conftest import planned_jobs
+from ..conftest import expected_jobs, planned_counts, planned_jobs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -179,6 +179,6 @@ def test_dry_run_writes_the_overlay_and_plans_the_tables_dag(tmp_path):
     assert f"--configfile {REPOSITORY / 'config' / 'demo.yaml'} {overlay_file}" in overlay_file.read_text()
     assert "assay.csv: 60 rows, 60 molecules (0 rejected, each with its reason in" in result.stderr
     assert "column split: train 40, valid 10, test 10" in result.stderr
-    jobs = planned_jobs(result)  # seeds x (semmol, scratch), the forest and a split per seed
-    assert (jobs["split"], jobs["finetune"], jobs["baseline"]) == (2, 4, 2)
+    expected = expected_jobs(REPOSITORY / "config" / "demo.yaml", overlay_file)
+    assert planned_counts(planned_jobs(result), expected) == expected
     assert not (tmp_path / "assay" / "results").exists()

@@ -159,7 +159,6 @@ def test_pretrain_gnns_rows_pin_their_checkpoints_and_have_scratch_twins():
             {"pretrain.targets": ["graph2d", "descriptors"], "pretrain.descriptor_views": ["descriptors"]},
             "read its own target",
         ),
-        ({"finetune.mode": "method", "pretrain.method": "infonce"}, "method 'infonce' offers no head input"),
         ({"finetune.mode": "method", "finetune.init": "scratch"}, "finetune.mode 'method' needs"),
         ({"finetune.w_view_contrast": 0.1}, "w_view_contrast needs finetune.fusion: weighted"),
         ({"pretrain.targets": ["graph2d", "graph2d_hu"]}, "graph2d_hu is not pretrained here"),

@@ -1,4 +1,4 @@
-"""No import circles between semmol's modules, except the one listed as known.
+"""No import circles between semmol's modules.
 
 The import graph is read from the source with :mod:`ast`: every ``import`` and ``from ... import``
 anywhere in a module counts, inside functions too (a deferred import hides a circle from Python
@@ -11,16 +11,6 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "semmol"
-
-#: Import edges (importer, imported) known to close a circle, each with the reason it stays.
-#: Exact: the test fails when a listed edge no longer closes a circle, so that whoever removes the
-#: circle removes its entry too.
-KNOWN_CYCLE_EDGES = {
-    # issue "config split": semmol.config looks pretraining methods up in the registry
-    # (semmol.methods), whose methods import their configuration classes from semmol.config; the
-    # circle goes when the configuration is split so that the registry needs no module that needs it.
-    ("semmol.config", "semmol.methods"),
-}
 
 
 def _module_names() -> dict[str, Path]:
@@ -116,20 +106,5 @@ def test_the_reader_sees_deferred_imports_and_skips_type_checking_ones(tmp_path)
     assert _cycles(graph) == [["pkg.a", "pkg.b"]]
 
 
-def test_no_import_cycles_but_the_known_ones():
-    graph = _import_graph()
-    without_known = {
-        module: {other for other in imported if (module, other) not in KNOWN_CYCLE_EDGES}
-        for module, imported in graph.items()
-    }
-    assert _cycles(without_known) == [], "modules that import each other, directly or through others"
-
-
-def test_every_known_cycle_edge_still_closes_a_cycle():
-    graph = _import_graph()
-    gone = [
-        (importer, imported)
-        for importer, imported in sorted(KNOWN_CYCLE_EDGES)
-        if imported not in graph[importer] or importer not in _reachable(graph, imported)
-    ]
-    assert gone == [], "these circles are gone: remove them from KNOWN_CYCLE_EDGES"
+def test_no_import_cycles():
+    assert _cycles(_import_graph()) == [], "modules that import each other, directly or through others"

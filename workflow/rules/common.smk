@@ -6,13 +6,16 @@ import shlex
 from snakemake.utils import validate
 
 from semmol.config import load_config, resolve_run
-from semmol.methods import method_class
+from semmol.methods import check_head_input, method_class
 
 # set_default=False: defaults come from the typed config; the validator would otherwise copy the
 # defaults of every branch of the source union into the source.
 validate(config, "../schemas/config.schema.json", set_default=False)
 CFG = load_config(config)
 RUNS = {name: resolve_run(CFG, name) for name in CFG.runs}
+check_head_input(CFG, "the defaults")
+for run_name, resolved in RUNS.items():
+    check_head_input(resolved, f"run '{run_name}'")
 
 # Bump a stage's version when the meaning of its output changes: Snakemake does not notice
 # edits to the semmol package, but it re-runs a rule whose params changed.

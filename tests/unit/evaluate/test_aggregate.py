@@ -24,8 +24,8 @@ from semmol.evaluate.aggregate import (
     load_results,
     read_pretrain_log,
     summarize,
-    summary_markdown,
 )
+from semmol.evaluate.tables import summary_markdown
 
 from ...conftest import drawn_share
 
