@@ -238,7 +238,9 @@ def memory_ratios(job: PretrainJob, manifest: Path, *, copies: int, steps: int) 
     ]
 
 
-def _seconds_per_epoch(job: FinetuneJob, *, molecules: Path, manifest: Path, split: Path, epochs: int) -> float:
+def _seconds_per_epoch(
+    job: FinetuneJob, *, molecules: Path, manifest: Path, split: Path, epochs: int
+) -> float:
     """Wall seconds per training epoch of ``job`` from scratch, after one untimed epoch."""
     from semmol.train.finetune import FineTuner
 
@@ -301,7 +303,13 @@ def finetune_ratios(
     if theirs <= 0:  # the two runs' start-up noise exceeded their difference: too few epochs timed
         theirs = math.nan
     return [
-        Ratio("finetune: s per epoch, semmol vs chemprop (same split)", ours, theirs, ours / theirs, f"<= {max_ratio}")
+        Ratio(
+            "finetune: s per epoch, semmol vs chemprop (same split)",
+            ours,
+            theirs,
+            ours / theirs,
+            f"<= {max_ratio}",
+        )
     ]
 
 

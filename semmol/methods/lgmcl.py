@@ -115,7 +115,8 @@ class LGMCLMethod(PretrainMethod):
         losses = []
         for read, positive in permutations(self.text, 2):
             tokens, token_valid = text_tokens(outputs, [read])
-            unified = nn.functional.normalize(self.fusion(structure, structure_valid, tokens, token_valid), dim=-1)
+            unified = self.fusion(structure, structure_valid, tokens, token_valid)
+            unified = nn.functional.normalize(unified, dim=-1)
             valid = structure_valid.any(dim=1) & outputs[read].valid & outputs[positive].valid
             losses.append(infonce_loss(unified, outputs[positive].projected, valid, temperature=tau))
         return torch.stack(losses).mean()

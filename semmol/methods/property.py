@@ -100,7 +100,8 @@ class PropertyModel(nn.Module):
             fusion != "concat" or not self.text_views or not self.structure_views
         ):
             raise ValueError(
-                f"graph-text fusion needs fusion 'concat', a structure view and a text view; got {fusion}, {modalities}"
+                "graph-text fusion needs fusion 'concat', a structure view and a text view; "
+                f"got {fusion}, {modalities}"
             )
         self.encoder, self.modalities, self.fusion_kind = encoder, list(modalities), fusion
         self.head_input, self.method = head_input, method

@@ -44,7 +44,9 @@ class GraphTextCrossAttention(nn.Module):
     def __init__(self, dim: int, heads: int = 4):
         super().__init__()
         if dim % heads:
-            raise ValueError(f"graph-text cross-attention: model.proj_dim ({dim}) must be divisible by {heads} heads")
+            raise ValueError(
+                f"graph-text cross-attention: model.proj_dim ({dim}) must be divisible by {heads} heads"
+            )
         self.attention = nn.MultiheadAttention(dim, heads, batch_first=True)
         self.norm = nn.LayerNorm(dim)
 

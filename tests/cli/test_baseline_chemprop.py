@@ -135,15 +135,20 @@ def test_bench_finetune_ratio_is_nan_where_chemprop_s_epochs_cost_nothing(
 
 
 def test_bench_finetune_ratio_times_a_job_against_a_reference_job(tiny_benchmark, capsys):
-    dataset = {"source": {"kind": "local", "path": "esol.csv"}, "targets": [ESOL_TARGET], "task": "regression"}
+    dataset = {
+        "source": {"kind": "local", "path": "esol.csv"},
+        "targets": [ESOL_TARGET],
+        "task": "regression",
+    }
 
     def job(dim: int) -> str:
         model = {"graph2d": {"name": "dmpnn", "dim": dim}}
         return json.dumps({"dataset": dataset, "model": model, "finetune": {"modalities": ["graph2d"]}})
 
     main(["bench", "finetune-ratio", "--job", job(32), "--reference-job", job(16), "--max-ratio", "3",
-          "--molecules", str(tiny_benchmark["molecules"]), "--shards-manifest", str(tiny_benchmark["manifest"]),
-          "--split", str(tiny_benchmark["split"]), "--chemprop", "/nonexistent/chemprop", "--epochs", "1"])  # fmt: skip
+          "--molecules", str(tiny_benchmark["molecules"]),
+          "--shards-manifest", str(tiny_benchmark["manifest"]), "--split", str(tiny_benchmark["split"]),
+          "--chemprop", "/nonexistent/chemprop", "--epochs", "1"])  # fmt: skip
     cells = [cell.strip() for cell in capsys.readouterr().out.strip().splitlines()[-1].split("|")[1:-1]]
     figure, ours, theirs, ratio, target = cells
     assert figure == "finetune: s per epoch, job vs reference job (same split)" and target == "<= 3.0"

@@ -117,9 +117,10 @@ def test_cross_attention_fuses_the_structure_with_one_text_view_against_the_othe
     everywhere = torch.ones(B, dtype=torch.bool)
 
     def fused_against(read: str, positive: str) -> torch.Tensor:
-        unified = method.fusion(structure, torch.ones(B, 2, dtype=torch.bool), views[read].projected_tokens,
-                                views[read].token_valid)
-        return infonce_loss(F.normalize(unified, dim=1), views[positive].projected, everywhere, temperature=0.1)
+        tokens, token_valid = views[read].projected_tokens, views[read].token_valid
+        unified = method.fusion(structure, torch.ones(B, 2, dtype=torch.bool), tokens, token_valid)
+        unified = F.normalize(unified, dim=1)
+        return infonce_loss(unified, views[positive].projected, everywhere, temperature=0.1)
 
     expected = (fused_against("smiles", "description") + fused_against("description", "smiles")) / 2
     torch.testing.assert_close(terms["graph_text"], 2.0 * expected)

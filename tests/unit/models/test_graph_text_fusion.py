@@ -74,7 +74,8 @@ def test_text_tokens_concatenates_the_views_and_masks_a_missing_one():
             token_valid=torch.ones(B, length, dtype=torch.bool),
         )
 
-    tokens, valid = text_tokens({"smiles": view(3, True), "description": view(2, False)}, ["smiles", "description"])
+    views = {"smiles": view(3, True), "description": view(2, False)}
+    tokens, valid = text_tokens(views, ["smiles", "description"])
     assert tokens.shape == (B, 5, DIM) and valid.tolist() == [[True] * 3 + [False] * 2] * B
     with pytest.raises(ValueError, match="'smiles' was encoded without token states"):
         text_tokens({"smiles": ModalityOutput(hidden=tokens, valid=valid)}, ["smiles"])

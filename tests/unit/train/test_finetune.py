@@ -272,14 +272,15 @@ def test_lgmcl_pretraining_then_fine_tuning_with_graph_text_and_fingerprint_fusi
             },
         }
     )
+    model_path = tmp_path / "pretrained/model.pt"
     built, pretrained_params, _ = build_model(
-        finetune_job, n_tasks=1, ecfp_bits=256, corpus_smiles=["C"], pretrained=tmp_path / "pretrained/model.pt"
+        finetune_job, n_tasks=1, ecfp_bits=256, corpus_smiles=["C"], pretrained=model_path
     )
-    method_state = load_file(tmp_path / "pretrained/model.pt")["extra"]["method"]
+    method_state = load_file(model_path)["extra"]["method"]
     for name, value in built.graph_text.state_dict().items():
         assert torch.equal(value, method_state[f"fusion.{name}"]), name
     assert {id(p) for p in built.graph_text.parameters()} <= {id(p) for p in pretrained_params}
-    run(tiny_benchmark, tmp_path / "finetuned", finetune_job, tmp_path / "pretrained/model.pt")
+    run(tiny_benchmark, tmp_path / "finetuned", finetune_job, model_path)
     fine_tuned, _ = PropertyModel.load(tmp_path / "finetuned/model.pt")
     assert fine_tuned.used_modalities() == views
     # the saved model, featurizing the test molecules afresh, predicts what the trained one did
@@ -291,7 +292,7 @@ def test_lgmcl_pretraining_then_fine_tuning_with_graph_text_and_fingerprint_fusi
         rtol=1e-5,
         atol=1e-5,
     )
-    pretrained_state = load_file(tmp_path / "pretrained/model.pt")["state_dict"]
+    pretrained_state = load_file(model_path)["state_dict"]
     name = "encoders.description.deberta.embeddings.word_embeddings.weight"
     assert name in pretrained_state and name in fine_tuned.encoder.state_dict()
 
