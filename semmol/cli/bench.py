@@ -103,7 +103,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     encoder_ratio.add_argument("--batch-size", type=int, default=64, help="molecules per batch (default 64)")
     encoder_ratio.add_argument("--batches", type=int, default=5, help="batches timed (default 5)")
-    finetune_ratio = kinds.add_parser("finetune-ratio", help="seconds per fine-tuning epoch vs chemprop")
+    finetune_ratio = kinds.add_parser(
+        "finetune-ratio", help="seconds per fine-tuning epoch vs chemprop, or vs another job"
+    )
     finetune_ratio.add_argument(
         "--job", type=json_model(FinetuneJob), required=True, help="finetune job as JSON"
     )
@@ -118,6 +120,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--chemprop", default=".venv-chemprop/bin/chemprop", help="chemprop executable"
     )
     finetune_ratio.add_argument("--epochs", type=int, default=3, help="epochs timed (default 3)")
+    finetune_ratio.add_argument(
+        "--reference-job",
+        type=json_model(FinetuneJob),
+        help="a second finetune job as JSON, timed alike in place of chemprop (e.g. the scratch row's)",
+    )
+    finetune_ratio.add_argument(
+        "--max-ratio", type=float, default=1.0, help="the target printed beside the ratio (default 1)"
+    )
 
 
 def _peak_rss_mb() -> float:
@@ -274,6 +284,8 @@ def _ratios(args: argparse.Namespace) -> str:
             split=args.split,
             chemprop=args.chemprop,
             epochs=args.epochs,
+            reference=args.reference_job,
+            max_ratio=args.max_ratio,
         )
     return speed.ratio_table(rows)
 

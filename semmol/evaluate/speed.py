@@ -10,7 +10,8 @@ prints as one table; nothing here asserts a target (speed lives in benchmarks, n
   featurizing the same molecules from SMILES on the fly (2D only, and with conformers).
 - :func:`pretrain_ratios`: pretraining molecules per second and the share of step time spent
   waiting for the next batch.
-- :func:`finetune_ratios`: seconds per fine-tuning epoch against chemprop's on the same split.
+- :func:`finetune_ratios`: seconds per fine-tuning epoch against chemprop's on the same split,
+  or against another fine-tuning job's (e.g. LGM-CL's row against the D-MPNN ``scratch`` row).
 - :func:`encoder_ratios`: each encoder's training cost per molecule (forward and backward)
   against the 2D graph encoder's, on the same batches.
 - :func:`memory_ratios`: pretraining's peak memory on a corpus ``copies`` times as large
@@ -237,24 +238,49 @@ def memory_ratios(job: PretrainJob, manifest: Path, *, copies: int, steps: int) 
     ]
 
 
-def finetune_ratios(
-    job: FinetuneJob, *, molecules: Path, manifest: Path, split: Path, chemprop: str, epochs: int
-) -> list[Ratio]:
-    """Seconds per fine-tuning epoch, semmol against chemprop (its own command line) on one split.
-
-    chemprop's per-epoch time is the difference of two runs (``E`` and ``3 E`` epochs, ``E`` at
-    least 3) over ``2 E``, which leaves out its start-up and featurization (NaN when noise
-    exceeds the difference: time more epochs).
-    """
-    from semmol.config import ChempropConfig
-    from semmol.evaluate.chemprop import run_chemprop
+def _seconds_per_epoch(
+    job: FinetuneJob, *, molecules: Path, manifest: Path, split: Path, epochs: int
+) -> float:
+    """Wall seconds per training epoch of ``job`` from scratch, after one untimed epoch."""
     from semmol.train.finetune import FineTuner
 
     tuner = FineTuner(
         job, molecules=molecules, shards_manifest=manifest, split=split, seed=0, pretrained=None
     )
     tuner.train_epoch(0)  # warm-up
-    ours = _wall_seconds(lambda: [tuner.train_epoch(epoch) for epoch in range(1, epochs + 1)]) / epochs
+    return _wall_seconds(lambda: [tuner.train_epoch(epoch) for epoch in range(1, epochs + 1)]) / epochs
+
+
+def finetune_ratios(
+    job: FinetuneJob,
+    *,
+    molecules: Path,
+    manifest: Path,
+    split: Path,
+    chemprop: str,
+    epochs: int,
+    reference: FinetuneJob | None = None,
+    max_ratio: float = 1.0,
+) -> list[Ratio]:
+    """Seconds per fine-tuning epoch of ``job`` on one split, against chemprop's (its own
+    command line) or, given ``reference``, against that job's timed alike.
+
+    chemprop's per-epoch time is the difference of two runs (``E`` and ``3 E`` epochs, ``E`` at
+    least 3) over ``2 E``, which leaves out its start-up and featurization (NaN when noise
+    exceeds the difference: time more epochs).
+
+    Args:
+        max_ratio: the target printed beside the ratio.
+    """
+    from semmol.config import ChempropConfig
+    from semmol.evaluate.chemprop import run_chemprop
+
+    timing = {"molecules": molecules, "manifest": manifest, "split": split, "epochs": epochs}
+    ours = _seconds_per_epoch(job, **timing)
+    if reference is not None:
+        theirs = _seconds_per_epoch(reference, **timing)
+        figure = "finetune: s per epoch, job vs reference job (same split)"
+        return [Ratio(figure, ours, theirs, ours / theirs, f"<= {max_ratio}")]
     base = max(3, epochs)  # chemprop needs more epochs than its 2 warm-up epochs
     chemprop_seconds = []
     for n_epochs in (base, 3 * base):
@@ -277,7 +303,13 @@ def finetune_ratios(
     if theirs <= 0:  # the two runs' start-up noise exceeded their difference: too few epochs timed
         theirs = math.nan
     return [
-        Ratio("finetune: s per epoch, semmol vs chemprop (same split)", ours, theirs, ours / theirs, "<= 1.0")
+        Ratio(
+            "finetune: s per epoch, semmol vs chemprop (same split)",
+            ours,
+            theirs,
+            ours / theirs,
+            f"<= {max_ratio}",
+        )
     ]
 
 

@@ -66,6 +66,11 @@ class PretrainMethod(nn.Module):
         reconstruction terms aside); by default every view it encodes."""
         return cls.views(job)
 
+    @property
+    def token_views(self) -> list[str]:
+        """Text views whose projected token states the method reads (``projected_tokens``): none."""
+        return []
+
     def reconstruction_weight(self, view: str) -> float:
         """Factor on ``view``'s own reconstruction term (times ``pretrain.w_reconstruction``): 1."""
         return 1.0

@@ -13,6 +13,7 @@ from semmol import __version__
 from semmol.methods import method_class
 from semmol.methods.shared.view_fusion import WeightedViewFusion
 from semmol.models.fingerprint_fusion import FINGERPRINT_WIDTHS, DualCrossAttentionFusion
+from semmol.models.graph_text_fusion import TEXT_VIEWS, GraphTextCrossAttention, text_tokens
 from semmol.models.layers import mlp
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.runtime.checkpoint import load_file, save_atomic
@@ -42,7 +43,10 @@ class PropertyModel(nn.Module):
     """Fusion of per-modality representations, then an MLP head.
 
     ``concat`` fusion: the views' hidden representations side by side; a molecule without a
-    view (no conformer) gets a learned "missing" vector for it. ``weighted`` fusion (Meta-MM):
+    view (no conformer) gets a learned "missing" vector for it. With ``graph_text_fusion``
+    (LGM-CL), the structure views' projections attend to the text views' tokens
+    (:class:`GraphTextCrossAttention`) and that unified embedding takes the structure views'
+    place, before the text views. ``weighted`` fusion (Meta-MM):
     the views' projections averaged with learned weights (:class:`WeightedViewFusion`), whose
     consecutive-view contrast :meth:`forward_with_contrast` returns for the loss. With a
     ``head_input`` (``finetune.mode: method``) the head also sees what the pretraining method
@@ -64,6 +68,8 @@ class PropertyModel(nn.Module):
             the views by dual cross-attention (:class:`DualCrossAttentionFusion`, LGM-CL), whose
             output the head reads instead of the plain concatenation; default none.
         fingerprint_dim: token size of that attention; default 64.
+        graph_text_fusion: ``none`` (default) or ``cross_attention`` (with concat fusion; needs
+            a structure view and a text view among ``modalities``).
     """
 
     def __init__(
@@ -79,6 +85,7 @@ class PropertyModel(nn.Module):
         fusion: str = "concat",
         fingerprints: Sequence[str] = (),
         fingerprint_dim: int = 64,
+        graph_text_fusion: str = "none",
     ):
         super().__init__()
         if (head_input is None) != (method is None):
@@ -87,26 +94,46 @@ class PropertyModel(nn.Module):
             raise ValueError(f"fusion is 'concat' or 'weighted', got '{fusion}'")
         if fingerprints and fusion != "concat":
             raise ValueError("fingerprint fusion works on the views' hidden representations: fusion 'concat'")
+        self.text_views = [m for m in modalities if m in TEXT_VIEWS]
+        self.structure_views = [m for m in modalities if m not in TEXT_VIEWS]
+        if graph_text_fusion != "none" and (
+            fusion != "concat" or not self.text_views or not self.structure_views
+        ):
+            raise ValueError(
+                "graph-text fusion needs fusion 'concat', a structure view and a text view; "
+                f"got {fusion}, {modalities}"
+            )
         self.encoder, self.modalities, self.fusion_kind = encoder, list(modalities), fusion
         self.head_input, self.method = head_input, method
         self.n_tasks, self.head_hidden, self.dropout = n_tasks, head_hidden, dropout
         self.fingerprints, self.fingerprint_dim = list(fingerprints), fingerprint_dim
+        self.graph_text_fusion = graph_text_fusion
+        self.graph_text = None
         self.fingerprint_fusion = None
         if fusion == "weighted":
             self.fusion = WeightedViewFusion(self.modalities)
             width = encoder.cfg.proj_dim
         else:
-            dims = {m: encoder.encoders[m].dim for m in self.modalities}
+            dims = {m: encoder.encoders[m].dim for m in self.hidden_views()}
             self.missing = nn.ParameterDict({m: nn.Parameter(torch.zeros(d)) for m, d in dims.items()})
-            width = sum(dims.values())
+            widths = list(dims.values())
+            if graph_text_fusion != "none":
+                self.graph_text = GraphTextCrossAttention(encoder.cfg.proj_dim)
+                widths.insert(0, encoder.cfg.proj_dim)
+            width = sum(widths)
             if self.fingerprints:
-                widths = {"ecfp": encoder.ecfp_bits, **FINGERPRINT_WIDTHS}
+                fp_widths = {"ecfp": encoder.ecfp_bits, **FINGERPRINT_WIDTHS}
                 self.fingerprint_fusion = DualCrossAttentionFusion(
-                    list(dims.values()), [widths[name] for name in self.fingerprints], dim=fingerprint_dim
+                    widths, [fp_widths[name] for name in self.fingerprints], dim=fingerprint_dim
                 )
                 width = self.fingerprint_fusion.out_dim
         width += head_input.out_dim if head_input is not None else 0
         self.head = mlp(width, head_hidden, n_tasks, layers=2, dropout=dropout)
+
+    def hidden_views(self) -> list[str]:
+        """The views whose hidden representations the head reads (concat fusion): all, or with
+        graph-text fusion the text views (the unified embedding stands for the structure views)."""
+        return self.text_views if self.graph_text_fusion != "none" else self.modalities
 
     def used_modalities(self) -> list[str]:
         extra = [self.head_input.anchor] if self.head_input is not None else []
@@ -118,27 +145,38 @@ class PropertyModel(nn.Module):
 
     def forward_with_contrast(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """The outputs and the views' contrast (weighted fusion; 0 for concat fusion)."""
-        outputs = self.encoder(batch, modalities=self.used_modalities())
+        token_views = self.text_views if self.graph_text is not None else []
+        outputs = self.encoder(batch, modalities=self.used_modalities(), token_views=token_views)
         if self.fusion_kind == "weighted":
             fused, contrast = self.fusion(outputs)
             features = [fused]
         else:
+            views = self.hidden_views()
             features = [
                 torch.where(
                     outputs[m].valid.unsqueeze(1),
                     outputs[m].hidden,
                     self.missing[m].expand_as(outputs[m].hidden),
                 )
-                for m in self.modalities
+                for m in views
             ]
+            valid = [outputs[m].valid for m in views]
+            if self.graph_text is not None:
+                features.insert(0, self._unified(outputs))
+                valid.insert(0, torch.ones_like(valid[0]))
             contrast = features[0].new_zeros(())
             if self.fingerprint_fusion is not None:
-                valid = torch.stack([outputs[m].valid for m in self.modalities], dim=1)
                 fingerprints = [getattr(batch, name) for name in self.fingerprints]
-                features = [self.fingerprint_fusion(features, valid, fingerprints)]
+                features = [self.fingerprint_fusion(features, torch.stack(valid, dim=1), fingerprints)]
         if self.head_input is not None:
             features.append(self.head_input(outputs[self.head_input.anchor].projected))
         return self.head(torch.cat(features, dim=1)), contrast
+
+    def _unified(self, outputs) -> torch.Tensor:
+        """The structure views fused with the text views' tokens, ``[B, proj_dim]``."""
+        structure = torch.stack([outputs[m].projected for m in self.structure_views], dim=1)
+        structure_valid = torch.stack([outputs[m].valid for m in self.structure_views], dim=1)
+        return self.graph_text(structure, structure_valid, *text_tokens(outputs, self.text_views))
 
     def spec(self) -> dict:
         """What rebuilds this model (weights aside), as plain data: see :meth:`from_spec`."""
@@ -153,6 +191,7 @@ class PropertyModel(nn.Module):
             "fusion": self.fusion_kind,
             "fingerprints": self.fingerprints,
             "fingerprint_dim": self.fingerprint_dim,
+            "graph_text_fusion": self.graph_text_fusion,
         }
 
     @classmethod
@@ -172,6 +211,7 @@ class PropertyModel(nn.Module):
             fusion=spec["fusion"],
             fingerprints=spec["fingerprints"],
             fingerprint_dim=spec["fingerprint_dim"],
+            graph_text_fusion=spec.get("graph_text_fusion", "none"),  # models saved before it: none
         )
 
     def save(self, path: str | Path, *, metadata: dict) -> None:

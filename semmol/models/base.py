@@ -16,8 +16,12 @@ class EncoderOutput:
         valid: ``[B]`` bool, whether the molecule has this view (e.g. a 3D conformer).
         reconstruction_loss: the encoder's self-supervised loss on corrupted input (this
             rank's share of a global-batch mean), or ``None`` when no corruption was asked for.
+        tokens: ``[B, L, dim]`` token states of a sequence encoder (text), else ``None``.
+        token_valid: ``[B, L]`` bool, false at padding (with ``tokens``).
     """
 
     hidden: torch.Tensor
     valid: torch.Tensor
     reconstruction_loss: torch.Tensor | None = None
+    tokens: torch.Tensor | None = None
+    token_valid: torch.Tensor | None = None

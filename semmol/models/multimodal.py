@@ -71,9 +71,12 @@ ENCODERS: dict[
 
 @dataclass
 class ModalityOutput(EncoderOutput):
-    """An :class:`EncoderOutput` plus ``projected``: ``[B, proj_dim]``, L2-normalised."""
+    """An :class:`EncoderOutput` plus ``projected``: ``[B, proj_dim]``, L2-normalised, and, for
+    a view asked for in ``token_views``, ``projected_tokens``: ``[B, L, proj_dim]``, its token
+    states through the same projection head, L2-normalised."""
 
     projected: torch.Tensor | None = None
+    projected_tokens: torch.Tensor | None = None
 
 
 class MultiModalEncoder(nn.Module):
@@ -128,6 +131,7 @@ class MultiModalEncoder(nn.Module):
         modalities: list[str] | None = None,
         detached_projections: Collection[str] = (),
         detached_hidden: Collection[str] = (),
+        token_views: Collection[str] = (),
     ) -> dict[str, ModalityOutput]:
         """Every (or the listed) modality's output.
 
@@ -140,18 +144,33 @@ class MultiModalEncoder(nn.Module):
             detached_hidden: views whose ``hidden`` is read without gradient too. Under DDP
                 with unused parameters, every parameter an output reaches must get a gradient,
                 so outputs no loss term trains must not reach any.
+            token_views: text views whose token states are projected too (``projected_tokens``),
+                detached like their ``hidden`` and ``projected``.
+
+        Raises:
+            ValueError: a view in ``token_views`` has no token states.
         """
         outputs = {}
         for modality in modalities or self.modalities:
             out = self.encoders[modality](batch, corrupt)
-            hidden = out.hidden.detach() if modality in detached_hidden else out.hidden
+            detach = modality in detached_hidden
+            hidden = out.hidden.detach() if detach else out.hidden
+            projected_tokens = None
             with torch.set_grad_enabled(torch.is_grad_enabled() and modality not in detached_projections):
                 projected = nn.functional.normalize(self.projections[modality](hidden), dim=-1)
+                if modality in token_views:
+                    if out.tokens is None:
+                        raise ValueError(f"view '{modality}' has no token states (not a text view)")
+                    tokens = out.tokens.detach() if detach else out.tokens
+                    projected_tokens = nn.functional.normalize(self.projections[modality](tokens), dim=-1)
             outputs[modality] = ModalityOutput(
                 hidden=hidden,
                 valid=out.valid,
                 reconstruction_loss=out.reconstruction_loss,
+                tokens=out.tokens,
+                token_valid=out.token_valid,
                 projected=projected,
+                projected_tokens=projected_tokens,
             )
         return outputs
 

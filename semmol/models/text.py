@@ -97,9 +97,10 @@ class TokenSequenceEncoder(nn.Module):
 
     Input: ``batch.<field>`` (``B`` strings), tokenized with ``vocab`` to ``[B, L]`` ids
     (``L <= max_len``, ``<cls>`` first). Output: ``hidden`` ``[B, dim]``, the mean over
-    non-padding token states. With a corruption key, a ``mask_prob`` share of the tokens
-    (never ``<cls>``) is replaced by ``<mask>`` and predicted back (cross-entropy), and, for a
-    SMILES encoder with ``randomize``, each molecule is read as a randomised SMILES.
+    non-padding token states, and the token states themselves (``tokens``). With a corruption
+    key, a ``mask_prob`` share of the tokens (never ``<cls>``) is replaced by ``<mask>`` and
+    predicted back (cross-entropy), and, for a SMILES encoder with ``randomize``, each molecule
+    is read as a randomised SMILES.
 
     Args:
         cfg: the encoder's options (dim, max_len, mask_prob, ...).
@@ -146,7 +147,9 @@ class TokenSequenceEncoder(nn.Module):
             loss_sum = nn.functional.cross_entropy(logits, ids[masked], reduction="sum")
             loss = global_mean(loss_sum, int(masked.sum()))
         valid = torch.ones(len(ids), dtype=torch.bool, device=ids.device)
-        return EncoderOutput(hidden=hidden, valid=valid, reconstruction_loss=loss)
+        return EncoderOutput(
+            hidden=hidden, valid=valid, reconstruction_loss=loss, tokens=states, token_valid=~padding
+        )
 
 
 class DebertaEncoder(TokenSequenceEncoder):

@@ -10,6 +10,7 @@ from torch import nn
 
 from semmol.config import FinetuneJob, PretrainJob
 from semmol.methods import build_method, method_class
+from semmol.methods.lgmcl import LGMCLMethod
 from semmol.methods.property import PropertyModel
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.models.tokenizer import SmilesVocab
@@ -93,7 +94,23 @@ def build_model(
         method=None if head_input is None else pretrain_job.pretrain.method,
     )
     log.info("loaded pretrained %s from %s", sorted({k.split(".")[1] for k in loaded}), pretrained)
+    if model.graph_text is not None and pretrain_job is not None:
+        fusion = _pretrained_graph_text(pretrain_job, extra["method"])
+        if fusion is not None:
+            model.graph_text.load_state_dict(fusion.state_dict())
+            pretrained_params += list(model.graph_text.parameters())
+            log.info("loaded the pretrained graph-text cross-attention from %s", pretrained)
     return model, pretrained_params, untrained
+
+
+def _pretrained_graph_text(pretrain_job: PretrainJob, method_state: dict) -> nn.Module | None:
+    """The graph-text cross-attention an LGM-CL pretraining trained (``lgmcl.fusion:
+    cross_attention`` with structure and text views), else ``None``."""
+    method = build_method(pretrain_job)
+    if not isinstance(method, LGMCLMethod) or method.fusion is None:
+        return None
+    method.load_state_dict(method_state)
+    return method.fusion
 
 
 def _with_head(job: FinetuneJob, encoder: MultiModalEncoder, *, n_tasks: int, **head_input) -> PropertyModel:
@@ -115,6 +132,7 @@ def _with_head(job: FinetuneJob, encoder: MultiModalEncoder, *, n_tasks: int, **
         fusion=cfg.fusion,
         fingerprints=cfg.fingerprint_fusion,
         fingerprint_dim=cfg.fingerprint_fusion_dim,
+        graph_text_fusion=cfg.graph_text_fusion,
         **head_input,
     )
 

@@ -233,6 +233,7 @@ class Pretrainer:
             corrupt=CorruptionKey(seed=self.cfg.seed, step=self.state.step),
             detached_projections=self.detached_projections,
             detached_hidden=self.detached_hidden,
+            token_views=self.method.token_views,
         )
         terms, diagnostics = self.method(outputs, batch.mol_id, self.state.step)
         recon = [

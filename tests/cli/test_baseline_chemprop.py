@@ -1,7 +1,7 @@
 """``semmol baseline --kind chemprop``: chemprop's own command line on our split, scored by our metrics.
 
 The baseline's test needs the chemprop environment that ``make test`` installs (``.venv-chemprop``,
-chemprop 2.3.1); the bench's tests time a fake chemprop whose cost per epoch is known.
+chemprop 2.3.1); the bench's tests time a fake chemprop whose cost per epoch is known, or a second job.
 """
 
 from __future__ import annotations
@@ -132,3 +132,25 @@ def test_bench_finetune_ratio_is_nan_where_chemprop_s_epochs_cost_nothing(
         tiny_benchmark, tmp_path, monkeypatch, capsys, chemprop_seconds="2.0,-0.2"
     )
     assert ours > 0 and np.isnan(theirs) and np.isnan(ratio)
+
+
+def test_bench_finetune_ratio_times_a_job_against_a_reference_job(tiny_benchmark, capsys):
+    dataset = {
+        "source": {"kind": "local", "path": "esol.csv"},
+        "targets": [ESOL_TARGET],
+        "task": "regression",
+    }
+
+    def job(dim: int) -> str:
+        model = {"graph2d": {"name": "dmpnn", "dim": dim}}
+        return json.dumps({"dataset": dataset, "model": model, "finetune": {"modalities": ["graph2d"]}})
+
+    main(["bench", "finetune-ratio", "--job", job(32), "--reference-job", job(16), "--max-ratio", "3",
+          "--molecules", str(tiny_benchmark["molecules"]),
+          "--shards-manifest", str(tiny_benchmark["manifest"]), "--split", str(tiny_benchmark["split"]),
+          "--chemprop", "/nonexistent/chemprop", "--epochs", "1"])  # fmt: skip
+    cells = [cell.strip() for cell in capsys.readouterr().out.strip().splitlines()[-1].split("|")[1:-1]]
+    figure, ours, theirs, ratio, target = cells
+    assert figure == "finetune: s per epoch, job vs reference job (same split)" and target == "<= 3.0"
+    assert float(ours) > 0 and float(theirs) > 0
+    assert float(ratio) == pytest.approx(float(ours) / float(theirs), rel=1e-2)

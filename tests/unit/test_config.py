@@ -170,6 +170,10 @@ def test_pretrain_gnns_rows_pin_their_checkpoints_and_have_scratch_twins():
             {"finetune.fusion": "weighted", "finetune.fingerprint_fusion": ["maccs"]},
             "fingerprint_fusion needs finetune.fusion: concat",
         ),
+        (
+            {"finetune.fusion": "weighted", "finetune.graph_text_fusion": "cross_attention"},
+            "graph_text_fusion needs finetune.fusion: concat",
+        ),
     ],
 )
 def test_runs_whose_stages_do_not_fit_together_are_rejected(overrides, message):

@@ -171,3 +171,27 @@ def test_fingerprint_fusion_feeds_the_head_and_round_trips(encoder: MultiModalEn
     torch.testing.assert_close(rebuilt(batch), property_model(batch))
     with pytest.raises(ValueError, match="fusion 'concat'"):
         model(encoder, fusion="weighted", fingerprints=["maccs"])
+
+
+@pytest.mark.parametrize("fingerprints", [[], ["maccs", "erg"]])
+def test_graph_text_fusion_puts_the_unified_embedding_before_the_text_views(
+    encoder: MultiModalEncoder, make_batch, fingerprints
+):
+    views = [*FUSED, "smiles"]
+    property_model = PropertyModel(
+        encoder, modalities=views, n_tasks=3, head_hidden=16, dropout=0.0,
+        graph_text_fusion="cross_attention", fingerprints=fingerprints, fingerprint_dim=8,
+    ).eval()
+    assert property_model.hidden_views() == ["smiles"] and list(property_model.missing) == ["smiles"]
+    assert property_model.head[0].in_features == (2 * 8 if fingerprints else 8 + 16)
+    batch = make_batch(BATCH)
+    out = property_model(batch)
+    assert out.shape == (len(BATCH), 3) and bool(torch.isfinite(out).all())
+    out.sum().backward()
+    assert all(p.grad is not None for p in property_model.graph_text.parameters())
+    assert all(float(encoder.projections[v][0].weight.grad.abs().sum()) > 0 for v in views)
+    rebuilt = PropertyModel.from_spec(property_model.spec()).eval()
+    rebuilt.load_state_dict(property_model.state_dict())
+    torch.testing.assert_close(rebuilt(batch), property_model(batch))
+    with pytest.raises(ValueError, match="a structure view and a text view"):
+        model(encoder, graph_text_fusion="cross_attention")

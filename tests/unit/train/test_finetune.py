@@ -230,9 +230,10 @@ def test_frozen_epochs_must_leave_epochs_to_fine_tune():
         make_job(frozen_epochs=3)
 
 
-def test_lgmcl_pretraining_then_fine_tuning_with_fingerprint_fusion(tiny_benchmark, tmp_path):
+def test_lgmcl_pretraining_then_fine_tuning_with_graph_text_and_fingerprint_fusion(tiny_benchmark, tmp_path):
     """LGM-CL end to end: local/global graphs and both text views pretrained, then fine-tuned
-    with MACCS and ErG fused by dual cross-attention; the saved model predicts again."""
+    with the pretrained graph-text cross-attention and with MACCS and ErG fused by dual
+    cross-attention; the saved model predicts again."""
     views = ["graph_attention", "graph_global", "smiles", "description"]
     model = {
         "proj_dim": 16,
@@ -267,10 +268,19 @@ def test_lgmcl_pretraining_then_fine_tuning_with_fingerprint_fusion(tiny_benchma
                 "batch_size": 16,
                 "modalities": views,
                 "fingerprint_fusion": ["maccs", "erg"],
+                "graph_text_fusion": "cross_attention",
             },
         }
     )
-    run(tiny_benchmark, tmp_path / "finetuned", finetune_job, tmp_path / "pretrained/model.pt")
+    model_path = tmp_path / "pretrained/model.pt"
+    built, pretrained_params, _ = build_model(
+        finetune_job, n_tasks=1, ecfp_bits=256, corpus_smiles=["C"], pretrained=model_path
+    )
+    method_state = load_file(model_path)["extra"]["method"]
+    for name, value in built.graph_text.state_dict().items():
+        assert torch.equal(value, method_state[f"fusion.{name}"]), name
+    assert {id(p) for p in built.graph_text.parameters()} <= {id(p) for p in pretrained_params}
+    run(tiny_benchmark, tmp_path / "finetuned", finetune_job, model_path)
     fine_tuned, _ = PropertyModel.load(tmp_path / "finetuned/model.pt")
     assert fine_tuned.used_modalities() == views
     # the saved model, featurizing the test molecules afresh, predicts what the trained one did
@@ -282,7 +292,7 @@ def test_lgmcl_pretraining_then_fine_tuning_with_fingerprint_fusion(tiny_benchma
         rtol=1e-5,
         atol=1e-5,
     )
-    pretrained_state = load_file(tmp_path / "pretrained/model.pt")["state_dict"]
+    pretrained_state = load_file(model_path)["state_dict"]
     name = "encoders.description.deberta.embeddings.word_embeddings.weight"
     assert name in pretrained_state and name in fine_tuned.encoder.state_dict()
 
