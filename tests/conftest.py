@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from .loopback import LoopbackHub, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,6 +58,18 @@ def figures(monkeypatch) -> dict:
 
     monkeypatch.setattr(plots, "_save", keep)
     return saved
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch) -> Iterator[LoopbackHub]:
+    """A loopback Hub (tests/loopback.py), with HF_ENDPOINT pointing at it and a private HF_HOME."""
+    server = LoopbackHub()
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with serve(server) as url:
+        monkeypatch.setenv("HF_ENDPOINT", url)
+        yield server
 
 
 @pytest.fixture(scope="session")
