@@ -63,5 +63,9 @@ def merge_config_files(paths: list[Path]) -> dict[str, Any]:
 
 
 def load_config_files(paths: list[Path]) -> ExperimentConfig:
-    """The validated experiment of config files layered in order (see :func:`merge_config_files`)."""
+    """The validated experiment of config files layered in order (see :func:`merge_config_files`).
+
+    Args:
+        paths: YAML config files, the base first.
+    """
     return load_config(merge_config_files(paths))

@@ -1,22 +1,25 @@
-"""``semmol lock``: fetch a config's datasets and record what their sources give in the lock file.
+"""``semmol lock``: record what a config's dataset sources give in the lock file, or refresh it.
 
-The workflow's download stage records a source the first time it fetches it and holds it to that
-afterwards (:mod:`semmol.data.lock`); this command does the same for every dataset of a config at
-once, and with ``--update`` deliberately accepts what the sources give now. Files go where the
-download stage puts them, so the workflow's later stages re-run on changed data.
+The workflow's download stage records a source the first time it fetches it and holds later
+downloads to that (:mod:`semmol.data.lock`). This command records every dataset of a config at
+once (before a long run, or to commit the lock with a config), and with ``--update`` accepts
+what the sources give now. It writes no dataset files: a dataset whose content changed loses
+its download manifest, so that the workflow's next run downloads it again, under the new lock,
+and re-runs what depends on it.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import tempfile
 from pathlib import Path
 
 from semmol.data.lock import LOCK_PATH
 
 HELP = (
-    "fetch a config's datasets and record each source's resolved commit and sha256 in "
-    "config/sources.lock, or check them against it; --update accepts what the sources give now"
+    "record each dataset source's resolved commit and sha256 in config/sources.lock (sources it "
+    "lacks); --update fetches them again and accepts what they give now"
 )
 
 log = logging.getLogger(__name__)
@@ -38,23 +41,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--update",
         action="store_true",
-        help="fetch each source at its configured revision and record what it gives, replacing a "
-        "different entry (default: record sources the lock lacks, check the others against it)",
+        help="fetch every source, locked or not, at its configured revision and record what it gives",
     )
     parser.add_argument("--lock", type=Path, default=LOCK_PATH, help=f"the lock file (default {LOCK_PATH})")
     parser.add_argument(
         "--resources",
         type=Path,
         default=Path("resources/datasets"),
-        help="where each dataset's file and manifest go, in <dir>/<dataset>/ as the workflow's "
-        "download stage places them (default resources/datasets)",
+        help="the workflow's downloads (<dir>/<dataset>/manifest.json); with --update, a dataset whose "
+        "content changed loses its manifest there, so the next run downloads it again (default resources/datasets)",
     )
 
 
 def run(args: argparse.Namespace) -> None:
     from semmol.config_layers import load_config_files
     from semmol.data.lock import SourcesLock
-    from semmol.data.sources import fetch
+    from semmol.data.sources import MANIFEST_NAME, fetch
 
     config = load_config_files(args.configfile)
     fewshot = [config.fewshot.benchmark] if config.fewshot.benchmark is not None else []
@@ -65,14 +67,18 @@ def run(args: argparse.Namespace) -> None:
         raise ValueError(f"no dataset {unknown} in {files} (datasets there: {sorted(config.datasets)})")
     lock = SourcesLock(args.lock)
     for name in names:
-        source = config.datasets[name].source
-        before = lock.pin(source)
-        fetch(config.datasets[name], name=name, out_dir=args.resources / name, lock=lock, relock=args.update)
-        after = lock.pin(source)
+        dataset = config.datasets[name]
+        before = lock.pin(dataset.source)
+        if before is not None and not args.update:
+            log.info("%s: locked, %s", name, before)
+            continue
+        with tempfile.TemporaryDirectory() as staging:  # the file is only needed for its checksum
+            fetch(dataset, name=name, out_dir=Path(staging), lock=lock, relock=args.update)
+        after = lock.pin(dataset.source)
         if before is None:
             log.info("%s: recorded %s", name, after)
-        elif before != after:
-            log.info("%s: updated to %s (was %s)", name, after, before)
-        else:
+        elif before == after:
             log.info("%s: unchanged, %s", name, after)
-    log.info("%s: the sources of %d datasets recorded or checked", lock.path, len(names))
+        else:
+            (args.resources / name / MANIFEST_NAME).unlink(missing_ok=True)
+            log.info("%s: updated to %s (was %s); the next run downloads it again", name, after, before)

@@ -107,7 +107,13 @@ class SourcesLock:
 
     @contextlib.contextmanager
     def fetching_at(self, dataset: str, source: Source, pin: Pin | None) -> Iterator[None]:
-        """Name the lock in the error of a fetch at a locked commit (it may be gone from the Hub)."""
+        """Name the lock in the error of a fetch at a locked commit (it may be gone from the Hub).
+
+        Args:
+            dataset: the dataset's name, for the message.
+            source: the dataset's source, as configured.
+            pin: the pin the fetch is made under; errors of a fetch without a locked commit pass unchanged.
+        """
         try:
             yield
         except ValueError as error:
@@ -150,7 +156,12 @@ class SourcesLock:
 
 
 def pinned(source: Source, pin: Pin | None) -> Source:
-    """``source`` as it is fetched under ``pin``: an ``hf`` source at its locked commit, others as they are."""
+    """``source`` as it is fetched under ``pin``: an ``hf`` source at its locked commit, others as they are.
+
+    Args:
+        source: the dataset's source, as configured.
+        pin: its recorded pin, or None (nothing recorded, or ``semmol lock --update``).
+    """
     if pin is None or pin.revision is None or source.kind != "hf":
         return source
     return source.model_copy(update={"revision": pin.revision})

@@ -69,28 +69,56 @@ def test_changed_upstream_content_stops_the_download_until_lock_update(hub, work
 
     main(["lock", "--update", "--dataset", "bbbp", "--configfile", "config/experiment.yaml"])
     assert _locked(workdir) == {"bbbp": (new_head, _sha256(CHANGED_BBBP))}
-    assert (workdir / "resources/datasets/bbbp/bbbp.csv").read_bytes() == CHANGED_BBBP
 
-    _download_bbbp()  # the workflow's download now agrees with the lock
+    _download_bbbp()  # as the workflow's next run does; it agrees with the lock
     manifest = json.loads((workdir / "resources/datasets/bbbp/manifest.json").read_text())
     assert (manifest["revision"], manifest["sha256"]) == (new_head, _sha256(CHANGED_BBBP))
 
 
-def test_lock_records_every_dataset_then_checks_them(hub, workdir, caplog):
+def test_lock_records_the_sources_it_lacks_and_leaves_the_others(hub, workdir, caplog):
     main(["lock", "--configfile", "config/experiment.yaml"])
     first = _locked(workdir)
     assert first == {
         "zinc": (HUB_COMMIT, _sha256(HUB_FILES["data/zinc_250k.csv"])),
         "bbbp": (HUB_COMMIT, _sha256(HUB_FILES[BBBP])),
     }
+    assert not (workdir / "resources").exists()  # no dataset files: only the lock
     hub.push({BBBP: CHANGED_BBBP})  # main moves on; the lock keeps the data where it was
+    requests = len(hub.requests)
 
     caplog.clear()
     with caplog.at_level("INFO"):
         main(["lock", "--configfile", "config/experiment.yaml"])
 
-    assert _locked(workdir) == first
+    assert _locked(workdir) == first and len(hub.requests) == requests
+    assert f"bbbp: locked, sha256 {_sha256(HUB_FILES[BBBP])} at commit {HUB_COMMIT}" in caplog.messages
+
+
+def test_lock_update_follows_a_moved_branch_and_drops_the_stale_download(hub, workdir, caplog):
+    _download_bbbp()
+    new_head = hub.push({BBBP: CHANGED_BBBP})
+    _download_bbbp()  # still the locked commit's file: the download stays valid
+    manifest = workdir / "resources/datasets/bbbp/manifest.json"
+    assert json.loads(manifest.read_text())["revision"] == HUB_COMMIT
+
+    with caplog.at_level("INFO"):
+        main(["lock", "--update", "--configfile", "config/experiment.yaml"])
+
+    assert f"zinc: recorded sha256 {_sha256(HUB_FILES['data/zinc_250k.csv'])} at commit {new_head}" in caplog.messages
+    assert _locked(workdir)["bbbp"] == (new_head, _sha256(CHANGED_BBBP))
+    assert not manifest.exists()  # so that the workflow's next run downloads bbbp again
+    _download_bbbp()
+    assert json.loads(manifest.read_text())["sha256"] == _sha256(CHANGED_BBBP)
+
+
+def test_lock_update_keeps_the_download_of_an_unchanged_source(hub, workdir, caplog):
+    _download_bbbp()
+
+    with caplog.at_level("INFO"):
+        main(["lock", "--update", "--dataset", "bbbp", "--configfile", "config/experiment.yaml"])
+
     assert f"bbbp: unchanged, sha256 {_sha256(HUB_FILES[BBBP])} at commit {HUB_COMMIT}" in caplog.messages
+    assert (workdir / "resources/datasets/bbbp/manifest.json").exists()
 
 
 def test_lock_names_an_unknown_dataset(workdir):
