@@ -32,8 +32,10 @@ Modality = Literal[
     "graph_global",
     "description",
 ]
-TaskType = Literal["classification", "regression"]
-SplitKind = Literal["scaffold", "random", "balanced_scaffold"]
+#: classification: 0/1 labels per target; multiclass: one target of integer or named classes;
+#: regression: numbers.
+TaskType = Literal["classification", "multiclass", "regression"]
+SplitKind = Literal["scaffold", "random", "balanced_scaffold", "column", "none"]
 #: Arithmetic of a training stage (:mod:`semmol.runtime.precision`).
 Precision = Literal["auto", "bf16", "fp32"]
 
@@ -101,10 +103,17 @@ class DatasetConfig(_Section):
     source: Source = Field(description="Where the file comes from (kind: hf, url, local or package).")
     smiles_column: str = Field("smiles", description="Column holding the SMILES.")
     targets: list[str] = Field(default_factory=list, description="Label columns (benchmarks).")
-    task: TaskType | None = Field(None, description="classification (0/1 labels) or regression.")
+    task: TaskType | None = Field(
+        None,
+        description="classification (0/1 labels, any number of targets), multiclass (one target whose "
+        "cells are integer or named classes, numbered 0..K-1 in sorted order: integers by value, before "
+        "names in alphabetical order) or regression.",
+    )
     label_map: dict[str, float] = Field(
         default_factory=dict,
-        description="Maps textual label values to numbers before validation, e.g. {'active': 1, 'inactive': 0}.",
+        description="Maps textual label values to numbers before validation, e.g. {'active': 1, "
+        "'inactive': 0}. For multiclass it numbers classes, and so orders them; the first key of a number "
+        "names its class (e.g. {low: 0, mid: 1, high: 2}).",
     )
     max_rows: int | None = Field(None, ge=1, description="Use only the first N rows (small presets).")
     text_column: str | None = Field(
@@ -125,9 +134,15 @@ class DatasetConfig(_Section):
     @model_validator(mode="after")
     def _targets_need_task(self) -> DatasetConfig:
         if self.targets and self.task is None:
-            raise ValueError("a dataset with targets needs 'task: classification' or 'task: regression'")
+            raise ValueError("a dataset with targets needs a task: classification, multiclass or regression")
         if self.task is not None and not self.targets:
             raise ValueError(f"task '{self.task}' given but no target columns")
+        if self.task == "multiclass" and len(self.targets) != 1:
+            # One set of classes per dataset: its head is one softmax, its metric one macro ROC-AUC.
+            raise ValueError(
+                f"task 'multiclass' takes exactly one target column (its classes), got {len(self.targets)}: "
+                f"{self.targets}; give each multiclass column a dataset entry of its own"
+            )
         return self
 
 
@@ -185,19 +200,34 @@ class ConformerConfig(_Section):
 class SplitConfig(_Section):
     kind: SplitKind = Field(
         "scaffold",
-        description="Deterministic Bemis-Murcko scaffold split (as in the published MoleculeNet tables), random, or seeded balanced scaffold.",
+        description="Deterministic Bemis-Murcko scaffold split (as in the published MoleculeNet tables), "
+        "random, seeded balanced scaffold; column: the subsets a column of the dataset names (see "
+        "'column'); none: a final model for deployment, trained on every row but a seeded hold-out of "
+        "the valid fraction (used only for early stopping), with no test set and so no test score.",
     )
     fractions: list[float] = Field(
         default_factory=lambda: [0.8, 0.1, 0.1],
         min_length=3,
         max_length=3,
-        description="Train, valid, test fractions.",
+        description="Train, valid, test fractions (kind none uses the valid one alone; kind column none).",
+    )
+    column: str | None = Field(
+        None,
+        description="Kind column: the dataset column naming each row's subset, train, valid (or val) or "
+        "test, in any case; rows with another value are rejected with a reason. A column without test "
+        "rows gives models without a test score, as kind none does.",
     )
 
     @model_validator(mode="after")
     def _fractions_sum_to_one(self) -> SplitConfig:
         if abs(sum(self.fractions) - 1.0) > 1e-6 or min(self.fractions) < 0:
             raise ValueError(f"split fractions must be >= 0 and sum to 1, got {self.fractions}")
+        return self
+
+    @model_validator(mode="after")
+    def _column_with_its_kind(self) -> SplitConfig:
+        if (self.kind == "column") != (self.column is not None):
+            raise ValueError("split 'column' names the subsets' column of kind 'column' and of no other")
         return self
 
 
@@ -422,6 +452,16 @@ class PretrainConfig(_Section):
     checkpoint_every: int = Field(100, ge=1, description="Steps between resumable checkpoints (_ckpt/).")
     log_every: int = Field(10, ge=1, description="Steps between lines of metrics.jsonl.")
     seed: int = Field(0, description="Seed of initialisation, data order and corruption.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_bf16(cls, data: Any) -> Any:
+        """A model pretrained before ``precision`` existed stores ``bf16``: true meant bf16 on a
+        CUDA device and float32 on the CPU ('auto'), false float32 everywhere ('fp32')."""
+        if isinstance(data, dict) and "bf16" in data:
+            data = dict(data)
+            data.setdefault("precision", "auto" if data.pop("bf16") else "fp32")
+        return data
 
     @model_validator(mode="after")
     def _descriptor_views_are_encoded(self) -> PretrainConfig:

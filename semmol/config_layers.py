@@ -10,6 +10,7 @@ decides its fields; the workflow calls it on the merged config before validating
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, get_args
 
@@ -45,6 +46,20 @@ def settle_source_kinds(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
+def merge_layers(layers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Config mappings merged in order, as ``snakemake --configfile`` merges their files, sources settled.
+
+    Args:
+        layers: the contents of the config files, the base first (left unchanged).
+    """
+    from snakemake.utils import update_config
+
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        update_config(merged, copy.deepcopy(layer))
+    return settle_source_kinds(merged)
+
+
 def merge_config_files(paths: list[Path]) -> dict[str, Any]:
     """The config files merged in order, as ``snakemake --configfile`` merges them, sources settled.
 
@@ -54,12 +69,7 @@ def merge_config_files(paths: list[Path]) -> dict[str, Any]:
     Raises:
         FileNotFoundError: a file is missing.
     """
-    from snakemake.utils import update_config
-
-    merged: dict[str, Any] = {}
-    for path in paths:
-        update_config(merged, yaml.safe_load(Path(path).read_text()) or {})
-    return settle_source_kinds(merged)
+    return merge_layers([yaml.safe_load(Path(path).read_text()) or {} for path in paths])
 
 
 def load_config_files(paths: list[Path]) -> ExperimentConfig:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +35,15 @@ def drawn_share(png: Path) -> float:
     pixels = matplotlib.image.imread(png)
     _, counts = np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0, return_counts=True)
     return 1 - counts.max() / counts.sum()
+
+
+def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """Rule -> job count from the 'Job stats' table of a Snakemake dry run."""
+    text = result.stdout + result.stderr
+    if "Nothing to be done" in text:
+        return {}
+    table = text.split("Job stats:")[1]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M) if m[1] != "total"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -146,6 +157,26 @@ def tiny_benchmark(tmp_path_factory, moleculenet_dir) -> dict[str, Path]:
     }
 
 
+def finetune_on(
+    benchmark: dict, job, out_dir: Path, *, name: str, run: str, seed: int = 0, pretrained: Path | None = None
+) -> dict:
+    """Fine-tune ``job`` on a benchmark fixture's ``molecules``, ``manifest`` and ``split``, as the
+    workflow's finetune rule does; the metrics as written to ``out_dir``."""
+    from semmol.train.finetune import finetune
+
+    return finetune(
+        job,
+        run=run,
+        benchmark=name,
+        molecules=benchmark["molecules"],
+        shards_manifest=benchmark["manifest"],
+        split=benchmark["split"],
+        seed=seed,
+        pretrained=pretrained,
+        out_dir=out_dir,
+    )
+
+
 #: The model section of the small trained models below.
 TINY_MODEL = {
     "proj_dim": 16,
@@ -180,7 +211,6 @@ def finetuned_dirs(tiny_benchmark, pretrained_dir, tmp_path_factory) -> list[Pat
     """Two fine-tuning seeds on ESOL from the pretrained model, every view fused, and the MACCS
     and ErG fingerprints fused with them by cross-attention."""
     from semmol.config import DatasetConfig, FinetuneJob
-    from semmol.train.finetune import finetune
 
     job = FinetuneJob.model_validate(
         {
@@ -200,16 +230,92 @@ def finetuned_dirs(tiny_benchmark, pretrained_dir, tmp_path_factory) -> list[Pat
     dirs = []
     for seed in (0, 1):
         out = tmp_path_factory.mktemp(f"finetuned-{seed}")
-        finetune(
-            job,
-            run="semmol",
-            benchmark="esol",
-            molecules=tiny_benchmark["molecules"],
-            shards_manifest=tiny_benchmark["manifest"],
-            split=tiny_benchmark["split"],
-            seed=seed,
-            pretrained=pretrained_dir / "model.pt",
-            out_dir=out,
-        )
+        model = pretrained_dir / "model.pt"
+        finetune_on(tiny_benchmark, job, out, name="esol", run="semmol", seed=seed, pretrained=model)
         dirs.append(out)
     return dirs
+
+
+#: Classes of the multiclass fixture: ring count, a property the 2D views and fingerprints all see.
+RING_CLASSES = ["acyclic", "one_ring", "polycyclic"]
+
+
+def ring_class(smiles: str) -> str:
+    """The class of a molecule in the multiclass fixture: no ring, one ring, or more."""
+    from rdkit import Chem
+    from rdkit.Chem.rdMolDescriptors import CalcNumRings
+
+    return RING_CLASSES[min(CalcNumRings(Chem.MolFromSmiles(smiles)), 2)]
+
+
+@pytest.fixture(scope="session")
+def multiclass_molecules(tmp_path_factory, moleculenet_dir) -> dict:
+    """ESOL's 300 records (tests/data) labelled with their :func:`ring_class` (89, 97 and 114 of
+    each) as words, through standardize and a seeded random 80/10/10 split.
+
+    Returns ``dataset`` (the DatasetConfig), ``source`` (the CSV), ``molecules`` (molecules.parquet)
+    and ``split`` (split JSON).
+    """
+    import polars as pl
+
+    from semmol.config import DatasetConfig, StandardizeConfig
+    from semmol.data.splits import make_split, write_split
+    from semmol.data.standardize import standardize
+
+    out = tmp_path_factory.mktemp("multiclass")
+    esol = pl.read_csv(moleculenet_dir / "esol.csv", infer_schema=False)
+    source = out / "rings.csv"
+    rings = pl.col("smiles").map_elements(ring_class, return_dtype=pl.Utf8)
+    esol.select("smiles", rings=rings).write_csv(source)
+    dataset = DatasetConfig(
+        source={"kind": "local", "path": str(source)}, targets=["rings"], task="multiclass"
+    )
+    standardize(source, dataset=dataset, options=StandardizeConfig(), benchmark=True, out_dir=out)
+    split = make_split(source, smiles_column="smiles", kind="random", fractions=(0.8, 0.1, 0.1), seed=0)
+    write_split(split, out / "split.json")
+    molecules = out / "molecules.parquet"
+    return {"dataset": dataset, "source": source, "molecules": molecules, "split": out / "split.json"}
+
+
+@pytest.fixture(scope="session")
+def multiclass_benchmark(multiclass_molecules) -> dict:
+    """:func:`multiclass_molecules` with 2D shards (no conformers, no depictions): also ``manifest``."""
+    from semmol.config import ConformerConfig
+    from semmol.data.conformers import build_shard
+    from semmol.data.shards import gather
+
+    directory = multiclass_molecules["molecules"].parent / "shards"
+    options = ConformerConfig(ecfp_bits=256, image_size=0)
+    shards = [directory / f"{i}.parquet" for i in range(2)]
+    for i, shard in enumerate(shards):
+        molecules = multiclass_molecules["molecules"]
+        build_shard(molecules, shard=i, n_shards=2, options=options, out=shard, conformer_fraction=0)
+    gather(shards, out=directory / "manifest.json")
+    return {**multiclass_molecules, "manifest": directory / "manifest.json"}
+
+
+#: Fine-tuning section of the multiclass model: from scratch on the 2D graph and ECFP views.
+MULTICLASS_FINETUNE = {
+    "init": "scratch",
+    "modalities": ["graph2d", "fingerprint"],
+    "epochs": 8,
+    "patience": 4,
+    "batch_size": 32,
+}
+
+
+@pytest.fixture(scope="session")
+def multiclass_finetuned(multiclass_benchmark, tmp_path_factory) -> Path:
+    """The result directory of fine-tuning :data:`MULTICLASS_FINETUNE` on the ring classes (seed 0)."""
+    from semmol.config import FinetuneJob
+
+    job = FinetuneJob.model_validate(
+        {
+            "dataset": multiclass_benchmark["dataset"].model_dump(mode="json"),
+            "model": TINY_MODEL,
+            "finetune": MULTICLASS_FINETUNE,
+        }
+    )
+    out = tmp_path_factory.mktemp("multiclass-finetuned")
+    finetune_on(multiclass_benchmark, job, out, name="rings", run="scratch")
+    return out

@@ -23,7 +23,7 @@ _NOT_SUBCOMMANDS = {"main", "common"}
 
 #: Subcommands for people using semmol, in the order ``semmol --help`` lists them; every other
 #: subcommand is a pipeline stage, which the workflow's rules run.
-USER_COMMANDS = ("predict", "embed", "download-model", "lock", "aggregate", "bench", "schema")
+USER_COMMANDS = ("train", "predict", "embed", "download-model", "lock", "aggregate", "bench", "schema")
 
 DESCRIPTION = (
     "semmol: semantic-level multimodal molecular representation learning (SemMol, MMSA, LGM-CL,"
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         [
             _command_list("commands", {name: modules[name].HELP for name in USER_COMMANDS}),
             _command_list(
-                "pipeline stages (the workflow's rules run these; see README.md, Command line)",
+                "pipeline stages (the workflow's rules run these; see docs/cli.md)",
                 {name: modules[name].HELP for name in pipeline_stages()},
             ),
             "semmol COMMAND --help gives a command's options.",

@@ -10,7 +10,10 @@ from pathlib import Path
 from semmol.cli.common import json_model
 from semmol.config import DatasetConfig, SplitConfig
 
-HELP = "split a downloaded benchmark into train/valid/test source rows (scaffold, balanced_scaffold, random)"
+HELP = (
+    "split a downloaded benchmark into train/valid/test source rows (scaffold, balanced_scaffold, random,"
+    " a split column, or none: a final model's early-stopping hold-out)"
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ def run(args: argparse.Namespace) -> None:
         max_rows=args.dataset.max_rows,
         sha256=manifest.get("sha256"),
         name=args.name,
+        column=args.split.column,
     )
     write_split(record, args.out)
     sizes = record["sizes"]

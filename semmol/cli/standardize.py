@@ -22,6 +22,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--benchmark", action="store_true", help="keep duplicates, no size filters")
     parser.add_argument("--out-dir", type=Path, required=True, help="where the three outputs go")
     parser.add_argument(
+        "--split-column",
+        default=None,
+        help="the column naming each row's subset (split kind column): carried through as 'split', "
+        "rows naming no subset rejected",
+    )
+    parser.add_argument(
         "--rejected-copy",
         type=Path,
         default=None,
@@ -41,4 +47,5 @@ def run(args: argparse.Namespace) -> None:
         benchmark=args.benchmark,
         out_dir=args.out_dir,
         rejected_copy=args.rejected_copy,
+        split_column=args.split_column,
     )

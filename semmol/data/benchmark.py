@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from semmol.data.classes import read_classes
 from semmol.data.tables import TableError, require_columns
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ class BenchmarkSplit:
         targets: label columns, the order of ``Subset.labels`` columns.
         subsets: ``train``, ``valid`` and ``test``.
         missing: per subset, split rows absent from ``molecules.parquet`` (skipped).
+        classes: a multiclass target's class names, in the order of their numbers (the labels);
+            ``None`` for the other tasks.
     """
 
     kind: str
@@ -65,6 +68,7 @@ class BenchmarkSplit:
     targets: list[str]
     subsets: dict[str, Subset]
     missing: dict[str, int]
+    classes: list[str] | None = None
 
     def __getitem__(self, subset: str) -> Subset:
         return self.subsets[subset]
@@ -117,17 +121,36 @@ def _read_molecules(path: Path, targets: list[str]) -> pl.DataFrame:
     return frame.select("row", "smiles", pl.col(targets).cast(pl.Float64))
 
 
-def load_benchmark_split(molecules: str | Path, split: str | Path, *, targets: list[str]) -> BenchmarkSplit:
+def _class_names(path: Path, targets: list[str], labels: np.ndarray) -> list[str]:
+    """A multiclass target's class names stored with ``molecules.parquet``, checked against its labels."""
+    names = read_classes(path).get(targets[0]) if len(targets) == 1 else None
+    if names is None:
+        raise BenchmarkError(
+            f"{path}: holds no class names for multiclass target {targets}: standardize the benchmark with "
+            "task 'multiclass' (one target)"
+        )
+    codes = labels[~np.isnan(labels)]
+    if ((codes < 0) | (codes >= len(names)) | (codes != np.round(codes))).any():
+        raise BenchmarkError(f"{path}: labels of '{targets[0]}' are not class numbers 0..{len(names) - 1}")
+    return names
+
+
+def load_benchmark_split(
+    molecules: str | Path, split: str | Path, *, targets: list[str], task: str | None = None
+) -> BenchmarkSplit:
     """The labelled molecules of each subset of a split.
 
     Args:
         molecules: ``molecules.parquet`` of the benchmark (standardize stage).
         split: the split JSON file (split stage).
         targets: label columns to read, in order (the dataset's ``targets``).
+        task: the dataset's task; 'multiclass' reads the class names stored with the molecules
+            (default: none read).
 
     Raises:
         BenchmarkError: a file is malformed, a target column is absent (the closest existing
-            column is suggested), or a source row sits in two subsets.
+            column is suggested), a source row sits in two subsets, or a multiclass benchmark's
+            molecules lack their class names.
         FileNotFoundError: a file does not exist.
     """
     molecules, split = Path(molecules), Path(split)
@@ -138,6 +161,7 @@ def load_benchmark_split(molecules: str | Path, split: str | Path, *, targets: l
     position = {int(row): index for index, row in enumerate(frame["row"].to_list())}
     smiles = frame["smiles"].to_list()
     labels = frame.select(targets).to_numpy().astype(np.float64).reshape(len(frame), len(targets))
+    classes = _class_names(molecules, targets, labels) if task == "multiclass" else None
     subsets: dict[str, Subset] = {}
     missing: dict[str, int] = {}
     for name in SUBSETS:
@@ -167,4 +191,5 @@ def load_benchmark_split(molecules: str | Path, split: str | Path, *, targets: l
         targets=list(targets),
         subsets=subsets,
         missing=missing,
+        classes=classes,
     )

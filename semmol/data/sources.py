@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import difflib
 import fnmatch
-import hashlib
 import importlib.util
 import json
 import logging
@@ -35,7 +34,7 @@ from urllib.parse import unquote, urlsplit
 from semmol.config import DatasetConfig, HFSource, LocalSource, PackageSource, Source, URLSource
 from semmol.data.lock import Pin, SourcesLock, pinned
 from semmol.data.tables import read_table, require_columns
-from semmol.runtime.atomic import atomic_path
+from semmol.runtime.atomic import atomic_path, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +129,7 @@ def fetch_file(
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".staging-") as staging:
         with lock.fetching_at(name, source, pin) if lock is not None else contextlib.nullcontext():
             fetched = _FETCHERS[source.kind](pinned(source, pin), Path(staging))
-        digest = _sha256(fetched.path)
+        digest = file_sha256(fetched.path)
         _check_sha256(fetched, getattr(source, "sha256", None), digest)
         if lock is not None:
             found = Pin(fetched.revision, digest)
@@ -388,14 +387,6 @@ def _stage_copy(file: Path, staging: Path) -> Path:
     target = staging / file.name
     shutil.copyfile(file, target)
     return target
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 _FETCHERS: dict[str, Callable[[Any, Path], _Fetched]] = {

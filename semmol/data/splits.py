@@ -14,7 +14,10 @@ are comparable with the literature:
    train + valid stays ``<= 0.9 N``, else in test (N = parseable molecules).
 
 The seed plays no part in it. :func:`balanced_scaffold_split` (chemprop's
-``scaffold_balanced``) and :func:`random_split` are seeded alternatives.
+``scaffold_balanced``) and :func:`random_split` are seeded alternatives. Two kinds serve a
+user's own data: ``column`` takes the subsets a column of the table names
+(:func:`column_split`), and ``none`` trains a final model for deployment: every row in train
+but a seeded random hold-out of the valid fraction for early stopping, and no test set.
 
 Indices are positions in the given SMILES sequence; when it is a table's whole SMILES column,
 as in :func:`make_split`, positions are the source file's row indices (header excluded).
@@ -43,6 +46,21 @@ log = logging.getLogger(__name__)
 
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
 SUBSETS = ("train", "valid", "test")
+#: Values of a split column (kind ``column``), lower-cased, and the subset each names; ``val``
+#: is chemprop's name of the validation subset.
+SPLIT_COLUMN_VALUES = {"train": "train", "valid": "valid", "val": "valid", "test": "test"}
+#: Kinds whose test subset may be empty: models for deployment, without a test score.
+OPEN_TEST_KINDS = ("column", "none")
+
+
+def split_column_subset(value: str | None) -> str | None:
+    """The subset a cell of a split column names (case and surrounding blanks ignored), or ``None``."""
+    return None if value is None else SPLIT_COLUMN_VALUES.get(value.strip().lower())
+
+
+def unknown_split_value_reason(value: str | None) -> str:
+    """Why a split-column cell names no subset: one wording for the split and standardize stages."""
+    return f"split value {value!r} is not train, valid (or val) or test"
 
 
 @dataclass(frozen=True)
@@ -228,6 +246,27 @@ def random_split(
     return Split(sorted(train), sorted(valid), sorted(test))
 
 
+def column_split(values: Sequence[str | None], positions: Sequence[int]) -> tuple[Split, dict[int, str]]:
+    """Kind ``column``: the subset each position's cell names (:data:`SPLIT_COLUMN_VALUES`).
+
+    Args:
+        values: the split column, one cell per position of the table.
+        positions: the positions to place (e.g. those with a parseable SMILES).
+
+    Returns:
+        The split, and position -> reason for each cell that names no subset (left out).
+    """
+    subsets: dict[str, list[int]] = {name: [] for name in SUBSETS}
+    unknown: dict[int, str] = {}
+    for position in positions:
+        subset = split_column_subset(values[position])
+        if subset is None:
+            unknown[position] = unknown_split_value_reason(values[position])
+        else:
+            subsets[subset].append(position)
+    return Split(*(sorted(subsets[name]) for name in SUBSETS)), unknown
+
+
 def make_split(
     table_path: str | Path,
     *,
@@ -238,56 +277,86 @@ def make_split(
     max_rows: int | None = None,
     sha256: str | None = None,
     name: str | None = None,
+    column: str | None = None,
 ) -> dict[str, Any]:
     """Split a source table's rows and describe the split as a JSON-ready record.
 
     Args:
         table_path: the benchmark's source file, read with :func:`semmol.data.tables.read_table`.
         smiles_column: column holding the SMILES.
-        kind: 'scaffold' (deterministic, ignores the seed), 'balanced_scaffold' or 'random'.
+        kind: 'scaffold' (deterministic, ignores the seed), 'balanced_scaffold', 'random',
+            'column' (the subsets ``column`` names; ignores the seed and fractions) or 'none'
+            (a seeded hold-out of the valid fraction, the rest in train, no test).
         fractions: train, valid and test fractions (default 0.8, 0.1, 0.1).
         seed: seed of the seeded kinds; recorded for every kind (default 0).
         max_rows: split only the first ``max_rows`` records (default: all).
         sha256: checksum of the source file recorded in the output (default: none).
         name: the benchmark's name, for messages (default: the file's name).
+        column: the split column of kind 'column' (default: none).
 
     Returns:
-        ``{"kind", "seed", "fractions", "train", "valid", "test", "dropped", "sizes", "source"}``;
-        subsets are ascending source row indices, ``dropped`` lists the unparsable rows as
-        ``{"row", "column", "value", "reason"}``.
+        ``{"kind", "seed", "fractions", "train", "valid", "test", "dropped", "sizes", "source"}``
+        (and ``"column"`` for kind 'column'); subsets are ascending source row indices,
+        ``dropped`` lists the rows left out (unparsable SMILES, a split value naming no subset)
+        as ``{"row", "column", "value", "reason"}``.
 
     Raises:
-        semmol.data.tables.TableError: the file is unreadable or lacks ``smiles_column``.
+        semmol.data.tables.TableError: the file is unreadable or lacks a column it needs.
         ValueError: unknown ``kind`` or bad ``fractions``, or too few molecules to give every
-            subset at least one (fine-tuning needs all three).
+            subset at least one (fine-tuning needs all three; kinds 'column' and 'none' may
+            leave test empty).
     """
     table = read_table(table_path, max_rows=max_rows)
-    require_columns(table, [smiles_column], path=table_path)
+    if kind == "column" and column is None:
+        raise ValueError("split kind 'column' needs the split column's name")
+    require_columns(table, [smiles_column, *([column] if kind == "column" else [])], path=table_path)
     smiles = table.get_column(smiles_column).to_list()
     scan = scan_scaffolds(smiles)
-    if kind == "scaffold":
+    dropped = [
+        {"row": row, "column": smiles_column, "value": smiles[row], "reason": reason}
+        for row, reason in sorted(scan.dropped.items())
+    ]
+    if kind == "column":
+        values = table.get_column(column).to_list()
+        split, unknown = column_split(values, scan.positions)
+        dropped += [
+            {"row": row, "column": column, "value": values[row], "reason": reason}
+            for row, reason in unknown.items()
+        ]
+        dropped.sort(key=lambda entry: entry["row"])
+    elif kind == "none":
+        # every row in train but a seeded hold-out of the valid fraction, for early stopping only
+        # (a model stopped on its own training rows would never stop)
+        holdout = fractions[1]
+        split = random_split(scan.positions, fractions=(1.0 - holdout, holdout, 0.0), seed=seed)
+    elif kind == "scaffold":
         split = scaffold_split(scan, fractions=fractions)
     elif kind == "balanced_scaffold":
         split = balanced_scaffold_split(scan, fractions=fractions, seed=seed)
     elif kind == "random":
         split = random_split(scan.positions, fractions=fractions, seed=seed)
     else:
-        raise ValueError(f"unknown split kind '{kind}'; expected scaffold, balanced_scaffold or random")
-    dropped = [
-        {"row": row, "column": smiles_column, "value": smiles[row], "reason": reason}
-        for row, reason in sorted(scan.dropped.items())
-    ]
+        raise ValueError(
+            f"unknown split kind '{kind}'; expected scaffold, balanced_scaffold, random, column or none"
+        )
     subsets = {subset: getattr(split, subset) for subset in SUBSETS}
     sizes = {subset: len(rows) for subset, rows in subsets.items()}
-    if not all(sizes.values()):
+    needed = SUBSETS[:2] if kind in OPEN_TEST_KINDS else SUBSETS
+    if not all(sizes[subset] for subset in needed):
         counts = ", ".join(f"{subset} {size}" for subset, size in sizes.items())
+        how = f"by column '{column}'" if kind == "column" else f"with fractions {list(fractions)}"
+        wanted = "every subset" if needed == SUBSETS else " and ".join(needed)
+        remedy = "add molecules or change split.fractions"
+        if kind == "column":
+            remedy = f"name {wanted} rows in '{column}'"
         raise ValueError(
             f"benchmark '{name or Path(table_path).name}' ({table_path}): {len(scan.positions)} parseable "
-            f"molecules ({len(dropped)} unparsable) give a {kind} split with fractions {list(fractions)} of "
-            f"{counts}; fine-tuning needs every subset: add molecules or change split.fractions"
+            f"molecules ({len(scan.dropped)} unparsable) give a {kind} split {how} of "
+            f"{counts}; fine-tuning needs {wanted}: {remedy}"
         )
     return {
         "kind": kind,
+        **({"column": column} if kind == "column" else {}),
         "seed": seed,
         "fractions": list(fractions),
         **subsets,

@@ -7,6 +7,9 @@ well, and the molecule is kept with that label missing, so one typo does not cos
 Corpus and benchmarks differ in two ways: the corpus drops repeated molecules and molecules
 outside the heavy-atom bounds, while a benchmark keeps every parseable row (duplicates are
 flagged in ``duplicate_of``) so that split row indices and dataset sizes match the literature.
+
+A benchmark split by a column of its own (split kind ``column``) carries that column through as
+``split`` (train, valid or test); a row whose cell names no subset is rejected with a reason.
 """
 
 from __future__ import annotations
@@ -28,12 +31,18 @@ from tqdm import tqdm
 
 from semmol.config import DatasetConfig, StandardizeConfig
 from semmol.data.chem import parse_smiles, quiet_rdkit
+from semmol.data.classes import ClassIndex, mapped_number, parse_class, with_classes_metadata
 from semmol.data.schema import REJECTED_SCHEMA
+from semmol.data.splits import split_column_subset, unknown_split_value_reason
 from semmol.data.tables import read_table, require_columns
 
 log = logging.getLogger(__name__)
 
 STAGE = "standardize"
+#: Column of ``molecules.parquet`` holding each row's subset under a split column.
+SPLIT_COLUMN = "split"
+#: Reason of a record none of whose target cells holds a usable label.
+NO_LABEL_REASON = "no usable label in any target column"
 
 
 class MoleculeCleaner:
@@ -72,15 +81,10 @@ def parse_label(text: str | None, *, task: str, label_map: dict[str, float]) -> 
     """A label cell as a number: ``(value, None)``, ``(nan, None)`` when missing, ``(nan, reason)`` when bad."""
     if text is None or not text.strip():
         return math.nan, None
-    text = text.strip()
-    if text in label_map:
-        value = float(label_map[text])
-    else:
-        try:
-            value = float(text)
-        except ValueError:
-            hint = " (map textual labels with label_map)" if task == "classification" else ""
-            return math.nan, f"label is not a number{hint}"
+    value = mapped_number(text.strip(), label_map)
+    if value is None:
+        hint = " (map textual labels with label_map)" if task == "classification" else ""
+        return math.nan, f"label is not a number{hint}"
     if math.isnan(value):
         return math.nan, None
     if not math.isfinite(value):
@@ -97,6 +101,8 @@ class StandardizeResult:
     molecules: pl.DataFrame
     rejected: list[dict] = field(default_factory=list)
     report: dict = field(default_factory=dict)
+    #: Per multiclass target, its class names in numbering order (empty for other tasks).
+    classes: dict[str, list[str]] = field(default_factory=dict)
 
 
 def standardize_table(
@@ -106,8 +112,12 @@ def standardize_table(
     options: StandardizeConfig,
     benchmark: bool,
     source: str = "<table>",
+    split_column: str | None = None,
 ) -> StandardizeResult:
     """Standardize every record of a source table (all columns text, in file order).
+
+    A multiclass target's cells are read as classes (:mod:`semmol.data.classes`) and stored as
+    class numbers; its class names and counts go to the report and :attr:`StandardizeResult.classes`.
 
     Args:
         table: the source table as read by :func:`semmol.data.tables.read_table`.
@@ -115,17 +125,28 @@ def standardize_table(
         options: the ``standardize`` section.
         benchmark: keep duplicates and skip size filters (a benchmark), or not (the corpus).
         source: file name used in messages.
+        split_column: the column naming each row's subset (split kind ``column``), carried
+            through as :data:`SPLIT_COLUMN` (default: none).
     """
     started = time.perf_counter()
     text_columns = [dataset.text_column] if dataset.text_column else []
-    require_columns(table, [dataset.smiles_column, *dataset.targets, *text_columns], path=source)
+    split_columns = [split_column] if split_column else []
+    require_columns(
+        table, [dataset.smiles_column, *dataset.targets, *text_columns, *split_columns], path=source
+    )
+    if split_columns and SPLIT_COLUMN in dataset.targets:
+        raise ValueError(f"{source}: a target named '{SPLIT_COLUMN}' clashes with the carried split column")
     cleaner = MoleculeCleaner(options, size_filter=not benchmark)
     dedupe = options.deduplicate and not benchmark
     accepted: dict[str, list] = {"row": [], "smiles_input": [], "smiles": [], "duplicate_of": []}
     if text_columns:
         accepted["text"] = []
         texts = table.get_column(dataset.text_column).to_list()
-    labels: dict[str, list[float]] = {target: [] for target in dataset.targets}
+    if split_columns:
+        accepted[SPLIT_COLUMN] = []
+        split_cells = table.get_column(split_column).to_list()
+    multiclass = dataset.task == "multiclass"
+    labels: dict[str, list] = {target: [] for target in dataset.targets}  # classes as read, for multiclass
     rejected: list[dict] = []
     first_row: dict[str, int] = {}
     bad_labels = 0
@@ -142,24 +163,31 @@ def standardize_table(
         if canonical is None:
             reject(row, dataset.smiles_column, smiles_input, reason)
             continue
+        subset = split_column_subset(split_cells[row]) if split_columns else None
+        if split_columns and subset is None:
+            reject(row, split_column, split_cells[row], unknown_split_value_reason(split_cells[row]))
+            continue
         duplicate_of = first_row.get(canonical, row)
         if duplicate_of != row and dedupe:
             reject(row, dataset.smiles_column, smiles_input, f"duplicate of row {duplicate_of}")
             continue
         values, bad_cells = [], []
         for target, column in zip(dataset.targets, target_columns):
-            value, reason = parse_label(column[row], task=dataset.task, label_map=dataset.label_map)
+            if multiclass:
+                value, reason = parse_class(column[row], label_map=dataset.label_map)
+            else:
+                value, reason = parse_label(column[row], task=dataset.task, label_map=dataset.label_map)
             if reason is not None:
                 bad_cells.append((target, column[row], reason))
             values.append(value)
-        kept = not dataset.targets or not all(math.isnan(value) for value in values)
+        kept = not dataset.targets or not all(_missing(value) for value in values)
         for target, text, reason in bad_cells:
             bad_labels += 1
             reject(
                 row, target, text, f"{reason}; kept the molecule with this label missing" if kept else reason
             )
         if not kept:
-            reject(row, ",".join(dataset.targets), None, "no usable label in any target column")
+            reject(row, ",".join(dataset.targets), None, NO_LABEL_REASON)
             continue
         first_row.setdefault(canonical, row)  # duplicates point at a molecule that was kept
         accepted["row"].append(row)
@@ -168,9 +196,28 @@ def standardize_table(
         accepted["duplicate_of"].append(None if duplicate_of == row else duplicate_of)
         if text_columns:
             accepted["text"].append(texts[row] or None)
+        if split_columns:
+            accepted[SPLIT_COLUMN].append(subset)
         for target, value in zip(dataset.targets, values):
             labels[target].append(value)
 
+    classes, class_counts = {}, {}
+    if multiclass:
+        for target in dataset.targets:
+            try:
+                index = ClassIndex.of(labels[target], label_map=dataset.label_map)
+            except ValueError as error:
+                raise ValueError(f"{source}: column '{target}': {error}") from None
+            classes[target], class_counts[target] = list(index.names), index.counts(labels[target])
+            labels[target] = index.codes(labels[target])
+    unlabelled = sum(1 for r in rejected if r["reason"] == NO_LABEL_REASON)
+    if unlabelled:
+        log.warning(
+            "%s: %d records have no usable label in column(s) %s; rejected, each with its reason",
+            source,
+            unlabelled,
+            ", ".join(f"'{target}'" for target in dataset.targets),
+        )
     molecules = pl.DataFrame(
         {**accepted, **labels},
         schema={
@@ -179,6 +226,7 @@ def standardize_table(
             "smiles": pl.Utf8,
             "duplicate_of": pl.Int64,
             **({"text": pl.Utf8} if text_columns else {}),
+            **({SPLIT_COLUMN: pl.Utf8} if split_columns else {}),
             **{target: pl.Float64 for target in dataset.targets},
         },
     )
@@ -191,13 +239,19 @@ def standardize_table(
         "bad_label_cells": bad_labels,
         "duplicates_kept": int(molecules.get_column("duplicate_of").is_not_null().sum()),
         "reasons": dict(Counter(_reason_kind(r["reason"]) for r in rejected).most_common()),
+        **({"classes": classes, "class_counts": class_counts} if multiclass else {}),
         "seconds": round(time.perf_counter() - started, 3),
     }
     if molecules.height + len(rejected_rows) != table.height:  # the promise of this stage
         raise AssertionError(
             f"{source}: {table.height} records but {molecules.height} + {len(rejected_rows)} out"
         )
-    return StandardizeResult(molecules=molecules, rejected=rejected, report=report)
+    return StandardizeResult(molecules=molecules, rejected=rejected, report=report, classes=classes)
+
+
+def _missing(value: float | int | str | None) -> bool:
+    """Whether a parsed label is missing: NaN (numbers) or None (classes)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _reason_kind(reason: str) -> str:
@@ -212,16 +266,21 @@ def write_rejected(rejected: list[dict], path: Path) -> None:
 
 
 def write_outputs(result: StandardizeResult, out_dir: Path) -> None:
-    """``molecules.parquet``, ``rejected.parquet`` and ``standardize.json`` in ``out_dir``."""
+    """``molecules.parquet`` (with the class names of multiclass targets in its metadata),
+    ``rejected.parquet`` and ``standardize.json`` in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    result.molecules.write_parquet(out_dir / "molecules.parquet")
+    if result.classes:
+        table = with_classes_metadata(result.molecules.to_arrow(), result.classes)
+        pq.write_table(table, out_dir / "molecules.parquet")
+    else:
+        result.molecules.write_parquet(out_dir / "molecules.parquet")
     write_rejected(result.rejected, out_dir / "rejected.parquet")
     (out_dir / "standardize.json").write_text(json.dumps(result.report, indent=2) + "\n")
 
 
 def rejection_error(report: dict, *, max_fraction: float) -> str | None:
-    """Why the stage must stop (nothing accepted, or more than ``max_fraction`` of the records
-    rejected), or ``None`` when it may go on.
+    """Why the stage must stop (nothing accepted, more than ``max_fraction`` of the records
+    rejected, or a multiclass target with fewer than two classes), or ``None`` when it may go on.
 
     Args:
         report: :attr:`StandardizeResult.report`.
@@ -235,7 +294,34 @@ def rejection_error(report: dict, *, max_fraction: float) -> str | None:
             f"{report['source']}: {report['rejected_records']} of {report['records']} records rejected "
             f"({fraction:.1%}), more than standardize.max_rejected_fraction {max_fraction:g}"
         )
+    for target, names in report.get("classes", {}).items():
+        if len(names) < 2:
+            return (
+                f"{report['source']}: multiclass column '{target}' holds the single class '{names[0]}' in "
+                f"all {report['accepted']} labelled rows; a multiclass target needs at least two classes"
+            )
     return None
+
+
+def standardize_file(
+    table_path: Path,
+    *,
+    dataset: DatasetConfig,
+    options: StandardizeConfig,
+    benchmark: bool,
+    split_column: str | None = None,
+) -> StandardizeResult:
+    """Read a source table (its first ``dataset.max_rows`` records) and standardize it; nothing is
+    written. Arguments as :func:`standardize_table`'s."""
+    table = read_table(table_path, max_rows=dataset.max_rows)
+    return standardize_table(
+        table,
+        dataset=dataset,
+        options=options,
+        benchmark=benchmark,
+        source=str(table_path),
+        split_column=split_column,
+    )
 
 
 def standardize(
@@ -246,6 +332,7 @@ def standardize(
     benchmark: bool,
     out_dir: Path,
     rejected_copy: Path | None = None,
+    split_column: str | None = None,
 ) -> StandardizeResult:
     """Read ``table_path``, standardize it and write the stage's three outputs to ``out_dir``.
 
@@ -259,14 +346,14 @@ def standardize(
             its outputs (default: ``out_dir/rejected.parquet``). The workflow passes a path
             outside the declared outputs, which Snakemake deletes after a failed job. Deleted
             when the stage succeeds, so that it only ever describes a failure.
+        split_column: see :func:`standardize_table`.
 
     Raises:
         ValueError: no molecule survived, or more than ``options.max_rejected_fraction`` of the
             records were rejected; the message names ``rejected_copy``.
     """
-    table = read_table(table_path, max_rows=dataset.max_rows)
-    result = standardize_table(
-        table, dataset=dataset, options=options, benchmark=benchmark, source=str(table_path)
+    result = standardize_file(
+        table_path, dataset=dataset, options=options, benchmark=benchmark, split_column=split_column
     )
     report = result.report
     log.info(

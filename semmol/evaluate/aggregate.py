@@ -15,12 +15,15 @@ pretraining runs, and for the data table each dataset's ``standardize.json`` and
     the results table: a line per benchmark and split, a column per run, baseline and
     published method, cells "mean ± std (n)"; the seed-ensemble table in the same layout;
     then, given the datasets' directories, the data table (:mod:`semmol.evaluate.data_report`).
+``summary-by-run.md``
+    the results table turned: a line per run, baseline and published method, a column per
+    benchmark and split (the shape a paper or the README shows).
 ``summary.html``
     the tables of ``summary.md`` and the metrics plot in one self-contained page
     (:mod:`semmol.evaluate.page`): what ``snakemake --report`` shows of them.
 ``data.csv``
     given the datasets' directories, the data table: one row per dataset.
-``plots/metrics.png``, ``plots/finetune_curves.png``, ``plots/pretrain_curves.png``, ``plots/centers.png``
+``plots/metrics.png``, ``plots/finetune_curves.png``, ``plots/pretrain_curves.png``, ``plots/centers.png``, ``plots/probe_curves.png``
     see :mod:`semmol.evaluate.plots`.
 """
 
@@ -30,7 +33,7 @@ import csv
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,32 +43,52 @@ import polars as pl
 from semmol.evaluate import page, plots
 from semmol.evaluate.data_report import data_markdown, read_dataset, write_data_csv
 from semmol.evaluate.fewshot_report import FEWSHOT_CSV, fewshot_markdown, fewshot_rows, write_fewshot_csv
-from semmol.evaluate.metrics import HIGHER_IS_BETTER, evaluate, metric_label
-from semmol.evaluate.probe_report import probe_markdown, probe_table
+from semmol.evaluate.metrics import evaluate
+from semmol.evaluate.probe_report import probe_curves, probe_markdown, probe_table
 from semmol.evaluate.published import SOURCE_NOTE, published_scores
-from semmol.evaluate.records import KIND_BASELINE, KIND_PIPELINE, PRED_SUFFIX, PREDICTIONS_FILE, read_metrics
+from semmol.evaluate.records import (
+    KIND_BASELINE,
+    KIND_PIPELINE,
+    PREDICTIONS_FILE,
+    read_metrics,
+    score_columns,
+)
 from semmol.evaluate.summary_row import SummaryRow
+from semmol.evaluate.tables import (
+    KIND_ORDER,
+    KIND_PUBLISHED,
+    benchmark_table,
+    ensemble_cell,
+    run_table,
+    score_cell,
+)
 from semmol.methods.semmol.objective import read_snapshots
 from semmol.runtime.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
-KIND_PUBLISHED = "published"
 #: Output files, relative to the output directory.
 SUMMARY_CSV = "summary.csv"
 SUMMARY_MD = "summary.md"
+SUMMARY_BY_RUN_MD = "summary-by-run.md"
 SUMMARY_HTML = "summary.html"
 DATA_CSV = "data.csv"
 METRICS_PLOT = "plots/metrics.png"
 FINETUNE_PLOT = "plots/finetune_curves.png"
 PRETRAIN_PLOT = "plots/pretrain_curves.png"
 CENTERS_PLOT = "plots/centers.png"
+PROBE_PLOT = "plots/probe_curves.png"
 METRICS_CAPTION = (
     "Test score of every seed (points) and their mean (black bar) per run; baselines dashed, "
     "published figures dotted."
 )
+#: What the multiclass metric is, said under the table when a row uses it.
+MULTICLASS_NOTE = (
+    "ROC-AUC one-vs-rest ↑ (multiclass benchmarks) is the macro mean of each class's ROC-AUC against all "
+    "other classes, over the classes present among the labelled test molecules; accuracy is in each "
+    "result's metrics.json."
+)
 SUMMARY_COLUMNS = ("run", "benchmark", "split", "metric", "mean", "std", "n", "seeds", "kind", "ensemble")
-_KIND_ORDER = (KIND_PIPELINE, KIND_BASELINE, KIND_PUBLISHED)
 #: What each baseline is, for the table's header.
 BASELINES = {
     "rf_ecfp4": "random forest on ECFP4 bits",
@@ -155,11 +178,11 @@ def ensemble_score(results: list[dict[str, Any]]) -> float:
     ]
     if any(not test["row"].equals(tests[0]["row"]) for test in tests[1:]):
         return math.nan
-    targets = results[0]["targets"]
+    targets, classes = results[0]["targets"], results[0].get("classes")
     y_true = tests[0].select(targets).to_numpy().astype(np.float64)
-    predictions = [test.select([t + PRED_SUFFIX for t in targets]).to_numpy() for test in tests]
-    y_pred = np.mean(predictions, axis=0, dtype=np.float64)
-    return float(evaluate(results[0]["task"], y_true, y_pred, targets=targets)["value"])
+    predictions = [test.select(score_columns(targets, classes)).to_numpy() for test in tests]
+    y_pred = np.mean(predictions, axis=0, dtype=np.float64)  # multiclass: the mean class probabilities
+    return float(evaluate(results[0]["task"], y_true, y_pred, targets=targets, classes=classes)["value"])
 
 
 def summarize(results: list[dict[str, Any]], *, include_published: bool = True) -> list[SummaryRow]:
@@ -180,7 +203,7 @@ def summarize(results: list[dict[str, Any]], *, include_published: bool = True) 
     rows: list[SummaryRow] = []
     for (benchmark, split), runs in groups.items():
         measured = [_seed_row(run, benchmark, split, seeds) for run, seeds in runs.items()]
-        rows.extend(sorted(measured, key=lambda row: _KIND_ORDER.index(row.kind)))  # stable: keeps run order
+        rows.extend(sorted(measured, key=lambda row: KIND_ORDER.index(row.kind)))  # stable: keeps run order
         if not include_published:
             continue
         metric = measured[0].metric
@@ -233,54 +256,6 @@ def write_summary_csv(rows: list[SummaryRow], path: str | Path) -> None:
             )
 
 
-def _column_name(row: SummaryRow) -> str:
-    suffix = {KIND_PIPELINE: "", KIND_BASELINE: " (baseline)", KIND_PUBLISHED: " (published)"}[row.kind]
-    return f"{row.run}{suffix}"
-
-
-def _cell(row: SummaryRow) -> str:
-    if math.isnan(row.mean):
-        return "n/a"
-    if row.kind == KIND_PUBLISHED:
-        return f"{row.mean:.3f}"
-    spread = "" if math.isnan(row.std) else f" ± {row.std:.3f}"
-    return f"{row.mean:.3f}{spread} ({row.n})"
-
-
-def _table(
-    rows: list[SummaryRow], *, value: Callable[[SummaryRow], float], cell: Callable[[SummaryRow], str]
-) -> list[str]:
-    """Markdown lines of a table: a line per benchmark and split, a column per run, then
-    baselines, then published methods; the best measured ``value`` of each line in bold."""
-    by_kind = sorted(rows, key=lambda row: _KIND_ORDER.index(row.kind))
-    columns = list(dict.fromkeys(_column_name(row) for row in by_kind))
-    lines_by_group: dict[tuple[str, str, str], dict[str, SummaryRow]] = {}
-    for row in rows:
-        lines_by_group.setdefault((row.benchmark, row.split, row.metric), {})[_column_name(row)] = row
-    table = [
-        "| benchmark | split | metric | " + " | ".join(columns) + " |",
-        "|---|---|---|" + "---|" * len(columns),
-    ]
-    for (benchmark, split, metric), cells in lines_by_group.items():
-        measured = [value(r) for r in cells.values() if r.kind != KIND_PUBLISHED and not math.isnan(value(r))]
-        best = (max if HIGHER_IS_BETTER[metric] else min)(measured) if len(measured) > 1 else None
-        texts = []
-        for column in columns:
-            row = cells.get(column)
-            text = "" if row is None else cell(row)
-            if row is not None and row.kind != KIND_PUBLISHED and value(row) == best:
-                text = f"**{text}**"
-            texts.append(text)
-        table.append(f"| {benchmark} | {split} | {metric_label(metric)} | " + " | ".join(texts) + " |")
-    return table
-
-
-def _ensemble_cell(row: SummaryRow) -> str:
-    if row.kind == KIND_PUBLISHED:
-        return f"{row.mean:.3f}"
-    return "n/a" if math.isnan(row.ensemble) else f"{row.ensemble:.3f}"
-
-
 def summary_markdown(rows: list[SummaryRow]) -> str:
     """The results table in Markdown, with a header saying what the numbers are, then the
     seed-ensemble table (:func:`ensemble_score`) in the same layout.
@@ -295,6 +270,7 @@ def summary_markdown(rows: list[SummaryRow]) -> str:
         "parentheses. ROC-AUC ↑ is a fraction in [0, 1], the mean over tasks whose labelled test molecules "
         "hold both classes (missing labels masked); higher is better. RMSE ↓ is in the target's units; "
         "lower is better. Bold: the best measured score of a line.",
+        *(["", MULTICLASS_NOTE] if any(row.metric == "roc_auc_ovr" for row in rows) else []),
         "",
         *(
             f"{run} (baseline): {BASELINES.get(run, 'a baseline')}, trained by the pipeline on the same "
@@ -309,6 +285,13 @@ def summary_markdown(rows: list[SummaryRow]) -> str:
             )
         ),
     ]
+    if any(row.kind != KIND_PUBLISHED and row.n == 0 for row in rows):
+        header += [
+            "",
+            "n/a without a score: no seed has a test score. Split none (and a split column without "
+            "test rows) trains models for deployment on every row but a validation hold-out used for "
+            "early stopping, so there is no test set to score.",
+        ]
     if any(row.kind == KIND_PUBLISHED for row in rows):
         header += [
             "",
@@ -322,9 +305,22 @@ def summary_markdown(rows: list[SummaryRow]) -> str:
         "gets (`semmol predict` with several models). n/a: the seeds' test sets differ.",
         "",
     ]
-    results = _table(rows, value=lambda row: row.mean, cell=_cell)
-    ensemble = _table(rows, value=lambda row: row.ensemble, cell=_ensemble_cell)
+    results = benchmark_table(rows, value=lambda row: row.mean, cell=score_cell)
+    ensemble = benchmark_table(rows, value=lambda row: row.ensemble, cell=ensemble_cell)
     return "\n".join([*header, "", *results, "", *ensembles, *ensemble]) + "\n"
+
+
+def summary_by_run_markdown(rows: list[SummaryRow]) -> str:
+    """The results table with a line per run and a column per benchmark (:func:`run_table`)."""
+    header = [
+        "# Results by run",
+        "",
+        "Test-set scores, mean ± sample standard deviation over fine-tuning seeds (number of seeds in "
+        "parentheses); the best measured score of each benchmark in bold. summary.md says what each "
+        "metric is and what each baseline and published row is.",
+        "",
+    ]
+    return "\n".join([*header, *run_table(rows)]) + "\n"
 
 
 def read_pretrain_log(path: str | Path) -> list[dict[str, float]]:
@@ -419,6 +415,8 @@ def aggregate(
         sections.append(data_markdown(data_rows))
     with atomic_path(out_dir / SUMMARY_MD) as tmp:
         tmp.write_text("\n".join(sections))
+    with atomic_path(out_dir / SUMMARY_BY_RUN_MD) as tmp:
+        tmp.write_text(summary_by_run_markdown(rows))
     plots.plot_metrics(results, rows, out_dir / METRICS_PLOT)
     figure = page.figure_html(out_dir / METRICS_PLOT, METRICS_CAPTION)
     parts = [page.markdown_html(sections[0]), figure, *map(page.markdown_html, sections[1:])]
@@ -427,5 +425,6 @@ def aggregate(
     plots.plot_pretrain_curves(logs, out_dir / PRETRAIN_PLOT)
     snapshots = {run: read_snapshots(directory) for run, directory in (center_snapshots or {}).items()}
     plots.plot_center_libraries(snapshots, out_dir / CENTERS_PLOT)
+    plots.plot_probe_curves(*probe_curves(probes), out_dir / PROBE_PLOT)
     log.info("results table of %d rows written to %s", len(rows), out_dir)
     return rows

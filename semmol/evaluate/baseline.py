@@ -3,7 +3,9 @@
 Trained on the train subset of the same split and seed as every run, so the results table
 always shows what a classical model reaches. Classification forests are fit on each task's
 labelled rows and score class 1; a task whose training labels hold one class predicts that
-class as a constant score. Regression forests predict in the target's units.
+class as a constant score. A multiclass target gets one forest over its classes, predicting
+every class's probability (0 for a class absent from the training labels). Regression forests
+predict in the target's units.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def ecfp_matrix(smiles: Sequence[str], *, radius: int, n_bits: int, source: str 
 
 
 def _forest(task: TaskType, *, options: BaselineConfig, seed: int, threads: int):
-    forest = RandomForestClassifier if task == "classification" else RandomForestRegressor
+    forest = RandomForestRegressor if task == "regression" else RandomForestClassifier
     return forest(n_estimators=options.n_estimators, random_state=seed, n_jobs=threads)
 
 
@@ -70,26 +72,32 @@ def fit_predict(
     options: BaselineConfig,
     seed: int,
     threads: int = 1,
+    classes: Sequence[str] | None = None,
 ) -> dict[str, np.ndarray]:
     """Fit one forest per target on its labelled training rows and predict every input.
 
     Args:
         train_x: training features ``[n, d]``.
-        train_y: training labels ``[n, T]``, NaN where missing.
+        train_y: training labels ``[n, T]``, NaN where missing (multiclass: class numbers).
         inputs: feature matrices to predict, by name.
-        task: 'classification' (class-1 probability) or 'regression' (value).
+        task: 'classification' (class-1 probability), 'multiclass' (class probabilities) or
+            'regression' (value).
         targets: target names, for errors and progress.
         options: forest size (``n_estimators``).
         seed: ``random_state`` of every forest.
         threads: ``n_jobs`` of every forest (default: 1).
+        classes: a multiclass target's class names (needed for multiclass).
 
     Returns:
-        Per input name, predictions ``[n, T]``.
+        Per input name, predictions ``[n, T]``; multiclass: probabilities ``[n, K]``.
 
     Raises:
         BaselineError: a target has no labelled training row, or a classification label is not 0/1.
     """
-    predictions = {name: np.zeros((len(x), len(targets))) for name, x in inputs.items()}
+    if task == "multiclass" and (classes is None or len(targets) != 1):
+        raise BaselineError("a multiclass forest needs one target and its class names")
+    width = len(classes) if task == "multiclass" else len(targets)
+    predictions = {name: np.zeros((len(x), width)) for name, x in inputs.items()}
     for column, target in enumerate(tqdm(targets, desc="random forests", unit="target")):
         labelled = ~np.isnan(train_y[:, column])
         if not labelled.any():
@@ -106,14 +114,16 @@ def fit_predict(
                 predictions[name][:, column] = classes[0]
             continue
         forest = _forest(task, options=options, seed=seed, threads=threads)
-        forest.fit(train_x[labelled], labels.astype(int) if task == "classification" else labels)
+        forest.fit(train_x[labelled], labels if task == "regression" else labels.astype(int))
         # Parallel prediction adds the trees' outputs in the order threads finish, which changes
         # the last bits of the sum from run to run; one thread keeps predictions reproducible.
         forest.set_params(n_jobs=1)
         for name, x in inputs.items():
             if len(x) == 0:
                 continue
-            if task == "classification":
+            if task == "multiclass":  # a class absent from the training labels keeps probability 0
+                predictions[name][:, forest.classes_.astype(int)] = forest.predict_proba(x)
+            elif task == "classification":
                 predictions[name][:, column] = forest.predict_proba(x)[:, list(forest.classes_).index(1)]
             else:
                 predictions[name][:, column] = forest.predict(x)
@@ -149,7 +159,7 @@ def run_baseline(
     if dataset.task is None:
         raise BaselineError(f"benchmark '{benchmark}' has no task type; the baseline needs one")
     started = time.perf_counter()
-    data = load_benchmark_split(molecules, split, targets=dataset.targets)
+    data = load_benchmark_split(molecules, split, targets=dataset.targets, task=dataset.task)
     if len(data["train"]) == 0:
         raise BaselineError(f"{split}: no molecule of the train subset is in {molecules}")
     features = {
@@ -167,6 +177,7 @@ def run_baseline(
         options=options,
         seed=seed,
         threads=threads,
+        classes=data.classes,
     )
     metrics = write_result(
         out_dir,
@@ -184,6 +195,7 @@ def run_baseline(
         seconds=time.perf_counter() - started,
         kind=KIND_BASELINE,
         extra={"baseline": options.model_dump(mode="json")},
+        classes=data.classes,
     )
     scores = {subset: metrics[subset] for subset in SUBSETS}
     log.info("%s on %s, seed %d: %s %s", RUN_NAME, benchmark, seed, metrics["metric"], scores)

@@ -8,25 +8,32 @@ into a bundle directory; ``run`` (on the device) reads only the bundle. Without 
 does the same on the CPU (shorter, by its step options), which is how CI tests it.
 
 ``run`` reports the third-party packages its process imported, and which of those a bare GPU
-machine (PyTorch with CUDA and the common scientific stack) lacks: :data:`ABSENT_ON_DEVICE`.
+machine (PyTorch with CUDA and the common scientific stack) lacks: :data:`ABSENT_ON_DEVICE`. What
+it measures with is :mod:`semmol.evaluate.gpu_measure`, which imports PyTorch and the standard
+library only; the stage code it runs (pretraining, fine-tuning) still imports RDKit, pydantic,
+polars and transformers (the strict xfail of tests/unit/evaluate/test_gpu_check.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-#: Packages a bare GPU machine lacks, that the run phase must therefore not import.
-ABSENT_ON_DEVICE = ("rdkit", "polars", "pydantic", "snakemake", "faiss", "transformers", "datamol")
+from semmol.evaluate.gpu_measure import (
+    ABSENT_ON_DEVICE,
+    GpuSampler,
+    TimedStream,
+    peak_memory_mib,
+    step_figures,
+    summary,
+    third_party_imports,
+)
 
 #: Files of a bundle, relative to its directory.
 CORPUS = "corpus/shards/manifest.json"
@@ -71,83 +78,12 @@ def prepare(
     (bundle / JOBS).write_text(json.dumps({"pretrain": pretrain_job, "finetune": finetune_job}, indent=1))
 
 
-class TimedStream:
-    """A pretraining batch stream that records when each batch was asked for and how long the
-    stream took to produce it (reading shards, collating): the data wait of the step."""
-
-    def __init__(self, stream):
-        self.stream = stream
-        self.asked: list[float] = []
-        self.waited: list[float] = []
-
-    def set_epoch(self, epoch: int, *, start_batch: int = 0) -> None:
-        self.stream.set_epoch(epoch, start_batch=start_batch)
-
-    def __iter__(self):
-        batches = iter(self.stream)
-        while True:
-            asked = time.perf_counter()
-            try:
-                batch = next(batches)
-            except StopIteration:
-                return
-            self.asked.append(asked)
-            self.waited.append(time.perf_counter() - asked)
-            yield batch
-
-
-class GpuSampler:
-    """``nvidia-smi`` sampling the GPU's utilisation (percent of time a kernel ran) every
-    ``interval_ms`` while inside; no samples where there is no ``nvidia-smi``.
-
-    Args:
-        device: the CUDA device sampled.
-        interval_ms: sampling period; default 200.
-    """
-
-    def __init__(self, device: torch.device, interval_ms: int = 200):
-        self.command = None
-        if device.type == "cuda" and shutil.which("nvidia-smi"):
-            index = torch.cuda.current_device() if device.index is None else device.index
-            self.command = [
-                "nvidia-smi",
-                f"--id={index}",
-                "--query-gpu=utilization.gpu",
-                "--format=csv,noheader,nounits",
-                f"--loop-ms={interval_ms}",
-            ]
-        self.samples: list[float] = []
-
-    def __enter__(self) -> GpuSampler:
-        self.process = None
-        if self.command is not None:
-            self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, text=True)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        out, _ = self.process.communicate()
-        self.samples = [float(line) for line in out.split() if line.replace(".", "", 1).isdigit()]
-
-
-def _peak_memory_mib(device: torch.device) -> float:
-    """Peak GPU memory allocated by torch since the last reset, or the process's peak RSS on the CPU."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # KiB on Linux
-
-
 def timed_pretraining(job, *, manifest: Path, out_dir: Path) -> dict:
     """Run one pretraining job (:class:`~semmol.train.pretrain.Pretrainer`, its own loop,
-    checkpoints and outputs) and time it step by step.
+    checkpoints and outputs) and time it step by step (:func:`~semmol.evaluate.gpu_measure.step_figures`).
 
-    Step time runs from one batch request to the next: the data wait, the copy to the device,
-    the step, and whatever logging, checkpoint or snapshot follows it. The first step (kernel
-    selection, allocator growth) and the last (followed by the run's outputs) are not timed.
     A step ends by turning its losses into floats, which waits for the GPU, so the host's clock
-    times the device's work.
+    times the device's work; it is followed by whatever logging, checkpoint or snapshot the loop does.
 
     Args:
         job: a :class:`~semmol.config.PretrainJob`.
@@ -165,33 +101,8 @@ def timed_pretraining(job, *, manifest: Path, out_dir: Path) -> dict:
         torch.cuda.reset_peak_memory_stats(device)
     with GpuSampler(device) as sampler:
         trainer.run()
-    steps = [later - earlier for earlier, later in zip(timed.asked, timed.asked[1:])][1:]
-    waits = timed.waited[1:-1]
-    return {
-        "device": str(device),
-        "bf16": uses_bf16(job.pretrain.precision, device),
-        "steps": len(timed.asked),
-        "batch_size": job.pretrain.batch_size,
-        "molecules_per_s": job.pretrain.batch_size * len(steps) / sum(steps),
-        "step_s_median": statistics.median(steps),
-        "step_s_mean": statistics.fmean(steps),
-        "data_wait_fraction": sum(waits) / sum(steps),
-        "peak_memory_mib": _peak_memory_mib(device),
-        "peak_memory_kind": "GPU, by torch" if device.type == "cuda" else "process RSS, peak so far",
-        "gpu_utilisation_mean": statistics.fmean(sampler.samples) if sampler.samples else None,
-        "gpu_utilisation_samples": len(sampler.samples),
-        "step_s": steps,
-    }
-
-
-def third_party_imports() -> list[str]:
-    """Top-level packages of this process that are neither the standard library nor semmol."""
-    return sorted(
-        {name.split(".")[0] for name in sys.modules}
-        - set(sys.stdlib_module_names)
-        - {"semmol", "__main__", "__mp_main__"}
-        - {name for name in sys.modules if name.startswith("_")}
-    )
+    figures = step_figures(timed, sampler, device=device, batch_size=job.pretrain.batch_size)
+    return {"bf16": uses_bf16(job.pretrain.precision, device), **figures}
 
 
 def stage_jobs(config: Path, *, run_name: str, benchmark: str) -> tuple[dict, dict]:
@@ -284,40 +195,13 @@ def run(
         "epochs_run": len(metrics["history"]),
         "metric": metrics["metric"],
         "test": metrics["test"],
-        "peak_memory_mib": _peak_memory_mib(device),
+        "peak_memory_mib": peak_memory_mib(device),
     }
     imported = third_party_imports()
     report["imported"] = imported
     report["imported_absent_on_device"] = [name for name in ABSENT_ON_DEVICE if name in imported]
     (out / "gpu-check.json").write_text(json.dumps(report, indent=1))
     return report
-
-
-def summary(report: dict) -> str:
-    """The report's figures as lines of text."""
-    lines = [f"device: {report['bf16']['device']} {report.get('gpu', '')} (torch {report['torch']})"]
-    for name in ("bf16", "fp32"):
-        run = report[name]
-        utilisation = run["gpu_utilisation_mean"]
-        if utilisation is None:
-            utilisation = "n/a (no nvidia-smi)"
-        else:
-            utilisation = f"{utilisation:.0f}% (mean of {run['gpu_utilisation_samples']} samples)"
-        lines.append(
-            f"pretrain {name}: {run['steps']} steps of {run['batch_size']}, "
-            f"{run['molecules_per_s']:.0f} molecules/s, step {run['step_s_median'] * 1e3:.1f} ms (median), "
-            f"data wait {run['data_wait_fraction']:.1%} of step time, peak memory "
-            f"{run['peak_memory_mib']:.0f} MiB ({run['peak_memory_kind']}), GPU utilisation {utilisation}"
-        )
-    lines.append(f"fp32 / bf16 step time over the first steps: {report['fp32_over_bf16_step_time']:.2f}")
-    tune = report["finetune"]
-    lines.append(
-        f"finetune (bf16): {tune['epochs_run']} epochs in {tune['seconds']:.1f} s, "
-        f"test {tune['metric']} {tune['test']}, peak memory {tune['peak_memory_mib']:.0f} MiB"
-    )
-    absent = report["imported_absent_on_device"]
-    lines.append("imports absent on a bare GPU machine: " + (", ".join(absent) if absent else "none"))
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,6 +23,7 @@ from semmol.runtime.atomic import atomic_path
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
+    from semmol.evaluate.probe_report import ProbeCurves
     from semmol.evaluate.summary_row import SummaryRow
 
 _DPI = 120
@@ -248,3 +249,53 @@ def plot_pretrain_curves(logs: Mapping[str, list[dict[str, float]]], path: str |
         ax.grid(alpha=0.3)
         _legend(ax, outside=False)
     _save(figure, path)
+
+
+def _probe_run(label: str) -> str | None:
+    """The run of an encoder's probe label ('<run> pretrained', '<run> random init'), else None."""
+    for suffix in (" pretrained", " random init"):
+        if label.endswith(suffix):
+            return label.removesuffix(suffix)
+    return None
+
+
+def plot_probe_curves(metrics: Mapping[str, str], curves: ProbeCurves, path: str | Path) -> None:
+    """Probe test score against the share of train labels, one panel per benchmark and probe.
+
+    Each run's pretrained encoder is a solid line and its random initialisation a dashed one
+    in the same colour (one random-init line per architecture would hide which run it floors);
+    ECFP4 and RDKit 2D are grey. Bands: ± one standard deviation over splits and seeds.
+
+    Args:
+        metrics: each benchmark's metric (:func:`semmol.evaluate.probe_report.probe_curves`).
+        curves: per (benchmark, probe), per feature label, per fraction, the test scores.
+        path: the PNG file to write.
+    """
+    if not curves:
+        _message(path, "no probes run (probe.enabled: false)")
+        return
+    encoder_runs = dict.fromkeys(
+        _probe_run(label) for lines in curves.values() for label in lines if _probe_run(label)
+    )
+    colors = {run: f"C{i}" for i, run in enumerate(encoder_runs)}
+    figure, axes = _grid(len(curves), width=6.4)
+    for ax, ((bench, probe), lines) in zip(axes, curves.items()):
+        for label, points in lines.items():
+            run = _probe_run(label)
+            if run:
+                style = {"color": colors[run], "linestyle": "-" if label.endswith("pretrained") else "--"}
+            else:  # the fingerprints, the same for every run
+                style = {"color": "0.25" if label == "ECFP4" else "0.6", "linestyle": ":"}
+            fractions = sorted(points)
+            mean = np.array([np.mean(points[f]) for f in fractions])
+            std = np.array([np.std(points[f], ddof=1) if len(points[f]) > 1 else 0.0 for f in fractions])
+            ax.plot(fractions, mean, marker="o", markersize=3, label=label, **style)
+            ax.fill_between(fractions, mean - std, mean + std, color=style["color"], alpha=0.12)
+        ax.set_xscale("log")
+        ax.set_title(f"{bench}, {probe} probe")
+        ax.set_xlabel("share of train labels")
+        ax.set_ylabel(f"test {metric_label(metrics[bench])}")
+        ax.grid(alpha=0.3)
+        _legend(ax, outside=True, fontsize="x-small")
+    _save(figure, path)
+

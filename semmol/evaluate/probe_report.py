@@ -22,18 +22,21 @@ _SHARED = {"ecfp4": "ECFP4", "rdkit2d": "RDKit 2D"}
 
 #: Per (row label with its label fraction, probe), per benchmark, the test scores of its splits and seeds.
 ProbeRows = dict[tuple[str, str], dict[str, list[float]]]
+#: Per (benchmark, probe), per feature label ('<run> pretrained', 'ECFP4', ...), per label
+#: fraction, the test scores of its splits and seeds: the label-efficiency curves.
+ProbeCurves = dict[tuple[str, str], dict[str, dict[float, list[float]]]]
 
 
-def probe_table(paths: list[str | Path]) -> tuple[dict[str, str], ProbeRows]:
-    """``(metrics, rows)``: each benchmark's metric, and per (row label, probe) the test scores
-    of each benchmark, one per split and seed.
+def _probe_scores(paths: list[str | Path]) -> tuple[dict[str, str], dict[tuple[str, str, float], dict[str, list[float]]]]:
+    """``(metrics, scores)``: each benchmark's metric, and per (feature label, probe, label
+    fraction) the test scores of each benchmark, one per split and seed.
 
     Raises:
         ValueError: a file names a feature set this table does not know, or two files give the
             same run, benchmark, split and seed.
     """
     metrics: dict[str, str] = {}
-    rows: dict[tuple[str, str], dict[str, dict[tuple[str, int], float]]] = {}
+    scores: dict[tuple[str, str, float], dict[str, dict[tuple[str, int], float]]] = {}
     seen: set[tuple[str, str, str, int]] = set()
     for path in map(Path, paths):
         result = json.loads(path.read_text())
@@ -47,14 +50,44 @@ def probe_table(paths: list[str | Path]) -> tuple[dict[str, str], ProbeRows]:
                 raise ValueError(f"{path}: unknown feature set '{row['features']}'")
             label = _SHARED.get(row["features"]) or f"{result['run']} {_LABELS[row['features']]}"
             fraction = row.get("label_fraction", 1.0)  # absent: every train label
-            if fraction != 1.0:
-                label += f", {fraction:.0%} of train labels"
-            scores = rows.setdefault((label, row["probe"]), {}).setdefault(result["benchmark"], {})
+            cell = scores.setdefault((label, row["probe"], fraction), {}).setdefault(result["benchmark"], {})
             if row["test"] is not None:
-                scores[(result["split"], result["seed"])] = row["test"]
+                cell[(result["split"], result["seed"])] = row["test"]
     return metrics, {
-        key: {bench: list(scores.values()) for bench, scores in cells.items()} for key, cells in rows.items()
+        key: {bench: list(by_seed.values()) for bench, by_seed in cells.items()} for key, cells in scores.items()
     }
+
+
+def probe_table(paths: list[str | Path]) -> tuple[dict[str, str], ProbeRows]:
+    """``(metrics, rows)``: each benchmark's metric, and per (row label, probe) the test scores
+    of each benchmark, one per split and seed; a label fraction below 1 is part of the label.
+
+    Raises:
+        ValueError: as :func:`_probe_scores`.
+    """
+    metrics, scores = _probe_scores(paths)
+    rows: ProbeRows = {}
+    for (label, probe, fraction), cells in scores.items():
+        if fraction != 1.0:
+            label += f", {fraction:.0%} of train labels"
+        rows[(label, probe)] = cells
+    return metrics, rows
+
+
+def probe_curves(paths: list[str | Path]) -> tuple[dict[str, str], ProbeCurves]:
+    """``(metrics, curves)``: each benchmark's metric, and per (benchmark, probe), per feature
+    label, per label fraction, the test scores: the label-efficiency curves.
+
+    Raises:
+        ValueError: as :func:`_probe_scores`.
+    """
+    metrics, scores = _probe_scores(paths)
+    curves: ProbeCurves = {}
+    for (label, probe, fraction), cells in scores.items():
+        for bench, values in cells.items():
+            if values:
+                curves.setdefault((bench, probe), {}).setdefault(label, {})[fraction] = values
+    return metrics, curves
 
 
 def _cell(scores: list[float]) -> str:

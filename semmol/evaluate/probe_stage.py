@@ -141,6 +141,8 @@ def run_probe(
     """
     if dataset.task is None:
         raise ValueError(f"benchmark '{benchmark}' has no task type; a probe needs one")
+    if dataset.task == "multiclass":  # the probes score one column per target, a class-1 score
+        raise ValueError(f"benchmark '{benchmark}': the probe stage does not handle multiclass targets")
     started = time.perf_counter()
     data = load_benchmark_split(molecules, split, targets=dataset.targets)
     pretrained, _ = MultiModalEncoder.load(model)

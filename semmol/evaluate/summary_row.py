@@ -16,7 +16,7 @@ class SummaryRow:
         run: run name, baseline name, or published method.
         benchmark: benchmark name.
         split: split kind.
-        metric: 'roc_auc' (fraction) or 'rmse'.
+        metric: 'roc_auc', 'roc_auc_ovr' (fractions) or 'rmse'.
         mean: mean test score over seeds (the published value for published rows).
         std: sample standard deviation (ddof=1); NaN for fewer than two seeds and published rows.
         n: seeds with a score; ``None`` for published rows.

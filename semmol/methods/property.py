@@ -21,19 +21,21 @@ from semmol.runtime.checkpoint import load_file, save_atomic
 PROPERTY_FORMAT = "semmol.property_model/3"
 
 
-def to_target_units(
-    raw: torch.Tensor, *, regression: bool, mean: torch.Tensor, std: torch.Tensor
-) -> torch.Tensor:
-    """Model outputs -> class-1 probabilities, or values in the targets' units (float32, on the CPU).
+def to_target_units(raw: torch.Tensor, *, task: str, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """Model outputs -> class-1 probabilities, class probabilities (multiclass: a softmax over the
+    K outputs) or values in the targets' units (float32, on the CPU).
 
     Args:
-        raw: ``[B, n_tasks]`` logits (classification) or standardised values (regression).
-        regression: the task kind.
+        raw: ``[B, n_tasks]`` logits (classification), ``[B, K]`` logits (multiclass) or
+            standardised values (regression).
+        task: 'classification', 'multiclass' or 'regression'.
         mean: ``[n_tasks]`` training-label means (regression).
         std: ``[n_tasks]`` training-label standard deviations (regression).
     """
     raw = raw.float().cpu()  # a bf16 head's output (autocast) has no numpy counterpart
-    return raw * std + mean if regression else torch.sigmoid(raw)
+    if task == "regression":
+        return raw * std + mean
+    return torch.softmax(raw, dim=1) if task == "multiclass" else torch.sigmoid(raw)
 
 
 class PropertyModel(nn.Module):
@@ -50,7 +52,7 @@ class PropertyModel(nn.Module):
     Args:
         encoder: encoders of (at least) ``modalities``.
         modalities: views fused by the head.
-        n_tasks: outputs (targets).
+        n_tasks: outputs (one per target; for a multiclass target one per class).
         head_hidden: hidden size of the head.
         dropout: dropout of the head.
         head_input: a method's frozen head input (:meth:`PretrainMethod.head_input`), with
@@ -111,7 +113,7 @@ class PropertyModel(nn.Module):
         return list(dict.fromkeys(self.modalities + extra))
 
     def forward(self, batch: Batch) -> torch.Tensor:
-        """Logits (classification) or standardised values (regression), ``[B, n_tasks]``."""
+        """Logits (classification, multiclass) or standardised values (regression), ``[B, n_tasks]``."""
         return self.forward_with_contrast(batch)[0]
 
     def forward_with_contrast(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:

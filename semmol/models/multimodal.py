@@ -7,7 +7,7 @@ the config, vocabulary and weights together, so :meth:`MultiModalEncoder.load` n
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,15 +121,34 @@ class MultiModalEncoder(nn.Module):
             self.projections[modality] = mlp(encoder.dim, encoder.dim, cfg.proj_dim)
 
     def forward(
-        self, batch: Batch, corrupt: CorruptionKey | None = None, *, modalities: list[str] | None = None
+        self,
+        batch: Batch,
+        corrupt: CorruptionKey | None = None,
+        *,
+        modalities: list[str] | None = None,
+        detached_projections: Collection[str] = (),
+        detached_hidden: Collection[str] = (),
     ) -> dict[str, ModalityOutput]:
-        """Every (or the listed) modality's output; ``corrupt`` turns on the reconstruction losses."""
+        """Every (or the listed) modality's output.
+
+        Args:
+            batch: the molecules.
+            corrupt: turns on the reconstruction losses (which keep their gradient).
+            modalities: the views to encode (default: all).
+            detached_projections: views whose ``projected`` is read without gradient: it is
+                computed under ``no_grad``.
+            detached_hidden: views whose ``hidden`` is read without gradient too. Under DDP
+                with unused parameters, every parameter an output reaches must get a gradient,
+                so outputs no loss term trains must not reach any.
+        """
         outputs = {}
         for modality in modalities or self.modalities:
             out = self.encoders[modality](batch, corrupt)
-            projected = nn.functional.normalize(self.projections[modality](out.hidden), dim=-1)
+            hidden = out.hidden.detach() if modality in detached_hidden else out.hidden
+            with torch.set_grad_enabled(torch.is_grad_enabled() and modality not in detached_projections):
+                projected = nn.functional.normalize(self.projections[modality](hidden), dim=-1)
             outputs[modality] = ModalityOutput(
-                hidden=out.hidden,
+                hidden=hidden,
                 valid=out.valid,
                 reconstruction_loss=out.reconstruction_loss,
                 projected=projected,

@@ -4,6 +4,8 @@ Every file semmol writes with :func:`save_atomic` holds only tensors and plain d
 lists, strings, numbers), so :func:`load_file` reads it with ``torch.load(weights_only=True)``,
 which refuses anything else. A model file from elsewhere therefore cannot execute code when
 it is loaded: a crafted pickle is refused with :class:`UnsafeFileError`.
+
+A resumable job also saves the random streams it draws from (:func:`rng_state`).
 """
 
 from __future__ import annotations
@@ -66,3 +68,24 @@ def load_if_exists(path: str | Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     return load_file(path)
+
+
+def rng_state() -> dict[str, torch.Tensor]:
+    """The global random streams a training loop draws from: the CPU's and, where there is one,
+    the current CUDA device's (dropout, random initialisation)."""
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def set_rng_state(state: dict[str, torch.Tensor]) -> None:
+    """Restore what :func:`rng_state` returned; a CUDA stream saved where there is no CUDA
+    device is ignored (the run goes on on the CPU, and so cannot match a GPU run anyway).
+
+    Args:
+        state: a dict from :func:`rng_state`.
+    """
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])

@@ -1,17 +1,22 @@
 """Supervised fine-tuning on one benchmark split and seed.
 
 Classification: binary cross-entropy per task over the labelled entries only (missing labels,
-as in Tox21, are masked), ROC-AUC averaged over tasks. Regression: targets standardised with
-the training mean and std, mean squared error, RMSE reported in the original units. The model
-of the best validation epoch is kept (early stopping with ``patience``) and evaluated on test.
+as in Tox21, are masked), ROC-AUC averaged over tasks. Multiclass: a softmax head over the
+classes, cross-entropy, macro one-vs-rest ROC-AUC (and accuracy). Regression: targets
+standardised with the training mean and std, mean squared error, RMSE reported in the original
+units (:mod:`semmol.train.tasks`). The model of the best validation epoch by the task's metric
+is kept (early stopping with ``patience``) and evaluated on test (a split without test
+rows, kind ``none``, gives a model for deployment and no test score).
 With ``frozen_epochs``, the encoders stay fixed while the head alone learns for those first
 epochs (linear probing, then fine-tuning); with ``layer_lr_ratio``, an encoder's lower layers
 learn at lower rates than its upper ones.
+
+Resumable: every epoch ends with a checkpoint in the result directory's undeclared ``_ckpt/``, and
+a killed job's re-run continues from it (:mod:`semmol.train.finetune_state`).
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import time
@@ -22,162 +27,37 @@ import numpy as np
 import torch
 from torch import nn
 
-from semmol.config import FinetuneJob, PretrainJob
-from semmol.data.benchmark import SUBSETS, BenchmarkSplit, load_benchmark_split
+from semmol.config import FinetuneJob
+from semmol.data.benchmark import SUBSETS, load_benchmark_split
 from semmol.data.reader import ShardDataset, make_loader
 from semmol.data.shards import read_manifest, shard_paths
 from semmol.evaluate.metrics import TASK_METRIC, evaluate
 from semmol.evaluate.records import write_result
-from semmol.methods import build_method, method_class
-from semmol.methods.property import PropertyModel, to_target_units
-from semmol.models.multimodal import MultiModalEncoder
-from semmol.models.tokenizer import SmilesVocab
 from semmol.runtime.precision import autocast, default_device
+from semmol.train.finetune_model import build_model
+from semmol.train.finetune_state import CHECKPOINT, FinetuneCheckpoint, FinetuneProgress, resume_key
 from semmol.train.layer_rates import parameter_depths, rate_factor
 from semmol.train.schedules import lr_factor
+from semmol.train.tasks import TaskLabels, head_width, masked_loss
 
 log = logging.getLogger(__name__)
 
 
-def build_model(
-    job: FinetuneJob, *, n_tasks: int, ecfp_bits: int, corpus_smiles: list[str], pretrained: Path | None
-) -> tuple[PropertyModel, list[nn.Parameter], list[str]]:
-    """The property model of a job, the parameters that come from pretraining, and the fine-tuned
-    views the pretraining method's own terms never trained (:func:`views_without_method_gradient`).
-
-    Args:
-        job: the fine-tuning job.
-        n_tasks: number of targets.
-        ecfp_bits: fingerprint length of the benchmark's shards.
-        corpus_smiles: SMILES to build a vocabulary from when nothing is pretrained.
-        pretrained: the run's ``model.pt``, or ``None`` for training from scratch.
-    """
-    cfg = job.finetune
-    method_mode = cfg.mode == "method"
-    if pretrained is None:
-        if method_mode:
-            raise ValueError("finetune.mode 'method' needs a pretrained model (finetune.init: pretrained)")
-        encoder = MultiModalEncoder(
-            job.model, modalities=cfg.modalities, vocab=SmilesVocab.build(corpus_smiles), ecfp_bits=ecfp_bits
-        )
-        model = PropertyModel(
-            encoder,
-            modalities=cfg.modalities,
-            n_tasks=n_tasks,
-            head_hidden=cfg.head_hidden,
-            dropout=cfg.dropout,
-            fusion=cfg.fusion,
-            fingerprints=cfg.fingerprint_fusion,
-            fingerprint_dim=cfg.fingerprint_fusion_dim,
-        )
-        return model, [], []
-    source, extra = MultiModalEncoder.load(pretrained)
-    # The pretrained encoders keep the architecture they were trained with (a model made
-    # elsewhere need not match this run's model section); other modalities follow the run's.
-    model_config = job.model.model_copy(
-        update={"proj_dim": source.cfg.proj_dim}
-        | {modality: getattr(source.cfg, modality) for modality in source.modalities}
-    )
-    if (
-        "fingerprint" in source.modalities
-        and "fingerprint" in cfg.modalities
-        and source.ecfp_bits != ecfp_bits
-    ):
-        raise ValueError(
-            f"{pretrained}: its fingerprint encoder reads {source.ecfp_bits} ECFP bits, the benchmark's "
-            f"shards hold {ecfp_bits}; set conformers.ecfp_bits to {source.ecfp_bits}"
-        )
-    pretrain_job = PretrainJob.model_validate(extra["pretrain_job"]) if "pretrain_job" in extra else None
-    untrained = [] if pretrain_job is None else views_without_method_gradient(pretrain_job, cfg.modalities)
-    if untrained:
-        log.warning(
-            "fine-tuned views %s get no gradient from the terms of pretraining method '%s': "
-            "their pretraining is their own reconstruction terms at most",
-            untrained,
-            pretrain_job.pretrain.method,
-        )
-    head_input = None
-    if method_mode:
-        if pretrain_job is None:
-            raise ValueError(f"{pretrained}: finetune.mode 'method' needs a model pretrained by a method")
-        method = build_method(pretrain_job)
-        method.load_state_dict(extra["method"])
-        head_input = method.head_input()  # raises for a method that offers none
-    # Modalities that were not pretrained (e.g. fingerprints) start from random weights.
-    extra_views = [head_input.anchor] if head_input is not None else []
-    modalities = list(dict.fromkeys(cfg.modalities + extra_views))
-    encoder = MultiModalEncoder(
-        model_config,
-        modalities=modalities,
-        vocab=source.vocab,
-        ecfp_bits=ecfp_bits,
-        pretrained_text=source.pretrained_text,
-    )
-    pretrained_state = {k: v for k, v in source.state_dict().items() if k.split(".")[1] in modalities}
-    encoder.load_state_dict(pretrained_state, strict=False)
-    loaded = set(pretrained_state)
-    pretrained_params = [p for name, p in encoder.named_parameters() if name in loaded]
-    model = PropertyModel(
-        encoder,
-        modalities=cfg.modalities,
-        n_tasks=n_tasks,
-        head_hidden=cfg.head_hidden,
-        dropout=cfg.dropout,
-        fusion=cfg.fusion,
-        fingerprints=cfg.fingerprint_fusion,
-        fingerprint_dim=cfg.fingerprint_fusion_dim,
-        head_input=head_input,
-        method=None if head_input is None else pretrain_job.pretrain.method,
-    )
-    log.info("loaded pretrained %s from %s", sorted({k.split(".")[1] for k in loaded}), pretrained)
-    return model, pretrained_params, untrained
-
-
-def views_without_method_gradient(pretrain_job: PretrainJob, modalities: list[str]) -> list[str]:
-    """The fine-tuned views that the pretraining method's own terms never trained (their encoders
-    learnt from their reconstruction terms at most): allowed, but worth saying."""
-    trained = method_class(pretrain_job.pretrain.method).trained_views(pretrain_job)
-    return [view for view in modalities if view not in trained]
-
-
-class _Targets:
-    """Labels by ``mol_index``, standardised for regression (train mean/std)."""
-
-    def __init__(self, split: BenchmarkSplit, *, n_molecules: int, task: str):
-        n_tasks = len(split.targets)
-        self.table = torch.full((n_molecules, n_tasks), math.nan)
-        for subset in split.subsets.values():
-            self.table[torch.as_tensor(subset.mol_index)] = torch.as_tensor(
-                subset.labels, dtype=torch.float32
-            )
-        train = split["train"].labels
-        self.regression = task == "regression"
-        self.mean = torch.zeros(n_tasks)
-        self.std = torch.ones(n_tasks)
-        if self.regression:
-            self.mean = torch.as_tensor(np.nanmean(train, axis=0), dtype=torch.float32)
-            self.std = torch.as_tensor(np.nanstd(train, axis=0), dtype=torch.float32).clamp_min(1e-6)
-
-    def of(self, mol_index: torch.Tensor) -> torch.Tensor:
-        """Training targets of a batch, on the batch's device."""
-        return ((self.table[mol_index.cpu()] - self.mean) / self.std).to(mol_index.device)
-
-    def to_output(self, raw: torch.Tensor) -> torch.Tensor:
-        """Model outputs -> class-1 probabilities or values in the targets' units (on the CPU)."""
-        return to_target_units(raw, regression=self.regression, mean=self.mean, std=self.std)
-
-
-def _masked_loss(raw: torch.Tensor, target: torch.Tensor, *, regression: bool) -> torch.Tensor:
-    labelled = ~torch.isnan(target)
-    if not labelled.any():
-        return raw.sum() * 0.0
-    if regression:
-        return nn.functional.mse_loss(raw[labelled], target[labelled])
-    return nn.functional.binary_cross_entropy_with_logits(raw[labelled], target[labelled])
 
 
 class FineTuner:
-    """Trains a :class:`PropertyModel` on a benchmark split; see :func:`finetune`."""
+    """Trains a :class:`PropertyModel` on a benchmark split; see :func:`finetune`.
+
+    Args:
+        job: dataset, model and fine-tuning options.
+        molecules: the benchmark's ``molecules.parquet``.
+        shards_manifest: the benchmark's ``shards/manifest.json``.
+        split: the split JSON.
+        seed: seed of initialisation, batch order and dropout.
+        pretrained: the run's pretrained ``model.pt`` (``None``: from scratch).
+        out_dir: the result directory, whose ``_ckpt/`` holds the checkpoint of every epoch
+            (``None``: no checkpoint, nothing to resume).
+    """
 
     def __init__(
         self,
@@ -188,21 +68,25 @@ class FineTuner:
         split: Path,
         seed: int,
         pretrained: Path | None,
+        out_dir: Path | None = None,
     ):
         self.job, self.cfg, self.seed = job, job.finetune, seed
         self.task = job.dataset.task
-        self.split = load_benchmark_split(molecules, split, targets=job.dataset.targets)
+        self.split = load_benchmark_split(molecules, split, targets=job.dataset.targets, task=self.task)
         for name in SUBSETS:
-            if len(self.split[name]) == 0:
+            # A test subset the split file leaves empty is a model for deployment (split kinds
+            # none and column); one emptied by standardization is an error like any other.
+            planned_empty = name == "test" and self.split.missing[name] == 0
+            if len(self.split[name]) == 0 and not planned_empty:
                 raise ValueError(f"{split}: subset '{name}' has no labelled molecule")
         torch.manual_seed(seed)
         paths = shard_paths(shards_manifest)
         dataset = ShardDataset(paths, conformers="random", seed=seed, images="image" in self.cfg.modalities)
         self.positions = {name: dataset.positions(self.split[name].mol_index) for name in SUBSETS}
-        self.targets = _Targets(self.split, n_molecules=int(dataset.mol_index.max()) + 1, task=self.task)
+        self.targets = TaskLabels(self.split, n_molecules=int(dataset.mol_index.max()) + 1, task=self.task)
         self.model, pretrained_params, self.untrained_views = build_model(
             job,
-            n_tasks=len(job.dataset.targets),
+            n_tasks=head_width(self.task, n_targets=len(job.dataset.targets), classes=self.split.classes),
             ecfp_bits=read_manifest(shards_manifest)["ecfp_bits"],
             corpus_smiles=dataset.columns.smiles,
             pretrained=pretrained,
@@ -246,7 +130,28 @@ class FineTuner:
             np.asarray(self.positions["train"]),
             modalities=[m for m in self.model.encoder.modalities if m not in pretrained_modalities],
         )
-        self.metric, self.higher_is_better = TASK_METRIC[self.task]
+        self.metric, higher_is_better = TASK_METRIC[self.task]
+        self.progress = FinetuneProgress(
+            higher_is_better, patience=self.cfg.patience, max_epochs=self.cfg.epochs
+        )
+        self.checkpoint = None
+        if out_dir is not None:
+            inputs = {
+                "molecules": molecules,
+                "shards": shards_manifest,
+                "split": split,
+                "pretrained": pretrained,
+            }
+            self.checkpoint = FinetuneCheckpoint(
+                Path(out_dir) / CHECKPOINT,
+                key=resume_key(job.model_dump(mode="json"), seed=seed, inputs=inputs),
+                parts={
+                    "model": self.model,
+                    "optimizer": self.optimizer,
+                    "scheduler": self.scheduler,
+                    "progress": self.progress,
+                },
+            )
 
     def _encoder_param_groups(self) -> list[dict]:
         """The encoders' optimizer groups: one at ``encoder_lr``; with ``layer_lr_ratio`` below 1,
@@ -293,7 +198,7 @@ class FineTuner:
             with autocast(self.cfg.precision, self.device):
                 outputs, view_contrast = self.model.forward_with_contrast(batch)
                 targets = self.targets.of(batch.mol_id)
-                loss = _masked_loss(outputs, targets, regression=self.targets.regression)
+                loss = masked_loss(outputs, targets, task=self.task)
                 if self.cfg.w_view_contrast:
                     loss = loss + self.cfg.w_view_contrast * view_contrast
             self.optimizer.zero_grad(set_to_none=True)
@@ -306,7 +211,11 @@ class FineTuner:
 
     @torch.no_grad()
     def predict(self, subset: str) -> np.ndarray:
-        """Class-1 probabilities or values (original units) for a subset, in split order."""
+        """Class-1 probabilities, class probabilities (multiclass) or values (original units) for a
+        subset, in split order."""
+        if not self.positions[subset]:  # the test subset of a model for deployment
+            width = head_width(self.task, n_targets=len(self.job.dataset.targets), classes=self.split.classes)
+            return np.zeros((0, width))
         self.model.eval()
         loader = make_loader(
             self.eval_data, batch_size=2 * self.cfg.batch_size, indices=self.positions[subset], shuffle=False
@@ -316,32 +225,30 @@ class FineTuner:
         return torch.cat(outputs).numpy().astype(np.float64)
 
     def score(self, subset: str) -> float:
-        return evaluate(self.task, self.split[subset].labels, self.predict(subset))["value"]
+        labels, predicted = self.split[subset].labels, self.predict(subset)
+        return evaluate(self.task, labels, predicted, classes=self.split.classes)["value"]
 
-    def better(self, value: float, best: float | None) -> bool:
-        if math.isnan(value):
-            return False
-        return best is None or (value > best if self.higher_is_better else value < best)
+    def run_epoch(self) -> None:
+        """Train the next epoch, score it on the validation subset, and checkpoint."""
+        epoch = self.progress.epoch + 1
+        train_loss = self.train_epoch(epoch)
+        valid = self.score("valid")
+        self.progress.record(train_loss=train_loss, valid=valid, model=self.model)
+        log.info("epoch %d: train loss %.4f, valid %s %.4f", epoch, train_loss, self.metric, valid)
+        if self.progress.waited >= self.progress.patience:
+            log.info("no validation improvement for %d epochs; stopping", self.progress.waited)
+        if self.checkpoint is not None:
+            self.checkpoint.save()
 
     def fit(self) -> tuple[list[dict], int]:
-        """Train with early stopping; leaves the best validation epoch's weights in the model."""
-        history: list[dict] = []
-        best, best_epoch, best_state, waited = None, 0, None, 0
-        for epoch in range(1, self.cfg.epochs + 1):
-            train_loss = self.train_epoch(epoch)
-            valid = self.score("valid")
-            history.append({"epoch": epoch, "train_loss": train_loss, "valid": valid})
-            log.info("epoch %d: train loss %.4f, valid %s %.4f", epoch, train_loss, self.metric, valid)
-            if self.better(valid, best) or best_state is None:
-                best, best_epoch, waited = valid, epoch, 0
-                best_state = copy.deepcopy(self.model.state_dict())
-            else:
-                waited += 1
-                if waited >= self.cfg.patience:
-                    log.info("no validation improvement for %d epochs; stopping", waited)
-                    break
-        self.model.load_state_dict(best_state)
-        return history, best_epoch
+        """Train with early stopping, after the checkpoint's epochs when there is one of this job;
+        leaves the best validation epoch's weights in the model."""
+        if self.checkpoint is not None and self.checkpoint.resume():
+            log.info("resumed from %s after epoch %d", self.checkpoint.path, self.progress.epoch)
+        while not self.progress.done:
+            self.run_epoch()
+        self.model.load_state_dict(self.progress.best_weights)
+        return self.progress.history, self.progress.best_epoch
 
 
 def finetune(
@@ -367,10 +274,12 @@ def finetune(
         split: the split JSON.
         seed: seed of initialisation, batch order and dropout.
         pretrained: the run's pretrained ``model.pt`` (``None``: from scratch).
-        out_dir: the result directory.
+        out_dir: the result directory; its undeclared ``_ckpt/`` holds the checkpoint while the
+            job runs and goes when the outputs are written.
 
     Returns:
-        The metrics as written.
+        The metrics as written (``seconds``: this process's wall time; a resumed run's counts
+        the epochs after the checkpoint only).
     """
     started = time.perf_counter()
     tuner = FineTuner(
@@ -380,6 +289,7 @@ def finetune(
         split=split,
         seed=seed,
         pretrained=pretrained,
+        out_dir=out_dir,
     )
     history, best_epoch = tuner.fit()
     subsets = {
@@ -404,6 +314,7 @@ def finetune(
         seconds=time.perf_counter() - started,
         history=history,
         best_epoch=best_epoch,
+        classes=tuner.split.classes,
         extra={
             "init": job.finetune.init,
             "mode": job.finetune.mode,
@@ -421,6 +332,7 @@ def finetune(
             "seed": seed,
             "task": tuner.task,
             "targets": job.dataset.targets,
+            "classes": tuner.split.classes,
             "smiles_column": job.dataset.smiles_column,
             "label_mean": tuner.targets.mean.tolist(),
             "label_std": tuner.targets.std.tolist(),
@@ -434,6 +346,7 @@ def finetune(
             "test": metrics["test"],
         },
     )
+    tuner.checkpoint.remove()  # model.pt, written last, is there: nothing is left to resume
     log.info(
         "%s/%s seed %d: test %s %.4f (valid %.4f, best epoch %d)",
         run,

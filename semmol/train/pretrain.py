@@ -38,7 +38,7 @@ from semmol.models.corruption import CorruptionKey
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.models.tokenizer import SmilesVocab
 from semmol.runtime.atomic import atomic_path
-from semmol.runtime.checkpoint import load_if_exists, save_atomic
+from semmol.runtime.checkpoint import load_if_exists, rng_state, save_atomic, set_rng_state
 from semmol.runtime.distributed import (
     DistContext,
     all_gather_objects,
@@ -67,19 +67,6 @@ class PretrainState:
     step: int = 0
     epoch: int = 0
     batch_in_epoch: int = 0
-
-
-def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state(state["cuda"])
 
 
 class Pretrainer:
@@ -129,6 +116,11 @@ class Pretrainer:
             partial(column_moments, paths), modalities=modalities
         )  # the whole corpus
         self.method = build_method(job).to(ctx.device)
+        # Views no term of the method trains (SemMol's targets without InfoNCE) are read without
+        # gradient; their hidden states too unless a descriptor head trains them.
+        untrained = set(modalities) - set(method_class(job.pretrain.method).trained_views(job))
+        self.detached_projections = sorted(untrained)
+        self.detached_hidden = sorted(untrained - set(self.cfg.descriptor_views))
         self.descriptor_prediction = self._descriptor_prediction(paths)
         self.ddp = (
             DistributedDataParallel(self.model, find_unused_parameters=True)
@@ -174,7 +166,7 @@ class Pretrainer:
         return self.out_dir / CHECKPOINT
 
     def save_checkpoint(self) -> None:
-        rng = all_gather_objects(_rng_state())  # every rank's dropout stream, restored per rank
+        rng = all_gather_objects(rng_state())  # every rank's dropout stream, restored per rank
         heads = self.descriptor_prediction
         if self.ctx.is_main:
             save_atomic(
@@ -224,7 +216,7 @@ class Pretrainer:
             self.descriptor_prediction.load_state_dict(checkpoint["descriptor_prediction"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.scheduler.load_state_dict(checkpoint["scheduler"])
-        _set_rng_state(checkpoint["rng"][self.ctx.rank])
+        set_rng_state(checkpoint["rng"][self.ctx.rank])
         self.state = PretrainState(**checkpoint["state"])
         log.info("resumed from %s at step %d", self.checkpoint_path, self.state.step)
         return True
@@ -236,7 +228,12 @@ class Pretrainer:
         Each term is this rank's share of a mean over the global batch, scaled so that the
         average over ranks (what DDP does to gradients) is the global mean.
         """
-        outputs = self.ddp(batch, corrupt=CorruptionKey(seed=self.cfg.seed, step=self.state.step))
+        outputs = self.ddp(
+            batch,
+            corrupt=CorruptionKey(seed=self.cfg.seed, step=self.state.step),
+            detached_projections=self.detached_projections,
+            detached_hidden=self.detached_hidden,
+        )
         terms, diagnostics = self.method(outputs, batch.mol_id, self.state.step)
         recon = [
             self.method.reconstruction_weight(view) * out.reconstruction_loss

@@ -7,6 +7,8 @@ import pytest
 
 from semmol.cli.main import main
 
+from ..conftest import RING_CLASSES
+
 #: Alcohols (label 1) and alkanes (label 0): canonical SMILES an ECFP4 forest separates.
 MOLECULES = [("C" * k + "O", 1.0) for k in range(1, 13)] + [("C" * k, 0.0) for k in range(2, 14)]
 DATASET = json.dumps(
@@ -64,3 +66,36 @@ def test_baseline_command_reports_bad_input_in_one_line(tmp_path, inputs, capsys
     with pytest.raises(SystemExit):
         main(_argv(*inputs, tmp_path / "out", dataset='{"targets": ["alcohol"]}'))
     assert "invalid DatasetConfig" in capsys.readouterr().err
+
+
+def test_baseline_and_aggregate_commands_on_a_multiclass_benchmark(tmp_path, multiclass_molecules):
+    molecules, split = multiclass_molecules["molecules"], multiclass_molecules["split"]
+    out_dir = tmp_path / "results/baseline/rf_ecfp4/rings/random-0"
+    main(
+        [
+            "baseline",
+            *("--molecules", str(molecules), "--split", str(split), "--options", OPTIONS),
+            *("--dataset", multiclass_molecules["dataset"].model_dump_json()),
+            *("--benchmark", "rings", "--seed", "0", "--out-dir", str(out_dir), "--threads", "1"),
+        ]
+    )
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    assert (metrics["metric"], metrics["classes"]) == ("roc_auc_ovr", RING_CLASSES)
+    assert metrics["test"] > 0.8 and metrics["accuracy"]["test"] > 0.6  # ECFP4 bits see ring atoms
+    predictions = pl.read_parquet(out_dir / "predictions.parquet")
+    probabilities = [f"rings__prob_{name}" for name in RING_CLASSES]
+    assert predictions.columns == ["row", "subset", "smiles", "rings", "rings__pred", *probabilities]
+    assert predictions.height == 300
+    main(["aggregate", "--out-dir", str(tmp_path / "report"), str(out_dir / "metrics.json")])
+    summary = (tmp_path / "report/summary.md").read_text()
+    assert f"| rings | random | ROC-AUC one-vs-rest ↑ | {metrics['test']:.3f} (1) |" in summary
+
+
+def test_chemprop_refuses_a_multiclass_benchmark_in_one_line(tmp_path, multiclass_molecules):
+    molecules, split = multiclass_molecules["molecules"], multiclass_molecules["split"]
+    dataset = multiclass_molecules["dataset"].model_dump_json()
+    argv = _argv(molecules, split, tmp_path / "out", dataset=dataset)
+    argv[argv.index("--options") + 1] = json.dumps({"chemprop": {"command": "chemprop"}})
+    message = r"semmol baseline: error: benchmark 'alcohols': the chemprop baseline does not handle multi"
+    with pytest.raises(SystemExit, match=message):
+        main([*argv, "--kind", "chemprop"])

@@ -12,7 +12,7 @@ import pytest
 from semmol.cli.main import main
 from semmol.runtime.checkpoint import load_file
 
-from ..conftest import ESOL_TARGET
+from ..conftest import ESOL_TARGET, RING_CLASSES
 
 pytestmark = pytest.mark.slow
 
@@ -49,6 +49,18 @@ def test_predict_a_file_with_an_ensemble_keeps_every_input_column(finetuned_dirs
     assert table.columns[:3] == source.columns and table.height == 12
     assert {ESOL_TARGET + "__pred", ESOL_TARGET + "__std"} <= set(table.columns)
     assert table["status"][3] == "rejected" and table[ESOL_TARGET + "__pred"].null_count() == 1
+
+
+def test_predict_with_a_multiclass_model_names_each_class_and_the_predicted_one(
+    multiclass_finetuned, capsys
+):
+    smiles = ["CCCCCCO", "CCc1ccccc1", "c1ccc2ccccc2c1", "C1C"]
+    main(["predict", "--model", str(multiclass_finetuned), "--smiles", *smiles])
+    table = pl.read_csv(capsys.readouterr().out.encode())
+    probabilities = [f"rings__prob_{name}" for name in RING_CLASSES]
+    assert table.columns == ["smiles", "smiles_canonical", "rings__pred", *probabilities, "status", "reason"]
+    assert table["rings__pred"].to_list() == ["acyclic", "one_ring", "polycyclic", None]  # C1C is rejected
+    np.testing.assert_allclose(table.select(probabilities).to_numpy()[:3].sum(axis=1), 1.0, rtol=1e-5)
 
 
 def test_predict_names_a_missing_column(finetuned_dirs, tmp_path):

@@ -50,3 +50,19 @@ def test_probe_writes_one_row_per_label_fraction_feature_set_and_probe(
     dims = {row["features"]: row["dim"] for row in metrics["rows"]}
     assert dims["pretrained"] == dims["random_init"] == 2 * 16 and dims["ecfp4"] == 2048
     assert all(row["test"] > 0 for row in metrics["rows"])
+
+
+def test_probe_refuses_a_multiclass_benchmark_in_one_line(multiclass_molecules, tmp_path):
+    molecules, split = multiclass_molecules["molecules"], multiclass_molecules["split"]
+    message = r"semmol probe: error: benchmark 'rings': the probe stage does not handle multiclass targets"
+    with pytest.raises(SystemExit, match=message):  # before any model or shard is read
+        main(
+            [
+                "probe",
+                *("--model", str(tmp_path / "model.pt"), "--molecules", str(molecules)),
+                *("--split", str(split), "--shards-manifest", str(tmp_path / "manifest.json")),
+                *("--dataset", multiclass_molecules["dataset"].model_dump_json(), "--modalities", "graph2d"),
+                *("--name", "semmol", "--benchmark", "rings", "--seed", "0"),
+                *("--out-dir", str(tmp_path / "out")),
+            ]
+        )

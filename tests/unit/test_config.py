@@ -239,3 +239,13 @@ def test_runs_whose_stages_do_not_fit_together_are_rejected(overrides, message):
     raw["runs"]["bad"] = {"overrides": overrides}
     with pytest.raises(ValidationError, match=message):
         load_config(raw)
+
+
+def test_a_model_pretrained_before_precision_existed_still_loads():
+    """Its job says ``bf16``: true was bf16 on CUDA and float32 on the CPU, i.e. 'auto'."""
+    from semmol.config import PretrainConfig
+
+    assert PretrainConfig.model_validate({"bf16": True}).precision == "auto"
+    assert PretrainConfig.model_validate({"bf16": False}).precision == "fp32"
+    with pytest.raises(ValueError, match="extra"):
+        PretrainConfig.model_validate({"bf17": True})

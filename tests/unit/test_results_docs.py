@@ -20,14 +20,22 @@ def tables(text: str) -> list[list[str]]:
     return blocks
 
 
+def is_results_table(header: str) -> bool:
+    """A results table is headed by a benchmark column (summary.md) or by a run column and
+    metric columns (summary-by-run.md), unlike a page's other tables of runs."""
+    by_run = header.startswith("| run |") and ("↑ |" in header or "↓ |" in header)
+    return header.startswith("| benchmark |") or by_run
+
+
 def results_rows(text: str) -> set[str]:
-    """The lines of the results tables (header starting with a benchmark column) of a page."""
-    return {line for table in tables(text) if table[0].startswith("| benchmark |") for line in table}
+    """The lines of the results tables of a page."""
+    return {line for table in tables(text) if is_results_table(table[0]) for line in table}
 
 
 def pipeline_rows() -> set[str]:
-    """Every results-table line of the committed copies of the pipeline's summary.md files."""
-    return {line for summary in RESULTS.rglob("summary.md") for line in results_rows(summary.read_text())}
+    """Every results-table line of the committed copies of the pipeline's summary files."""
+    summaries = [*RESULTS.rglob("summary.md"), *RESULTS.rglob("summary-by-run.md")]
+    return {line for summary in summaries for line in results_rows(summary.read_text())}
 
 
 def test_readme_results_are_copied_from_the_pipeline():

@@ -299,10 +299,10 @@ def snakemake_slurm(
     resources: tuple[str, ...] = (),
     extra: tuple[str, ...] = (),
 ) -> str:
-    """Run ``targets`` in ``workdir`` (made if need be) through profiles/slurm as a user would, with the README's edits as flags:
-    the account (none: ``--slurm-no-account``) and partition, and job sizes that fit the node
-    (``cpus`` CPUs; a job asking for more would pend forever). ``resources`` are further
-    ``--set-resources`` entries."""
+    """Run ``targets`` in ``workdir`` (made if need be) through profiles/slurm as a user would, with
+    the edits docs/slurm.md describes passed as flags: the account (none: ``--slurm-no-account``)
+    and partition, and job sizes that fit the node (``cpus`` CPUs; a job asking for more would
+    pend forever). ``resources`` are further ``--set-resources`` entries."""
     workdir.mkdir(exist_ok=True)
     sizes = [f"{rule}:cpus_per_task={cpus}" for rule in SIZED_RULES]
     account_flags = ["--slurm-no-account"] if account is None else []

@@ -1,5 +1,6 @@
 """The Snakemake workflow end to end on a tiny config, its caching, its per-target DAGs, and the
-faults it survives: a killed pretraining run, and molecules that no stage can treat as usual."""
+faults it survives: a killed pretraining or fine-tuning run, and molecules that no stage can treat
+as usual."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,7 @@ from semmol.config import load_config, resolve_run
 from semmol.config_layers import load_config_files
 from semmol.methods import method_class
 
+from ..conftest import planned_jobs
 from .conftest import config_variant
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
@@ -58,15 +61,6 @@ def snakemake(workdir: Path, config: Path, *args: str, check: bool = True) -> su
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
     return result
-
-
-def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
-    """Rule -> job count from the 'Job stats' table of a dry run."""
-    text = result.stdout + result.stderr
-    if "Nothing to be done" in text:
-        return {}
-    table = text.split("Job stats:")[1]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M) if m[1] != "total"}
 
 
 @pytest.fixture(scope="module")
@@ -305,6 +299,7 @@ def test_html_report_embeds_the_results(html_report):
         "metrics.png",
         "pretrain_curves.png",
         "centers.png",
+        "probe_curves.png",
     ):
         assert name in html, name
 
@@ -359,13 +354,14 @@ def test_html_report_shows_tables_and_plots_in_a_browser(
     plot = summary.get_by_role("img")
     expect(plot).to_be_visible()
     assert plot.evaluate("image => image.complete && image.naturalWidth") > 0
-    shot = artifact_dir / "report-results.png"
-    page.screenshot(path=shot)
-    with capsys.disabled():
-        print(f"\nscreenshot of the report's results page: {shot}")
-    assert_drawn(shot, results_table.bounding_box(), "results table")
-    assert_drawn(shot, plot.bounding_box(), "metrics plot")
-    assert_drawn(shot, data_table.bounding_box(), "data table")
+    # each element scrolled into view as a reader would, then a screenshot of what they see
+    for what, element in (("results table", results_table), ("metrics plot", plot), ("data table", data_table)):
+        element.scroll_into_view_if_needed()
+        shot = artifact_dir / f"report-{what.replace(' ', '-')}.png"
+        page.screenshot(path=shot)
+        with capsys.disabled():
+            print(f"\nscreenshot of the report's {what}: {shot}")
+        assert_drawn(shot, element.bounding_box(), what)
 
     # back to the categories, then the pretraining curves
     page.get_by_role("link", name="Results", exact=True).first.click()
@@ -469,6 +465,33 @@ def test_fewshot_rows_in_the_report(tmp_path, tiny_config, moleculenet_dir):
     assert pl.read_csv(workdir / "results/report/fewshot.csv").height == 3 * 3  # rows x (2 tasks + mean)
 
 
+def kill_snakemake_when(
+    ready: Callable[[], bool], workdir: Path, config: Path, target: str, *, log: Path
+) -> None:
+    """Run Snakemake on ``target`` in a process group of its own and SIGKILL the whole group as
+    soon as ``ready()`` holds; fails if Snakemake ends first or 600 s pass.
+
+    Args:
+        ready: polled every 50 ms.
+        workdir: Snakemake's working directory.
+        config: the config file.
+        target: the file asked for.
+        log: where Snakemake's output goes.
+    """
+    command, env = snakemake_command(workdir, config, target)
+    with log.open("w") as handle:
+        process = subprocess.Popen(
+            command, env=env, cwd=workdir, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = time.monotonic() + 600
+    while not ready():
+        assert process.poll() is None, f"snakemake ended before the kill:\n{log.read_text()[-6000:]}"
+        assert time.monotonic() < deadline, "not ready for the kill within 600 s"
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
 def test_killed_pretraining_resumes_to_the_same_model(tmp_path, tiny_config):
     """SIGKILL to the whole Snakemake process group mid-run; the re-run continues from the
     checkpoint and ends with the weights and loss curve of a run that was never killed."""
@@ -481,21 +504,15 @@ def test_killed_pretraining_resumes_to_the_same_model(tmp_path, tiny_config):
     shutil.copytree(killed, straight, symlinks=True)  # the same corpus shards and Snakemake records
     snakemake(straight, config, target)
 
-    command, env = snakemake_command(killed, config, target)
-    log = tmp_path / "killed.log"
-    with log.open("w") as handle:
-        process = subprocess.Popen(
-            command, env=env, cwd=killed, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
-        )
     history = killed / out / "_ckpt/metrics.jsonl"
-    deadline = time.monotonic() + 600
     # killed after the step-10 checkpoint, with steps past it logged that the re-run must redo
-    while not (history.exists() and history.read_text().count("\n") >= 12):
-        assert process.poll() is None, f"snakemake ended before the kill:\n{log.read_text()[-6000:]}"
-        assert time.monotonic() < deadline, "no checkpoint within 600 s"
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    kill_snakemake_when(
+        lambda: history.exists() and history.read_text().count("\n") >= 12,
+        killed,
+        config,
+        target,
+        log=tmp_path / "killed.log",
+    )
     logged = history.read_text()
     time.sleep(2)  # a training process that outlived the kill (torchrun's worker) would log on
     assert history.read_text() == logged
@@ -520,6 +537,51 @@ def test_killed_pretraining_resumes_to_the_same_model(tmp_path, tiny_config):
     assert [m["step"] for m in curves[1]] == list(range(1, 61))
     assert [m["loss"] for m in curves[1]] == [m["loss"] for m in curves[0]]
 
+
+
+def test_killed_fine_tuning_resumes_to_the_same_result(tmp_path, tiny_config):
+    """SIGKILL to the whole Snakemake process group mid fine-tuning; the re-run continues from
+    the last epoch's checkpoint and ends with the metrics, predictions and weights of a run that
+    was never killed, its checkpoint gone. From scratch on BBBP: no pretraining to wait for."""
+    finetune = {"epochs": 6, "patience": 6, "batch_size": 32, "dropout": 0.2}
+    config = config_variant(tiny_config, tmp_path / "resume.yaml", finetune=finetune)
+    out = "results/finetune/scratch/bbbp/scaffold-0"
+    target = f"{out}/metrics.json"
+    killed, straight = tmp_path / "killed", tmp_path / "straight"
+    killed.mkdir()
+    inputs = ["results/data/bbbp/shards/manifest.json", "results/benchmarks/bbbp/splits/scaffold-0.json"]
+    snakemake(killed, config, *inputs)
+    shutil.copytree(killed, straight, symlinks=True)  # the same shards, split and Snakemake records
+    snakemake(straight, config, target)
+
+    log = killed / "logs/finetune/scratch/bbbp/scaffold-0.log"
+    # the epoch-3 line comes after the epoch-2 checkpoint: killed with an epoch or more still to do
+    kill_snakemake_when(
+        lambda: log.exists() and "epoch 3:" in log.read_text(),
+        killed,
+        config,
+        target,
+        log=tmp_path / "killed.log",
+    )
+    assert (killed / out / "_ckpt/last.pt").exists()
+    outputs = ("metrics.json", "predictions.parquet", "model.pt")
+    assert not any((killed / out / name).exists() for name in outputs)
+
+    snakemake(killed, config, target, "--unlock")  # a SIGKILL leaves Snakemake's lock behind
+    snakemake(killed, config, target)  # no --rerun-incomplete: the kill left no declared output
+    resumed = re.search(r"resumed from \S+ after epoch (\d+)", log.read_text())
+    assert resumed is not None and 2 <= int(resumed[1]) < 6
+    assert not (killed / out / "_ckpt").exists()
+    metrics = [json.loads((workdir / target).read_text()) for workdir in (straight, killed)]
+    for record in metrics:
+        del record["seconds"]  # wall time: the resumed run's counts the epochs after the checkpoint
+    assert metrics[0] == metrics[1] and len(metrics[1]["history"]) == 6
+    predictions = [pl.read_parquet(workdir / out / "predictions.parquet") for workdir in (straight, killed)]
+    assert predictions[0].equals(predictions[1])
+    models = [torch.load(workdir / out / "model.pt", weights_only=True) for workdir in (straight, killed)]
+    assert models[0]["state_dict"].keys() == models[1]["state_dict"].keys()
+    for name, value in models[0]["state_dict"].items():
+        assert torch.equal(value, models[1]["state_dict"][name]), name
 
 #: Molecules most benchmarks do not have, each kept with its label (name, SMILES).
 ODD_MOLECULES = [

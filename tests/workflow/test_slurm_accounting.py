@@ -1,5 +1,5 @@
 """profiles/slurm on a cluster with job accounting (slurmdbd over MariaDB, on 127.0.0.1): with
-the plugin's ``sacct`` status query, the jobs are charged to the account the README's edit names
+the plugin's ``sacct`` status query, the jobs are charged to the account docs/slurm.md's edit names
 and ``sacct`` reports them completed. A module of its own: one local cluster at a time."""
 
 from __future__ import annotations

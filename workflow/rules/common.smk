@@ -44,7 +44,7 @@ wildcard_constraints:
     run=r"[A-Za-z0-9_.-]+",
     shard=r"\d+",
     seed=r"\d+",
-    split=r"scaffold|random|balanced_scaffold",
+    split=r"scaffold|random|balanced_scaffold|column|none",
     baseline=r"rf_ecfp4|chemprop",
     row=r"[A-Za-z0-9_.-]+",
 
@@ -76,6 +76,13 @@ def download_json(wildcards):
 def dataset_json(wildcards):
     name = getattr(wildcards, "dataset", None) or wildcards.bench
     return CFG.datasets[name].model_dump_json(exclude=CONFORMER_FIELDS)
+
+
+def split_column_args(wildcards):
+    """standardize's option carrying a benchmark's split column (split kind column), or none."""
+    if CFG.split.kind != "column" or wildcards.dataset not in CFG.benchmarks:
+        return ""
+    return f"--split-column {shlex.quote(CFG.split.column)}"
 
 
 def conformer_fraction(wildcards):

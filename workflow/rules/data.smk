@@ -38,6 +38,7 @@ rule standardize:
         dataset=dataset_json,
         options=as_json(CFG.standardize),
         benchmark=lambda wildcards: "--benchmark" if wildcards.dataset in CFG.benchmarks else "",
+        split_column=split_column_args,
         version=STAGE_VERSION["standardize"],
     conda:
         "../../environment.yml"
@@ -49,7 +50,7 @@ rule standardize:
     # rejected rows the error names are copied beside the log.
     shell:
         "python -m semmol standardize --manifest {input} --dataset {params.dataset:q} --options {params.options:q}"
-        " {params.benchmark} --out-dir results/data/{wildcards.dataset}"
+        " {params.benchmark} {params.split_column} --out-dir results/data/{wildcards.dataset}"
         " --rejected-copy logs/standardize/{wildcards.dataset}.rejected.parquet 2> {log}"
 
 

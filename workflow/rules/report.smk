@@ -17,6 +17,7 @@ rule aggregate:
     output:
         csv="results/report/summary.csv",
         md=report("results/report/summary.md", category="Results"),
+        by_run="results/report/summary-by-run.md",
         # the tables and the metrics plot in one page: the report shows HTML, not Markdown
         html=report("results/report/summary.html", category="Results"),
         data=report("results/report/data.csv", category="Results"),
@@ -24,6 +25,7 @@ rule aggregate:
         finetune_plot=report("results/report/plots/finetune_curves.png", category="Training curves"),
         pretrain_plot=report("results/report/plots/pretrain_curves.png", category="Training curves"),
         centers_plot=report("results/report/plots/centers.png", category="Center libraries"),
+        probe_plot=report("results/report/plots/probe_curves.png", category="Probes"),
     params:
         pretrain=lambda wildcards, input: " ".join(
             f"--pretrain-metrics {path.split('/')[2]}={path}" for path in input.pretrain

@@ -240,3 +240,80 @@ def test_read_split_names_a_bad_file(tmp_path):
     path.write_text('{"train": [1], "valid": []}')
     with pytest.raises(ValueError, match="bad.json: not a split file"):
         read_split(path)
+
+
+# --------------------------------------------------------------------------------------
+# A user's own split column (kind column) and a final model's hold-out (kind none)
+# --------------------------------------------------------------------------------------
+def _write_csv(path, rows, columns=("smiles", "y", "fold")):
+    path.write_text("\n".join([",".join(columns), *(",".join(row) for row in rows)]) + "\n")
+    return path
+
+
+#: (SMILES, label, split cell) per source row.
+FOLD_ROWS = [
+    ("CCO", "1.0", "train"),
+    ("c1ccccc1", "2.0", " Train "),  # case and blanks do not matter
+    ("CCN", "0.5", "VALID"),
+    ("CCC", "0.1", "val"),  # chemprop's name of the validation subset
+    ("C1CC", "0.2", "test"),  # unparsable: dropped whatever its subset
+    ("CCCl", "0.3", "Test"),
+    ("CCBr", "0.4", "tset"),  # a typo: names no subset
+    ("CCI", "0.6", ""),  # blank: names no subset
+]
+
+
+def test_column_split_takes_the_subsets_the_column_names(tmp_path):
+    table = _write_csv(tmp_path / "folds.csv", FOLD_ROWS)
+    record = make_split(table, smiles_column="smiles", kind="column", column="fold", seed=3)
+    assert (record["train"], record["valid"], record["test"]) == ([0, 1], [2, 3], [5])
+    assert record["column"] == "fold" and record["sizes"]["dropped"] == 3
+    dropped = {entry["row"]: (entry["column"], entry["reason"]) for entry in record["dropped"]}
+    assert dropped[4][0] == "smiles"
+    assert dropped[6] == ("fold", "split value 'tset' is not train, valid (or val) or test")
+    assert dropped[7] == ("fold", "split value None is not train, valid (or val) or test")
+    other_seed = make_split(table, smiles_column="smiles", kind="column", column="fold", seed=4)
+    assert [other_seed[s] for s in ("train", "valid", "test")] == [
+        record[s] for s in ("train", "valid", "test")
+    ]
+
+
+def test_column_split_without_test_rows_is_a_model_for_deployment(tmp_path):
+    rows = [row for row in FOLD_ROWS if row[2].strip().lower() in ("train", "valid", "val")]
+    record = make_split(
+        _write_csv(tmp_path / "folds.csv", rows), smiles_column="smiles", kind="column", column="fold"
+    )
+    assert record["sizes"]["test"] == 0 and record["sizes"]["train"] == 2
+
+
+def test_column_split_needs_train_and_valid_rows_and_its_column(tmp_path):
+    rows = [row for row in FOLD_ROWS if row[2].strip().lower() in ("train", "test")]
+    table = _write_csv(tmp_path / "folds.csv", rows)
+    message = (
+        r"give a column split by column 'fold' of train 2, valid 0, test 1; fine-tuning needs train and valid"
+    )
+    with pytest.raises(ValueError, match=message):
+        make_split(table, smiles_column="smiles", kind="column", column="fold")
+    with pytest.raises(TableError, match=r"folds\.csv: column 'folds' not found; did you mean 'fold'"):
+        make_split(table, smiles_column="smiles", kind="column", column="folds")
+
+
+def test_none_split_holds_out_the_valid_fraction_and_has_no_test(bbbp_csv):
+    record = make_split(bbbp_csv, smiles_column="smiles", kind="none", max_rows=200, seed=0)
+    parseable = 200 - sum(row < 200 for row in BBBP_UNPARSABLE)
+    # train takes floor((1 - valid fraction) N) rows, as random_split cuts; the hold-out the rest
+    assert record["test"] == [] and record["sizes"]["valid"] == parseable - int(0.9 * parseable)
+    assert sorted(record["train"] + record["valid"]) == sorted(
+        set(range(200)) - {entry["row"] for entry in record["dropped"]}
+    )
+    again = make_split(bbbp_csv, smiles_column="smiles", kind="none", max_rows=200, seed=0)
+    other = make_split(bbbp_csv, smiles_column="smiles", kind="none", max_rows=200, seed=1)
+    assert again["valid"] == record["valid"] != other["valid"]
+    wider = make_split(bbbp_csv, smiles_column="smiles", kind="none", max_rows=200, fractions=(0.6, 0.3, 0.1))
+    assert wider["sizes"]["valid"] == parseable - int(0.7 * parseable) and wider["test"] == []
+
+
+def test_none_split_of_too_few_molecules_for_a_hold_out(bbbp_csv):
+    with pytest.raises(ValueError, match=r"train 0, valid 1, test 0; fine-tuning needs train and valid"):
+        make_split(bbbp_csv, smiles_column="smiles", kind="none", max_rows=1)
+    assert make_split(bbbp_csv, smiles_column="smiles", kind="none", max_rows=2)["sizes"]["train"] == 1

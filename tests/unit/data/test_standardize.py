@@ -321,3 +321,30 @@ def test_esol_is_accepted_whole(full_moleculenet_dir, tmp_path):
     smiles_of = dict(result.molecules.select("row", "smiles").iter_rows())
     for first, smiles in duplicates.select("duplicate_of", "smiles").iter_rows():
         assert smiles_of[first] == smiles
+
+
+def test_a_split_column_is_carried_through_and_its_unknown_values_rejected():
+    records = [
+        ("CCO", "1", "0", "Train"),
+        ("CCN", "0", "1", "val"),
+        ("CCC", "1", "1", "tset"),
+        ("C1CC", "1", "1", "test"),
+    ]
+    table = _table(records, columns=("smiles", "p", "q", "fold"))
+    result = standardize_table(
+        table,
+        dataset=DATASET,
+        options=StandardizeConfig(),
+        benchmark=True,
+        source="mols.csv",
+        split_column="fold",
+    )
+    assert result.molecules.select("row", "split").rows() == [(0, "train"), (1, "valid")]
+    assert _reasons(result)[(2, "fold")] == "split value 'tset' is not train, valid (or val) or test"
+    assert (3, "smiles") in _reasons(result)  # a bad SMILES is its reason, whatever the split cell
+    _assert_every_record_accounted_for(result, len(records))
+    assert "split" not in _run(benchmark=True).molecules.columns  # carried only when asked for
+    with pytest.raises(TableError, match="column 'folds' not found"):
+        standardize_table(
+            table, dataset=DATASET, options=StandardizeConfig(), benchmark=True, split_column="folds"
+        )

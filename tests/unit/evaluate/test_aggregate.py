@@ -15,6 +15,7 @@ from semmol.evaluate.aggregate import (
     FINETUNE_PLOT,
     METRICS_PLOT,
     PRETRAIN_PLOT,
+    SUMMARY_BY_RUN_MD,
     SUMMARY_CSV,
     SUMMARY_HTML,
     SUMMARY_MD,
@@ -205,6 +206,22 @@ def test_summary_markdown_table(tmp_path, result_files):
     assert "got no gradient" not in text
 
 
+def test_summary_by_run_has_a_line_per_run_and_a_column_per_benchmark(tmp_path, result_files):
+    out = tmp_path / "report"
+    aggregate(result_files, out_dir=out)
+    lines = (out / SUMMARY_BY_RUN_MD).read_text().splitlines()
+    table = [line for line in lines if line.startswith("|")]
+    assert table == [
+        "| run | bbbp (scaffold) ROC-AUC ↑ | esol (scaffold) RMSE ↓ |",
+        "|---|---|---|",
+        "| semmol | **0.720 ± 0.020 (3)** | **1.100 ± 0.100 (3)** |",
+        "| infonce | 0.670 ± 0.026 (3) | 1.250 ± 0.050 (3) |",
+        "| rf_ecfp4 (baseline) | 0.690 ± 0.010 (3) | 1.160 ± 0.010 (3) |",
+        "| chemprop D-MPNN (published) | 0.710 | 1.050 |",
+        "| Uni-Mol (published) | 0.729 | 0.788 |",
+    ]
+
+
 def test_a_row_whose_fine_tuned_view_its_method_never_trained_says_so(tmp_path):
     files = [
         _result(tmp_path / "in", run, "bbbp", seed, 0.7, untrained_views=views)
@@ -269,6 +286,7 @@ def test_plots_draw_every_result(tmp_path, result_files, pretrain_log, figures):
         "finetune_curves.png",
         "metrics.png",
         "pretrain_curves.png",
+        "probe_curves.png",  # saying that no probes ran
     ]
     for name in (METRICS_PLOT, FINETUNE_PLOT, PRETRAIN_PLOT):
         assert drawn_share(out / name) > 0.04, name  # more than bare axes
@@ -369,3 +387,55 @@ def test_center_library_plot_from_real_snapshots(tmp_path, result_files, figures
     usage, projection = figures["centers.png"].axes[:2]  # the first modality's line of panels
     assert [len(line.get_xdata()) for line in usage.lines] == [3, 3]  # the snapshots after steps 2, 4, 6
     assert len(projection.collections[0].get_offsets()) == 3 * 4  # every snapshot's 4 centers
+
+
+def test_models_without_a_test_set_are_na_and_say_why(tmp_path, figures):
+    """Split none: every seed's test is empty (null score, no test predictions)."""
+    files = [
+        _result(tmp_path / "in", run, "esol", seed, 1.0, split="none", test_rows=[])
+        for run in ("semmol", "rf_ecfp4")
+        for seed in (0, 1)
+    ]
+    for path in files:
+        metrics = json.loads(path.read_text())
+        path.write_text(json.dumps({**metrics, "test": None, "per_task_test": {"y": None}}))
+    rows = aggregate(files, out_dir=tmp_path / "report")
+    assert [(row.run, row.n, math.isnan(row.mean), math.isnan(row.ensemble)) for row in rows] == [
+        ("semmol", 0, True, True),
+        ("rf_ecfp4", 0, True, True),
+    ]
+    markdown = (tmp_path / "report" / SUMMARY_MD).read_text()
+    assert "| esol | none | RMSE ↓ | n/a | n/a |" in markdown
+    assert "Split none (and a split column without test rows) trains models for deployment" in markdown
+    assert "for deployment" not in summary_markdown(summarize(load_results(_scored(tmp_path))))
+    assert (tmp_path / "report" / METRICS_PLOT).read_bytes().startswith(b"\x89PNG")
+
+
+def _scored(tmp_path):
+    return [_result(tmp_path / "scored", "semmol", "esol", seed, 1.0 + seed) for seed in (0, 1)]
+
+
+def test_multiclass_rows_name_their_metric_and_ensemble_the_class_probabilities(tmp_path):
+    from semmol.evaluate.metrics import multiclass_scores
+    from semmol.evaluate.records import write_result
+
+    labels = np.array([[0.0], [1.0], [2.0], [1.0]])
+    seeds = [  # class probabilities of the same four test molecules
+        np.array([[0.5, 0.3, 0.2], [0.2, 0.3, 0.5], [0.1, 0.2, 0.7], [0.4, 0.5, 0.1]]),
+        np.array([[0.3, 0.6, 0.1], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4], [0.6, 0.2, 0.2]]),
+    ]
+    files = []
+    for seed, proba in enumerate(seeds):
+        part = (np.array([4, 7, 9, 12]), ["C"] * 4, labels, proba)
+        out = tmp_path / f"semmol/rings/scaffold-{seed}"
+        write_result(
+            out, run="semmol", benchmark="rings", split_kind="scaffold", seed=seed, task="multiclass",
+            targets=["rings"], subsets={"train": part, "valid": part, "test": part}, missing={}, seconds=1.0,
+            classes=["acyclic", "one_ring", "polycyclic"],
+        )  # fmt: skip
+        files.append(out / "metrics.json")
+    (row,) = summarize(load_results(files))
+    expected, _, _ = multiclass_scores(labels, np.mean(seeds, axis=0))
+    assert row.metric == "roc_auc_ovr" and row.ensemble == pytest.approx(expected)
+    text = summary_markdown([row])
+    assert "| rings | scaffold | ROC-AUC one-vs-rest ↑ |" in text and "over the classes present" in text

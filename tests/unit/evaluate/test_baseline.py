@@ -118,3 +118,23 @@ def test_target_without_training_labels_is_an_error():
         fit_predict(x, y, {"train": x}, task="regression", targets=targets, options=OPTIONS, seed=0)
     with pytest.raises(BaselineError, match="target 'a': classification labels must be 0 or 1"):
         fit_predict(x, 2 * y, {"train": x}, task="classification", targets=targets, options=OPTIONS, seed=0)
+
+
+def test_a_multiclass_forest_predicts_every_class_probability():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 2, (80, 64)).astype(np.uint8)
+    y = (x[:, 0] + 2.0 * x[:, 1])[:, None]  # classes 0..3 from two bits; class 4 is never seen in training
+    y[::5] = np.nan
+    classes = ["a", "b", "c", "d", "unseen"]
+    inputs = {"train": x, "empty": x[:0]}
+    predictions = fit_predict(
+        x, y, inputs, task="multiclass", targets=["k"], options=OPTIONS, seed=0, classes=classes
+    )
+    train = predictions["train"]
+    assert train.shape == (80, 5) and predictions["empty"].shape == (0, 5)
+    np.testing.assert_allclose(train.sum(axis=1), 1.0)
+    assert (train[:, 4] == 0.0).all()  # a class absent from the training labels
+    labelled = ~np.isnan(y[:, 0])
+    assert (train[labelled].argmax(axis=1) == y[labelled, 0]).all()
+    with pytest.raises(BaselineError, match="needs one target and its class names"):
+        fit_predict(x, y, {"train": x}, task="multiclass", targets=["k"], options=OPTIONS, seed=0)

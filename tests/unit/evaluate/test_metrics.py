@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import mean_squared_error, roc_auc_score
 
-from semmol.evaluate.metrics import MetricError, evaluate, masked_roc_auc, metric_label, rmse
+from semmol.evaluate.metrics import (
+    MetricError,
+    evaluate,
+    masked_roc_auc,
+    metric_label,
+    multiclass_scores,
+    rmse,
+)
 
 NAN = math.nan
 
@@ -98,3 +105,38 @@ def test_shape_mismatch_and_unknown_task_are_errors():
 
 def test_metric_labels_say_which_way_is_better():
     assert metric_label("roc_auc") == "ROC-AUC ↑" and metric_label("rmse") == "RMSE ↓"
+    assert metric_label("roc_auc_ovr") == "ROC-AUC one-vs-rest ↑"
+
+
+def test_multiclass_roc_auc_by_hand_with_a_class_missing_from_the_subset():
+    # Classes a, b, c; the labelled rows hold a and b only, the last row is unlabelled.
+    labels = [0, 0, 1, 1, NAN]
+    proba = [[0.6, 0.3, 0.1], [0.3, 0.4, 0.3], [0.2, 0.5, 0.3], [0.5, 0.1, 0.4], [0.1, 0.1, 0.8]]
+    macro, per_class, accuracy = multiclass_scores(labels, proba, classes=["a", "b", "c"])
+    # a vs rest: a's 0.6, 0.3 against 0.2, 0.5: three of four pairs right. b vs rest: b's 0.5, 0.1
+    # against 0.3, 0.4: two of four. c is not among the labels: no ROC-AUC, left out of the mean.
+    assert per_class == {"a": pytest.approx(0.75), "b": pytest.approx(0.5), "c": None}
+    assert macro == pytest.approx(0.625)
+    assert accuracy == pytest.approx(0.5)  # argmax a, b, b, a against a, a, b, b; c competes but never wins
+    classes = ["a", "b", "c"]
+    scores = evaluate("multiclass", np.array(labels)[:, None], proba, targets=["kind"], classes=classes)
+    assert scores["metric"] == "roc_auc_ovr" and scores["higher_is_better"] is True
+    assert scores["per_task"] == {"kind": pytest.approx(0.625)} and scores["accuracy"] == pytest.approx(0.5)
+
+
+def test_multiclass_roc_auc_with_every_class_present_is_scikit_learn_s_macro_one_vs_rest():
+    rng = np.random.default_rng(0)
+    labels = np.tile([0, 1, 2, 3], 10)
+    proba = rng.dirichlet(np.ones(4), size=len(labels)) + np.eye(4)[labels] * 0.3
+    proba /= proba.sum(axis=1, keepdims=True)
+    macro, _, _ = multiclass_scores(labels.astype(float), proba)
+    assert macro == pytest.approx(roc_auc_score(labels, proba, multi_class="ovr", average="macro"))
+
+
+def test_multiclass_scores_of_one_class_and_of_bad_labels():
+    macro, per_class, accuracy = multiclass_scores([1, 1], [[0.2, 0.8], [0.6, 0.4]])
+    assert math.isnan(macro) and per_class == {"0": None, "1": None} and accuracy == pytest.approx(0.5)
+    with pytest.raises(MetricError, match=r"class numbers 0\.\.1, found 2\.0"):
+        multiclass_scores([0, 2], [[0.5, 0.5], [0.5, 0.5]])
+    with pytest.raises(MetricError, match=r"2 labels need probabilities \[2, K >= 2\], got \(2, 1\)"):
+        multiclass_scores([0, 1], [[0.5], [0.5]])

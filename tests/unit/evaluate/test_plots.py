@@ -107,3 +107,25 @@ def test_center_library_plot_draws_usage_per_snapshot_and_every_center(tmp_path,
 
     plots.plot_center_libraries({"infonce": []}, tmp_path / "none.png")
     assert "no center-library snapshots" in figures["none.png"].texts[0].get_text()
+
+
+def test_probe_curves_draw_each_encoder_against_the_share_of_labels(tmp_path, figures):
+    lines = {
+        "semmol pretrained": {0.1: [0.70, 0.72], 1.0: [0.80, 0.82]},
+        "semmol random init": {0.1: [0.60, 0.62], 1.0: [0.65, 0.67]},
+        "ECFP4": {0.1: [0.55], 1.0: [0.66]},
+    }
+    plots.plot_probe_curves({"bbbp": "roc_auc"}, {("bbbp", "linear"): lines}, tmp_path / "probes.png")
+
+    (ax,) = figures["probes.png"].axes
+    drawn = {line.get_label(): line for line in ax.lines}
+    assert list(drawn) == list(lines)
+    assert list(drawn["semmol pretrained"].get_xdata()) == [0.1, 1.0]
+    assert list(drawn["semmol pretrained"].get_ydata()) == pytest.approx([0.71, 0.81])
+    assert drawn["semmol pretrained"].get_color() == drawn["semmol random init"].get_color()
+    assert drawn["semmol random init"].get_linestyle() == "--"
+    assert ax.get_xscale() == "log" and ax.get_title() == "bbbp, linear probe"
+    assert drawn_share(tmp_path / "probes.png") > 0.03
+
+    plots.plot_probe_curves({}, {}, tmp_path / "none.png")
+    assert [text.get_text() for text in figures["none.png"].texts] == ["no probes run (probe.enabled: false)"]

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from semmol.evaluate.probe_report import probe_markdown, probe_table
+from semmol.evaluate.probe_report import probe_curves, probe_markdown, probe_table
 
 
 def _write(directory, *, run: str, seed: int, pretrained: float, ecfp: float) -> str:
@@ -60,3 +60,24 @@ def test_label_fractions_are_rows_of_their_own(tmp_path):
         ("ECFP4, 10% of train labels", "knn"): {"bbbp": [0.6]},
         ("ECFP4", "knn"): {"bbbp": [0.7]},
     }
+
+
+def test_label_efficiency_curves_per_benchmark_and_probe(tmp_path):
+    paths = []
+    for seed in (0, 1):
+        path = tmp_path / f"semmol-{seed}.json"
+        rows = [
+            {"label_fraction": fraction, "features": features, "probe": "linear", "test": test + seed / 100}
+            for fraction in (0.05, 0.5, 1.0)
+            for features, test in (("pretrained", fraction), ("ecfp4", 0.6))
+        ]
+        result = {"run": "semmol", "benchmark": "bbbp", "split": "scaffold", "seed": seed, "metric": "roc_auc"}
+        path.write_text(json.dumps({**result, "rows": rows}))
+        paths.append(path)
+    metrics, curves = probe_curves(paths)
+    assert metrics == {"bbbp": "roc_auc"}
+    assert list(curves) == [("bbbp", "linear")]
+    semmol = curves[("bbbp", "linear")]["semmol pretrained"]
+    assert list(semmol) == [0.05, 0.5, 1.0]
+    assert semmol[0.5] == pytest.approx([0.5, 0.51])
+    assert curves[("bbbp", "linear")]["ECFP4"][0.05] == pytest.approx([0.6, 0.61])

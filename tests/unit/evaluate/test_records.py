@@ -134,3 +134,57 @@ def test_read_metrics_names_the_file_and_key(tmp_path):
         read_metrics(path)
     with pytest.raises(FileNotFoundError, match="metrics file not found"):
         read_metrics(tmp_path / "absent.json")
+
+
+CLASSES = ["alcohol", "amine", "arene"]
+
+
+def _multiclass_subsets() -> dict[str, tuple]:
+    def part(rows, labels, proba):
+        labels = np.asarray(labels, dtype=np.float64)[:, None]
+        return (np.asarray(rows), ["CO"] * len(rows), labels, np.asarray(proba, dtype=np.float64))
+
+    return {
+        "train": part([0, 1, 2], [0, 1, 2], np.eye(3) * 0.7 + 0.1),
+        "valid": part([3, 4], [0, 1], [[0.6, 0.3, 0.1], [0.2, 0.7, 0.1]]),
+        # the hand-worked example of test_metrics: arene absent, one row unlabelled
+        "test": part(
+            [5, 6, 7, 8, 9],
+            [0, 0, 1, 1, NAN],
+            [[0.6, 0.3, 0.1], [0.3, 0.4, 0.3], [0.2, 0.5, 0.3], [0.5, 0.1, 0.4], [0.1, 0.1, 0.8]],
+        ),
+    }
+
+
+def test_a_multiclass_record_holds_every_class_probability_and_the_class_names(tmp_path):
+    subsets = _multiclass_subsets()
+    metrics = _write(tmp_path, task="multiclass", targets=["kind"], subsets=subsets, classes=CLASSES)
+    assert (metrics["metric"], metrics["higher_is_better"]) == ("roc_auc_ovr", True)
+    assert metrics["test"] == pytest.approx(0.625) and metrics["per_task_test"] == {"kind": metrics["test"]}
+    assert metrics["classes"] == CLASSES
+    per_class = {"alcohol": pytest.approx(0.75), "amine": pytest.approx(0.5), "arene": None}
+    assert metrics["per_class_test"] == per_class
+    assert metrics["accuracy"] == {"train": 1.0, "valid": 1.0, "test": pytest.approx(0.5)}
+    predictions = pl.read_parquet(tmp_path / "predictions.parquet")
+    probabilities = ["kind__prob_alcohol", "kind__prob_amine", "kind__prob_arene"]
+    assert predictions.columns == ["row", "subset", "smiles", "kind", "kind__pred", *probabilities]
+    assert predictions["kind__pred"].to_list()[5:] == [0.0, 1.0, 1.0, 0.0, 2.0]  # the most probable class
+    np.testing.assert_array_equal(predictions["kind__prob_arene"].to_numpy()[5:], subsets["test"][3][:, 2])
+    assert read_metrics(tmp_path / "metrics.json")["classes"] == CLASSES
+
+
+def test_class_names_go_with_multiclass_results_only(tmp_path):
+    with pytest.raises(ValueError, match="class names are needed for a multiclass result and only then"):
+        _write(tmp_path, task="multiclass", targets=["kind"], subsets=_multiclass_subsets())
+    with pytest.raises(ValueError, match="class names are needed for a multiclass result and only then"):
+        _write(tmp_path, classes=CLASSES)
+    subsets = _multiclass_subsets()
+    subsets["test"] = (*subsets["test"][:3], subsets["test"][3][:, :2])
+    with pytest.raises(ValueError, match=r"subset 'test': y_pred has shape \(5, 2\), expected \(5, 3\)"):
+        _write(tmp_path, task="multiclass", targets=["kind"], subsets=subsets, classes=CLASSES)
+    subsets = _multiclass_subsets()
+    metrics = _write(tmp_path, task="multiclass", targets=["kind"], subsets=subsets, classes=CLASSES)
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps({key: value for key, value in metrics.items() if key != "classes"}))
+    with pytest.raises(MetricsFileError, match=r"metrics\.json: a multiclass result needs 'classes'"):
+        read_metrics(path)

@@ -18,7 +18,7 @@ from semmol.methods.property import PropertyModel
 from semmol.models.corruption import CorruptionKey
 from semmol.models.multimodal import ENCODERS, MultiModalEncoder
 from semmol.models.tokenizer import DescriptionVocab, SmilesVocab
-from semmol.train.finetune import build_model
+from semmol.train.finetune_model import build_model
 
 BATCH = [3, 10, 24, 7, 16, 26, 0, 21]
 

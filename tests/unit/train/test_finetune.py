@@ -15,10 +15,11 @@ from semmol.inference.predict import PRED_SUFFIX, Predictor, predict_smiles
 from semmol.methods.property import PropertyModel
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.runtime.checkpoint import load_file
-from semmol.train.finetune import build_model, finetune, views_without_method_gradient
+from semmol.train.finetune import FineTuner, finetune
+from semmol.train.finetune_model import build_model, views_without_method_gradient
 from semmol.train.pretrain import pretrain
 
-from ...conftest import ESOL_TARGET
+from ...conftest import ESOL_TARGET, RING_CLASSES, finetune_on
 
 pytestmark = pytest.mark.slow
 
@@ -59,14 +60,18 @@ def pretrained(request, tiny_benchmark, tmp_path_factory):
 
 
 def run(tiny_benchmark, out_dir, job, pretrained_model=None, seed=0):
-    return finetune(
+    options = {"name": "esol", "run": "test", "seed": seed, "pretrained": pretrained_model}
+    return finetune_on(tiny_benchmark, job, out_dir, **options)
+
+
+def make_tuner(tiny_benchmark, job, pretrained_model=None, out_dir=None) -> FineTuner:
+    """A :class:`FineTuner` of seed 0 on the tiny benchmark (checkpointing to ``out_dir`` if given)."""
+    return FineTuner(
         job,
-        run="test",
-        benchmark="esol",
         molecules=tiny_benchmark["molecules"],
         shards_manifest=tiny_benchmark["manifest"],
         split=tiny_benchmark["split"],
-        seed=seed,
+        seed=0,
         pretrained=pretrained_model,
         out_dir=out_dir,
     )
@@ -159,51 +164,25 @@ def test_a_pretrained_fingerprint_encoder_needs_its_bit_count(pretrained, tmp_pa
 
 
 def test_descriptor_scaling_is_fitted_on_the_train_subset(tiny_benchmark):
-    from semmol.train.finetune import FineTuner
-
     job = make_job(modalities=["graph2d", "descriptors"], init="scratch")
-    tuner = FineTuner(
-        job,
-        molecules=tiny_benchmark["molecules"],
-        shards_manifest=tiny_benchmark["manifest"],
-        split=tiny_benchmark["split"],
-        seed=0,
-        pretrained=None,
-    )
+    tuner = make_tuner(tiny_benchmark, job)
     train = tuner.train_data.columns.descriptors[tuner.positions["train"]]
     encoder = tuner.model.encoder.encoders["descriptors"]
     torch.testing.assert_close(encoder.input_mean, torch.as_tensor(train.mean(axis=0), dtype=torch.float32))
 
 
 def test_every_encoder_learns_at_encoder_lr_and_the_head_at_lr(tiny_benchmark, pretrained):
-    from semmol.train.finetune import FineTuner
-
     _, model_path = pretrained
     for init, path in (("scratch", None), ("pretrained", model_path)):
-        tuner = FineTuner(
-            make_job(init=init, lr=1e-3, encoder_lr=2e-4),
-            molecules=tiny_benchmark["molecules"],
-            shards_manifest=tiny_benchmark["manifest"],
-            split=tiny_benchmark["split"],
-            seed=0,
-            pretrained=path,
-        )
+        tuner = make_tuner(tiny_benchmark, make_job(init=init, lr=1e-3, encoder_lr=2e-4), path)
         encoders, head = tuner.optimizer.param_groups
         assert (encoders["lr"], head["lr"]) == (2e-4, 1e-3)
         assert {id(p) for p in encoders["params"]} == {id(p) for p in tuner.model.encoder.parameters()}
 
 
 def test_frozen_epochs_train_the_head_alone_then_everything(tiny_benchmark, pretrained):
-    from semmol.train.finetune import FineTuner
-
-    tuner = FineTuner(
-        make_job(init="pretrained", frozen_epochs=1, dropout=0.0),
-        molecules=tiny_benchmark["molecules"],
-        shards_manifest=tiny_benchmark["manifest"],
-        split=tiny_benchmark["split"],
-        seed=0,
-        pretrained=pretrained[1],
-    )
+    job = make_job(init="pretrained", frozen_epochs=1, dropout=0.0)
+    tuner = make_tuner(tiny_benchmark, job, pretrained[1])
     encoder_params, head_params = (group["params"] for group in tuner.optimizer.param_groups)
 
     def snapshot(params):
@@ -222,16 +201,8 @@ def test_frozen_epochs_train_the_head_alone_then_everything(tiny_benchmark, pret
 
 
 def test_layer_lr_ratio_lets_each_encoder_learn_slower_at_its_input(tiny_benchmark, pretrained):
-    from semmol.train.finetune import FineTuner
-
-    tuner = FineTuner(
-        make_job(init="pretrained", lr=1e-3, encoder_lr=1e-3, layer_lr_ratio=0.1),
-        molecules=tiny_benchmark["molecules"],
-        shards_manifest=tiny_benchmark["manifest"],
-        split=tiny_benchmark["split"],
-        seed=0,
-        pretrained=pretrained[1],
-    )
+    job = make_job(init="pretrained", lr=1e-3, encoder_lr=1e-3, layer_lr_ratio=0.1)
+    tuner = make_tuner(tiny_benchmark, job, pretrained[1])
     *encoder_groups, head = tuner.optimizer.param_groups
     rate = {id(p): group["lr"] for group in encoder_groups for p in group["params"]}
     assert set(rate) == {id(p) for p in tuner.model.encoder.parameters()} and head["lr"] == 1e-3
@@ -346,6 +317,55 @@ def test_a_published_gnn_is_fine_tuned_from_its_weights(tiny_benchmark, tmp_path
     )
     gnn = model.encoder.encoders["graph2d_hu"].gnn.state_dict()
     assert all(gnn[name].equal(value) for name, value in published.items())
-    assert {id(p) for p in model.encoder.encoders["graph2d_hu"].parameters()} <= {id(p) for p in pretrained_params}
+    assert {id(p) for p in model.encoder.encoders["graph2d_hu"].parameters()} <= {
+        id(p) for p in pretrained_params
+    }
     metrics = run(tiny_benchmark, tmp_path / "tuned", job, pretrained_model=tmp_path / "model.pt")
     assert metrics["modalities"] == ["graph2d_hu"] and metrics["test"] > 0
+
+
+def test_a_split_without_test_rows_gives_a_model_for_deployment(tiny_benchmark, moleculenet_dir, tmp_path):
+    from semmol.data.splits import make_split, write_split
+
+    split = tmp_path / "none-0.json"  # the 48 molecules of tiny_benchmark, no test subset
+    write_split(
+        make_split(moleculenet_dir / "esol.csv", smiles_column="smiles", kind="none", max_rows=48), split
+    )
+    metrics = finetune(
+        make_job(init="scratch"),
+        run="test",
+        benchmark="esol",
+        molecules=tiny_benchmark["molecules"],
+        shards_manifest=tiny_benchmark["manifest"],
+        split=split,
+        seed=0,
+        pretrained=None,
+        out_dir=tmp_path / "out",
+    )
+    assert (
+        metrics["split"] == "none"
+        and metrics["test"] is None
+        and metrics["per_task_test"] == {ESOL_TARGET: None}
+    )
+    assert metrics["n"] == {"train": 43, "valid": 5, "test": 0} and metrics["valid"] > 0
+    assert json.loads((tmp_path / "out/metrics.json").read_text())["test"] is None
+    predicted = predict_smiles([Predictor.load(tmp_path / "out")], ["CCO", "c1ccccc1O"])
+    assert np.isfinite(predicted[ESOL_TARGET + PRED_SUFFIX].to_numpy()).all()
+
+
+def test_multiclass_fine_tuning_learns_the_ring_classes(multiclass_finetuned):
+    metrics = json.loads((multiclass_finetuned / "metrics.json").read_text())
+    assert (metrics["metric"], metrics["classes"]) == ("roc_auc_ovr", RING_CLASSES)
+    predictions = pl.read_parquet(multiclass_finetuned / "predictions.parquet")
+    test = predictions.filter(pl.col("subset") == "test")
+    majority = test["rings"].value_counts()["count"].max() / test.height
+    # The number of rings is plain in the 2D graph and the ECFP bits: a model that learnt it beats
+    # chance (ROC-AUC 0.5, the majority class's share in accuracy) by far.
+    assert metrics["test"] > 0.8 and metrics["accuracy"]["test"] > majority + 0.2
+    best = metrics["history"][metrics["best_epoch"] - 1]["valid"]
+    assert metrics["valid"] == pytest.approx(best, rel=1e-6)  # the best valid one-vs-rest ROC-AUC is kept
+    probabilities = test.select([f"rings__prob_{name}" for name in RING_CLASSES]).to_numpy()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    assert (test["rings__pred"].to_numpy() == probabilities.argmax(axis=1)).all()
+    model, metadata = PropertyModel.load(multiclass_finetuned / "model.pt")
+    assert metadata["classes"] == RING_CLASSES and model.head[-1].out_features == 3
