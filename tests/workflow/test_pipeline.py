@@ -229,6 +229,19 @@ def test_presets_plan_the_whole_dag(tmp_path, preset):
     assert stages <= set(expected)
 
 
+def test_the_development_mirror_overlay_plans_the_cpu_presets_dag_from_local_files(tmp_path):
+    # local-data.yaml gives url sources a local kind: the workflow settles the merged sources
+    # before validating them, and every download reads the mirror.
+    preset, mirror = ROOT / "config" / "moleculenet-cpu.yaml", ROOT / "config" / "overlays" / "local-data.yaml"
+    result = snakemake(tmp_path, preset, "all", "-n", "-p", "--configfile", str(preset), str(mirror))
+    expected = expected_jobs(preset)
+    assert planned_counts(planned_jobs(result), expected) == expected
+    downloads = [line for line in result.stdout.splitlines() if "python -m semmol download " in line]
+    assert len(downloads) == expected["download"] == 5
+    assert all('{"source":{"kind":"local","path":"../shared/data/' in line for line in downloads)
+    assert '"kind":"url"' not in result.stdout
+
+
 def test_a_bare_run_says_it_runs_the_full_scale_preset_and_what_that_costs(tmp_path):
     # No --configfile: config/config.yaml of the checkout, whatever the working directory.
     command, env = snakemake_command(tmp_path, ROOT / "config" / "config.yaml", "all", "-n")
