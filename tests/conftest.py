@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from .loopback import LoopbackHub, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,16 +55,11 @@ def expected_jobs(*config_files: Path) -> dict[str, int]:
     and a center library (k-means of the corpus embeddings) of each pretrained model."""
     import json
 
-    import yaml
-    from snakemake.utils import update_config
-
-    from semmol.config import load_config, resolve_run
+    from semmol.config import resolve_run
+    from semmol.config_layers import load_config_files
     from semmol.methods import method_class
 
-    merged: dict = {}
-    for path in config_files:
-        update_config(merged, yaml.safe_load(path.read_text()))
-    config = load_config(merged)
+    config = load_config_files(list(config_files))
     runs = [resolve_run(config, name) for name in config.runs]
     pretrainings = set()
     for run in runs:
@@ -120,6 +118,18 @@ def figures(monkeypatch) -> dict:
 
     monkeypatch.setattr(plots, "_save", keep)
     return saved
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch) -> Iterator[LoopbackHub]:
+    """A loopback Hub (tests/loopback.py), with HF_ENDPOINT pointing at it and a private HF_HOME."""
+    server = LoopbackHub()
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with serve(server) as url:
+        monkeypatch.setenv("HF_ENDPOINT", url)
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -26,12 +26,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out-dir", required=True, type=Path, help="directory receiving the data file and manifest.json"
     )
+    parser.add_argument(
+        "--lock",
+        type=Path,
+        help="sources lock file: the first download records the source's resolved commit and sha256 "
+        "there, later ones are fetched at that commit and must match (the workflow passes config/sources.lock)",
+    )
 
 
 def run(args: argparse.Namespace) -> None:
+    from semmol.data.lock import SourcesLock
     from semmol.data.sources import fetch
 
-    manifest = fetch(args.dataset, name=args.name, out_dir=args.out_dir)
+    lock = None if args.lock is None else SourcesLock(args.lock)
+    manifest = fetch(args.dataset, name=args.name, out_dir=args.out_dir, lock=lock)
     record = json.loads(manifest.read_text())
     log.info(
         "%s: %s from %s (sha256 %s, %d rows, revision %s)",

@@ -23,7 +23,7 @@ _NOT_SUBCOMMANDS = {"main", "common"}
 
 #: Subcommands for people using semmol, in the order ``semmol --help`` lists them; every other
 #: subcommand is a pipeline stage, which the workflow's rules run.
-USER_COMMANDS = ("train", "predict", "embed", "download-model", "aggregate", "bench", "schema")
+USER_COMMANDS = ("train", "predict", "embed", "download-model", "lock", "aggregate", "bench", "schema")
 
 DESCRIPTION = (
     "semmol: semantic-level multimodal molecular representation learning (SemMol, MMSA, LGM-CL,"

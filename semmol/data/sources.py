@@ -8,7 +8,8 @@
 
 The manifest is the mark of a complete download: it is removed first and written last, and both
 it and the data file are written under temporary names and renamed into place, so a killed
-download never leaves a file that looks complete.
+download never leaves a file that looks complete. Under a sources lock (:mod:`semmol.data.lock`)
+an ``hf`` source is fetched at its locked commit and every file must have its locked sha256.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from semmol.config import DatasetConfig, HFSource, LocalSource, PackageSource, Source, URLSource
+from semmol.data.lock import Pin, SourcesLock, pinned
 from semmol.data.tables import read_table, require_columns
 from semmol.runtime.atomic import atomic_path, file_sha256
 
@@ -57,7 +59,9 @@ class _Fetched:
     revision: str | None = None
 
 
-def fetch(dataset: DatasetConfig, *, name: str, out_dir: Path) -> Path:
+def fetch(
+    dataset: DatasetConfig, *, name: str, out_dir: Path, lock: SourcesLock | None = None, relock: bool = False
+) -> Path:
     """Place ``dataset``'s file in ``out_dir`` and describe it in ``out_dir/manifest.json``.
 
     The file keeps its source name (``url`` sources: ``filename``, default the URL's last path
@@ -68,12 +72,15 @@ def fetch(dataset: DatasetConfig, *, name: str, out_dir: Path) -> Path:
         dataset: the dataset entry; only its ``source``, ``smiles_column`` and ``targets`` are used.
         name: the dataset's name, recorded in the manifest and used in log messages.
         out_dir: directory to fill (created if missing).
+        lock: the sources lock to fetch under and record in (:mod:`semmol.data.lock`); default none.
+        relock: record what the source gives now, over a different recorded pin.
 
     Returns:
         The path of the manifest.
 
     Raises:
         SourceError: the source is unreachable, ambiguous, not installed or fails its checksum.
+        semmol.data.lock.LockError: the file differs from the one ``lock`` pins.
         FileNotFoundError: a local file, package resource or offline Hub cache entry is missing.
         semmol.data.tables.TableError: the file is not a readable table or lacks a configured column.
     """
@@ -83,7 +90,7 @@ def fetch(dataset: DatasetConfig, *, name: str, out_dir: Path) -> Path:
         require_columns(frame, [dataset.smiles_column, *dataset.targets], path=data_path)
         return {"rows": frame.height, "columns": frame.columns}
 
-    return fetch_file(dataset.source, name=name, out_dir=out_dir, describe=check_table)
+    return fetch_file(dataset.source, name=name, out_dir=out_dir, describe=check_table, lock=lock, relock=relock)
 
 
 def fetch_file(
@@ -93,6 +100,8 @@ def fetch_file(
     out_dir: Path,
     filename: str | None = None,
     describe: Callable[[Path], dict[str, Any]] | None = None,
+    lock: SourcesLock | None = None,
+    relock: bool = False,
 ) -> Path:
     """Place ``source``'s file in ``out_dir`` and describe it in ``out_dir/manifest.json``.
 
@@ -103,6 +112,9 @@ def fetch_file(
         filename: the name to give the file; default the source's.
         describe: checks the placed file and returns more manifest fields (raises when the
             file is unusable: no manifest is written then); default none.
+        lock: fetch an ``hf`` source at the commit this lock pins and check the file against the
+            pinned sha256 (the first download records them); default none.
+        relock: fetch at the configured revision and record what it gives, over a different pin.
 
     Returns:
         The path of the manifest (its ``file`` field names the data file).
@@ -113,9 +125,15 @@ def fetch_file(
     manifest.unlink(missing_ok=True)  # a stale manifest must never describe a new file
     log.info("%s: fetching from its %s source", name, source.kind)
     # Staged inside out_dir so that the final rename stays on one file system (atomic).
+    pin = lock.pin(source) if lock is not None and not relock else None
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".staging-") as staging:
-        fetched = _FETCHERS[source.kind](source, Path(staging))
-        _check_sha256(fetched, getattr(source, "sha256", None))
+        with lock.fetching_at(name, source, pin) if lock is not None else contextlib.nullcontext():
+            fetched = _FETCHERS[source.kind](pinned(source, pin), Path(staging))
+        digest = file_sha256(fetched.path)
+        _check_sha256(fetched, getattr(source, "sha256", None), digest)
+        if lock is not None:
+            found = Pin(fetched.revision, digest)
+            lock.record(source, dataset=name, found=found, origin=fetched.origin, replace=relock)
         data_path = out_dir / (filename or fetched.path.name)
         if data_path.name == MANIFEST_NAME:
             raise SourceError(f"{fetched.origin}: a data file may not be called {MANIFEST_NAME}")
@@ -124,7 +142,7 @@ def fetch_file(
         "name": name,
         "source": source.model_dump(mode="json"),
         "file": data_path.name,
-        "sha256": file_sha256(data_path),
+        "sha256": digest,
         "bytes": data_path.stat().st_size,
         **(describe(data_path) if describe is not None else {}),
         "revision": fetched.revision,
@@ -135,11 +153,10 @@ def fetch_file(
     return manifest
 
 
-def _check_sha256(fetched: _Fetched, expected: str | None) -> None:
-    """Compare a fetched file with the checksum its source pins (nothing to do without one)."""
+def _check_sha256(fetched: _Fetched, expected: str | None, got: str) -> None:
+    """Compare a fetched file's checksum ``got`` with the one its source pins (nothing to do without one)."""
     if expected is None:
         return
-    got = file_sha256(fetched.path)
     if got != expected.lower():
         raise SourceError(
             f"{fetched.origin}: sha256 mismatch for {fetched.path.name}: the source pins {expected.lower()}, "

@@ -164,13 +164,11 @@ def merged_config(layers: list[dict[str, Any]], *, what: str) -> ExperimentConfi
         InputError: naming ``what`` and the first invalid option.
     """
     from pydantic import ValidationError
-    from snakemake.utils import update_config
 
-    merged: dict[str, Any] = {}
-    for layer in layers:
-        update_config(merged, layer)
+    from semmol.config_layers import merge_layers
+
     try:
-        return load_config(merged)
+        return load_config(merge_layers(layers))
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(top level)"

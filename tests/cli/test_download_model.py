@@ -17,7 +17,7 @@ from semmol.config import PretrainGNNEncoderConfig
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.models.pretrain_gnns import HuGNN
 
-from ..unit.data.test_sources import _QuietFileHandler, _serve
+from ..loopback import QuietFileHandler, serve
 
 ENCODER = {"architecture": "gcn", "dim": 6, "layers": 2, "dropout": 0.0}
 
@@ -31,8 +31,8 @@ def published(tmp_path):
     root = tmp_path / "www"
     root.mkdir()
     torch.save(state, root / "gcn_tiny.pth", _use_new_zipfile_serialization=False)
-    handler = functools.partial(_QuietFileHandler, directory=root)
-    with _serve(ThreadingHTTPServer(("127.0.0.1", 0), handler)) as url:
+    handler = functools.partial(QuietFileHandler, directory=root)
+    with serve(ThreadingHTTPServer(("127.0.0.1", 0), handler)) as url:
         yield url, state, hashlib.sha256((root / "gcn_tiny.pth").read_bytes()).hexdigest()
 
 

@@ -15,6 +15,7 @@ import yaml
 from semmol.cli.main import build_parser
 from semmol.cli.train import BAD_INPUT_STATUS
 from semmol.config import TaskType, load_config
+from semmol.config_layers import load_config_files
 from semmol.runtime.workflow_run import REPOSITORY, TrainRequest, dataset_name, overlay_config
 
 from ..conftest import expected_jobs, planned_counts, planned_jobs
@@ -85,7 +86,12 @@ def test_dataset_names_fit_the_workflow_and_keep_clear_of_the_preset():
 
 
 def test_the_overlay_makes_a_cpu_presets_paths_absolute():
-    preset = load_config(REPOSITORY / "config" / "moleculenet-cpu.yaml")
+    # The CPU preset downloads its corpus; with the development mirror layered on, it reads a
+    # relative local path, which the overlay makes absolute (Snakemake runs in the output folder).
+    downloaded = load_config(REPOSITORY / "config" / "moleculenet-cpu.yaml")
+    preset = load_config_files(
+        [REPOSITORY / "config" / "moleculenet-cpu.yaml", REPOSITORY / "config" / "overlays" / "local-data.yaml"]
+    )
     request = TrainRequest(
         data=Path("/data/assay.csv"),
         smiles_column="SMILES",
@@ -98,6 +104,7 @@ def test_the_overlay_makes_a_cpu_presets_paths_absolute():
     overlay = overlay_config(request, preset, data=request.data, name="assay")
     corpus = (REPOSITORY.parent / "shared" / "data" / "zinc250k").resolve()
     assert overlay["datasets"]["zinc250k"] == {"source": {"path": str(corpus)}}
+    assert "zinc250k" not in overlay_config(request, downloaded, data=request.data, name="assay")["datasets"]
     assert overlay["baseline"]["chemprop"]["command"] == str(
         REPOSITORY / ".venv-chemprop" / "bin" / "chemprop"
     )

@@ -1,4 +1,4 @@
-import re
+import json
 from pathlib import Path
 
 import pytest
@@ -7,6 +7,7 @@ from pydantic import ValidationError
 from snakemake.utils import update_config
 
 from semmol.config import load_config, options_doc, resolve_run, schema_text
+from semmol.config_layers import merge_config_files
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,6 +23,9 @@ def test_config_readme_documents_every_option():
 
 
 PRESETS = sorted(p.stem for p in (ROOT / "config").glob("*.yaml"))
+OVERLAYS = sorted(p.stem for p in (ROOT / "config/overlays").glob("*.yaml"))
+#: The MoleculeNet presets: the ones config/overlays/local-data.yaml reads from the development mirror.
+MOLECULENET_PRESETS = ["config", "moleculenet-cpu", "moleculenet-gpu"]
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -36,19 +40,36 @@ def test_presets_validate(preset):
             assert option == value, f"{preset}: run '{name}' sets {dotted} to {value!r}, resolved {option!r}"
 
 
-@pytest.mark.parametrize("preset", PRESETS)
-def test_shipped_url_sources_pin_their_content(preset):
-    config = load_config(_preset(preset))
-    for name, dataset in config.datasets.items():
-        if dataset.source.kind == "url":
-            assert dataset.source.sha256, (
-                f"{preset}: dataset '{name}' downloads {dataset.source.url} unchecked"
-            )
-            assert "/main/" not in dataset.source.url and "/master/" not in dataset.source.url, name
-        if dataset.source.kind == "hf":
-            assert re.fullmatch(r"[0-9a-f]{40}", dataset.source.revision), (
-                f"{preset}: dataset '{name}' follows revision '{dataset.source.revision}', not a commit"
-            )
+@pytest.mark.parametrize("preset", PRESETS + [f"overlays/{name}" for name in OVERLAYS])
+def test_shipped_sources_pin_their_content(preset):
+    raw = yaml.safe_load((ROOT / "config" / f"{preset}.yaml").read_text())
+    for name, dataset in (raw.get("datasets") or {}).items():
+        source = dataset.get("source", {})
+        if source.get("kind") == "url":
+            assert source.get("sha256"), f"{preset}: dataset '{name}' downloads {source['url']} unchecked"
+            assert "/main/" not in source["url"] and "/master/" not in source["url"], name
+        if source.get("kind") == "hf":
+            # A branch is pinned by the lock the download stage writes (config/sources.lock), to
+            # the commit it resolved to and the sha256 of the one file the pattern names.
+            assert not set("*?[") & set(source["pattern"]), f"{preset}: dataset '{name}' picks its file by a glob"
+
+
+def test_a_url_has_one_checksum_in_every_preset_and_overlay():
+    checksums: dict[str, set[str]] = {}
+    for path in (ROOT / "config").rglob("*.yaml"):
+        for dataset in (yaml.safe_load(path.read_text()).get("datasets") or {}).values():
+            source = dataset.get("source", {})
+            if source.get("kind") == "url":
+                checksums.setdefault(source["url"], set()).add(source["sha256"])
+    assert checksums and {url: sums for url, sums in checksums.items() if len(sums) > 1} == {}
+
+
+def test_only_development_overlays_read_the_development_mirror():
+    # What a user runs reads public sources; the mirror beside the checkout is for development.
+    mentions = sorted(
+        path.relative_to(ROOT).as_posix() for path in (ROOT / "config").rglob("*.yaml") if "../shared" in path.read_text()
+    )
+    assert mentions == ["config/overlays/local-data.yaml", "config/overlays/pretrain-gnns-local.yaml"]
 
 
 #: Presets layered on another one (`--configfile config/BASE.yaml config/LAYER.yaml`): read merged after it.
@@ -106,24 +127,64 @@ def test_run_sets_merge_into_a_preset(run_set):
     )
 
 
-def _with_overlays(*overlays: str) -> dict:
-    """The CPU preset with the overlays merged in order, as `--configfile` merges them."""
-    raw = _preset("moleculenet-cpu")
-    for overlay in overlays:
-        update_config(raw, yaml.safe_load((ROOT / "config/overlays" / overlay).read_text()))
-    return raw
+def _with_overlays(*overlays: str, preset: str = "moleculenet-cpu") -> dict:
+    """A preset (default the CPU one) with the overlays merged in order, as `--configfile` merges them."""
+    return merge_config_files([ROOT / "config" / f"{preset}.yaml", *(ROOT / "config/overlays" / o for o in overlays)])
+
+
+#: Overlays layered on another preset than the CPU one.
+OVERLAY_PRESET = {"url-sources.yaml": "config"}
 
 
 @pytest.mark.parametrize("overlay", sorted(p.name for p in (ROOT / "config/overlays").glob("*.yaml")))
-def test_overlays_merge_into_the_cpu_preset(overlay):
+def test_overlays_merge_into_their_preset(overlay):
     # Merged as `--configfile config/moleculenet-cpu.yaml config/overlays/<overlay>` merges them;
     # an overlay `<base>-local.yaml` goes after `<base>.yaml`.
     base = [overlay.removesuffix("-local.yaml") + ".yaml"] if overlay.endswith("-local.yaml") else []
-    raw = _with_overlays(*base, overlay)
-    config = load_config(raw)
+    preset = OVERLAY_PRESET.get(overlay, "moleculenet-cpu")
+    config = load_config(_with_overlays(*base, overlay, preset=preset))
     for run in config.runs:
         resolve_run(config, run)
-    assert config != load_config(_preset("moleculenet-cpu")), f"{overlay} changes nothing"
+    assert config != load_config(_preset(preset)), f"{overlay} changes nothing"
+
+
+def _reads(dataset) -> tuple:
+    """What a dataset entry says about the file: its source and columns."""
+    return dataset.source, dataset.smiles_column, dataset.targets
+
+
+@pytest.mark.parametrize("preset", MOLECULENET_PRESETS)
+def test_local_data_reads_every_dataset_from_the_mirror_and_changes_nothing_else(preset):
+    original = load_config(_preset(preset))
+    local = load_config(_with_overlays("local-data.yaml", preset=preset))
+
+    for name, dataset in local.datasets.items():
+        assert dataset.source.kind == "local" and dataset.source.path.startswith("../shared/data/"), name
+        assert dataset.model_dump(exclude={"source", "smiles_column", "targets"}) == original.datasets[
+            name
+        ].model_dump(exclude={"source", "smiles_column", "targets"})
+    assert local.model_copy(update={"datasets": original.datasets}) == original
+
+
+def test_config_yaml_with_url_sources_reads_the_cpu_presets_files():
+    # The Hugging Face copies' alternative is the original CSVs, the files the MoleculeNet presets read.
+    with_urls = load_config(_with_overlays("url-sources.yaml", preset="config"))
+    cpu = load_config(_preset("moleculenet-cpu"))
+    assert {name: _reads(d) for name, d in with_urls.datasets.items()} == {name: _reads(d) for name, d in cpu.datasets.items()}
+    assert [d.source.kind for d in load_config(_preset("config")).datasets.values()].count("hf") == 3
+
+
+def test_local_data_mirror_holds_the_configured_columns(full_moleculenet_dir, tmp_path):
+    # Every MoleculeNet preset's datasets, as local-data.yaml reads them, fetched from the mirror.
+    from semmol.data.sources import fetch
+
+    datasets = {}
+    for preset in MOLECULENET_PRESETS:
+        datasets.update(load_config(_with_overlays("local-data.yaml", preset=preset)).datasets)
+    for name, dataset in datasets.items():
+        path = dataset.source.path.replace("../shared/data", str(full_moleculenet_dir.parent))
+        mirrored = dataset.model_copy(update={"source": dataset.source.model_copy(update={"path": path})})
+        assert json.loads(fetch(mirrored, name=name, out_dir=tmp_path / name).read_text())["rows"] > 1000, name
 
 
 def test_pretrain_gnns_rows_pin_their_checkpoints_and_have_scratch_twins():

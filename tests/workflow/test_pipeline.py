@@ -83,6 +83,12 @@ def test_every_stage_writes_its_outputs(tiny_run):
     library = json.loads((results / "pretrain/semmol/centers/library.json").read_text())
     assert set(library["modalities"]) == {"smiles", "graph2d", "geom3d"}
     assert not (results / "pretrain/semmol_head").exists()  # it fine-tunes semmol's pretraining
+    # every download recorded its source's file in the lock, beside the config, outside results/
+    lock = json.loads((tiny_run / "config/sources.lock").read_text())["sources"]
+    locked = {name: entry["sha256"] for entry in lock for name in entry["datasets"]}
+    downloads = {name: json.loads((tiny_run / f"resources/datasets/{name}/manifest.json").read_text()) for name in locked}
+    assert locked == {name: manifest["sha256"] for name, manifest in downloads.items()}
+    assert sorted(locked) == ["bbbp", "corpus", "freesolv"]
     mmsa = json.loads((results / "pretrain/mmsa/metrics.jsonl").read_text().splitlines()[-1])
     assert {"loss_structure", "loss_memory", "loss_fusion_reconstruction", "fusion_weight_image"} <= set(mmsa)
     for run in ("semmol", "semmol_head", "mmsa", "scratch", "rf_ecfp4"):
@@ -168,11 +174,42 @@ def test_one_finetune_target_builds_only_its_dependencies(tmp_path, tiny_config)
 )
 def test_presets_plan_the_whole_dag(tmp_path, preset):
     expected = expected_jobs(ROOT / "config" / preset)
-    jobs = planned_jobs(snakemake(tmp_path, ROOT / "config" / preset, "all", "-n"))
-    assert planned_counts(jobs, expected) == expected
+    result = snakemake(tmp_path, ROOT / "config" / preset, "all", "-n")
+    assert planned_counts(planned_jobs(result), expected) == expected
+    assert "no --configfile given" not in result.stderr
     # every stage of the pipeline takes part in each preset
     stages = {"download", "standardize", "conformers", "split", "pretrain", "centers", "finetune"}
     assert stages <= set(expected)
+
+
+def test_the_development_mirror_overlay_plans_the_cpu_presets_dag_from_local_files(tmp_path):
+    # local-data.yaml gives url sources a local kind: the workflow settles the merged sources
+    # before validating them, and every download reads the mirror.
+    preset, mirror = ROOT / "config" / "moleculenet-cpu.yaml", ROOT / "config" / "overlays" / "local-data.yaml"
+    result = snakemake(tmp_path, preset, "all", "-n", "-p", "--configfile", str(preset), str(mirror))
+    expected = expected_jobs(preset)
+    assert planned_counts(planned_jobs(result), expected) == expected
+    downloads = [line for line in result.stdout.splitlines() if "python -m semmol download " in line]
+    assert len(downloads) == expected["download"] == 5
+    assert all('{"source":{"kind":"local","path":"../shared/data/' in line for line in downloads)
+    assert '"kind":"url"' not in result.stdout
+
+
+def test_a_bare_run_says_it_runs_the_full_scale_preset_and_what_that_costs(tmp_path):
+    # No --configfile: config/config.yaml of the checkout, whatever the working directory.
+    command, env = snakemake_command(tmp_path, ROOT / "config" / "config.yaml", "all", "-n")
+    at = command.index("--configfile")
+    bare = command[:at] + command[at + 2 :]
+    result = subprocess.run(bare, capture_output=True, text=True, env=env, cwd=tmp_path, check=True)
+
+    expected = expected_jobs(ROOT / "config" / "config.yaml")
+    assert planned_counts(planned_jobs(result), expected) == expected
+    notice = " ".join(result.stderr.split("Assuming")[0].split())  # printed before Snakemake's own lines
+    assert notice.startswith("semmol: no --configfile given, so this runs config/config.yaml, the full-scale experiment:")
+    pretrainings = expected["pretrain"]
+    assert f"{pretrainings} pretrainings of 50,000 steps of batch 512" in notice
+    assert f"{expected['finetune']} fine-tunings of up to 100 epochs" in notice
+    assert "--configfile config/demo.yaml" in notice and "config/moleculenet-cpu.yaml" in notice
 
 
 @pytest.mark.parametrize("runs_file", ["ablations.yaml", "finetuning.yaml", "methods.yaml"])

@@ -2,12 +2,18 @@
 import json
 import os
 import shlex
+import textwrap
 
 from snakemake.utils import validate
 
 from semmol.config import load_config, resolve_run
+from semmol.config_layers import settle_source_kinds
+from semmol.data.lock import LOCK_PATH
 from semmol.methods import check_head_input, method_class
 
+# An overlay that gives a dataset a source of another kind replaces its source: Snakemake's
+# key-by-key merge of the --configfile files left the earlier kind's fields beside it.
+settle_source_kinds(config)
 # set_default=False: defaults come from the typed config; the validator would otherwise copy the
 # defaults of every branch of the source union into the source.
 validate(config, "../schemas/config.schema.json", set_default=False)
@@ -259,3 +265,22 @@ def all_targets():
         "results/report/summary.html",
         *expand("results/pretrain/{run}/centers/library.json", run=pretrained_runs()),
     ]
+
+
+def default_preset_notice(preset):
+    """What a bare `snakemake` (no --configfile) runs, what that costs, and the lighter presets."""
+    pretrainings = len(pretrained_runs())
+    steps, batch = CFG.pretrain.steps, CFG.pretrain.batch_size
+    corpus = CFG.datasets[CFG.corpus]
+    molecules = "every molecule" if corpus.max_rows is None else f"{corpus.max_rows:,} molecules"
+    epochs = max(run.finetune.epochs for run in RUNS.values())
+    text = (
+        f"semmol: no --configfile given, so this runs {preset}, the full-scale experiment:"
+        f" {CFG.conformers.n_conformers} conformers for {molecules} of {CFG.corpus}, {pretrainings} pretrainings"
+        f" of {steps:,} steps of batch {batch} ({pretrainings * steps * batch / 1e6:.1f} million molecules)"
+        f" and {len(finetune_metrics())} fine-tunings of up to {epochs} epochs: work for a GPU node or a"
+        " cluster (--profile profiles/slurm), days on CPU cores. Lighter presets (config/README.md):"
+        " --configfile config/demo.yaml (minutes on 2 CPU cores; `make demo`), config/moleculenet-cpu.yaml"
+        " (hours on 2 CPU cores) or config/moleculenet-gpu.yaml (one GPU)."
+    )
+    return textwrap.fill(text, 100, subsequent_indent="  ", break_on_hyphens=False)

@@ -12,6 +12,9 @@ rule download:
         "resources/datasets/{dataset}/manifest.json",
     params:
         dataset=download_json,
+        # The lock (semmol.data.lock) records what each source gave on its first download and
+        # holds later downloads to it; `semmol lock --update` accepts new content deliberately.
+        lock=str(LOCK_PATH),
         version=STAGE_VERSION["download"],
     conda:
         "../../environment.yml"
@@ -21,7 +24,7 @@ rule download:
         "benchmarks/download/{dataset}.tsv"
     shell:
         "python -m semmol download --name {wildcards.dataset} --dataset {params.dataset:q}"
-        " --out-dir resources/datasets/{wildcards.dataset} 2> {log}"
+        " --out-dir resources/datasets/{wildcards.dataset} --lock {params.lock} 2> {log}"
 
 
 rule standardize:

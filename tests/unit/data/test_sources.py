@@ -1,13 +1,10 @@
-"""Tests of semmol.data.sources against real files, a loopback HTTP server and a loopback Hub.
-
-The Hub is a small stdlib HTTP server speaking the endpoints the real ``huggingface_hub`` client
-calls (revision info, recursive tree listing, HEAD/GET of ``resolve``); the client is pointed at
-it through ``HF_ENDPOINT``, so nothing here needs the internet.
+"""Tests of semmol.data.sources against real files, a loopback HTTP server and a loopback Hub
+(tests/loopback.py: the real ``huggingface_hub`` client pointed at it through ``HF_ENDPOINT``, so
+nothing here needs the internet).
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import functools
 import hashlib
@@ -16,18 +13,18 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import pytest
 
 from semmol.config import DatasetConfig
 from semmol.data.sources import SourceError, fetch
 from semmol.data.tables import TableError, manifest_table_path
+
+from ...loopback import HUB_COMMIT, HUB_FILES, HUB_REPO, QuietFileHandler, serve
 
 MOLECULES_CSV = b"smiles,activity\nCCO,1\nc1ccccc1,0\nCC(=O)O,1\n"
 
@@ -43,19 +40,6 @@ def _fetch(out_dir: Path, source: dict[str, Any], **fields: Any) -> Path:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-@contextlib.contextmanager
-def _serve(server: ThreadingHTTPServer) -> Iterator[str]:
-    """Run ``server`` in a thread inside the ``with`` block; yields its base URL."""
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 # --------------------------------------------------------------------------------------
@@ -196,19 +180,14 @@ def test_package_missing_resource_lists_what_is_there(tmp_path):
 # --------------------------------------------------------------------------------------
 # url
 # --------------------------------------------------------------------------------------
-class _QuietFileHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
-        pass
-
-
 @pytest.fixture
 def web(tmp_path) -> Iterator[str]:
     """Base URL of a loopback HTTP server serving ``tmp_path/www`` (holding mols.csv)."""
     root = tmp_path / "www"
     root.mkdir()
     (root / "mols.csv").write_bytes(MOLECULES_CSV)
-    handler = functools.partial(_QuietFileHandler, directory=root)
-    with _serve(ThreadingHTTPServer(("127.0.0.1", 0), handler)) as url:
+    handler = functools.partial(QuietFileHandler, directory=root)
+    with serve(ThreadingHTTPServer(("127.0.0.1", 0), handler)) as url:
         yield url
 
 
@@ -259,104 +238,6 @@ def test_file_url_with_filename(tmp_path):
 # --------------------------------------------------------------------------------------
 # hf: a loopback Hub
 # --------------------------------------------------------------------------------------
-HUB_REPO = "semmol-tests/datasets"
-HUB_COMMIT = "3f1c8a0d9e2b4c6f8a0b1c2d3e4f5a6b7c8d9e0f"
-HUB_FILES = {
-    "README.md": b"# Test datasets\n",
-    "data/zinc_250k.csv": b"smiles,logP\nCCO,-0.1\nc1ccccc1,1.7\nCC(=O)O,0.1\nCCN,-0.2\n",
-    "other/bbbp.csv": b"num,name,p_np,smiles\n1,a,1,CCO\n2,b,0,CCN\n",
-}
-
-
-def _git_blob_id(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-class _HubHandler(BaseHTTPRequestHandler):
-    """The Hub endpoints huggingface_hub uses to resolve a revision, list files and download one."""
-
-    server: _FakeHub
-    _ROUTES = [
-        ("info", re.compile(r"^/api/datasets/(?P<repo>[^/]+/[^/]+)/revision/(?P<rev>[^/]+)$")),
-        ("tree", re.compile(r"^/api/datasets/(?P<repo>[^/]+/[^/]+)/tree/(?P<rev>[^/]+)$")),
-        ("file", re.compile(r"^/datasets/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)$")),
-    ]
-
-    def do_GET(self) -> None:
-        self._answer(send_body=True)
-
-    def do_HEAD(self) -> None:
-        self._answer(send_body=False)
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
-        pass
-
-    def _answer(self, *, send_body: bool) -> None:
-        self.server.requests.append(f"{self.command} {self.path}")
-        route = urlsplit(self.path).path
-        for kind, pattern in self._ROUTES:
-            if match := pattern.match(route):
-                break
-        else:
-            return self._send(404, b"{}", send_body=send_body)
-        if unquote(match["repo"]) != HUB_REPO:
-            return self._send(404, b"{}", {"X-Error-Code": "RepoNotFound"}, send_body=send_body)
-        if unquote(match["rev"]) not in {"main", HUB_COMMIT}:
-            return self._send(404, b"{}", {"X-Error-Code": "RevisionNotFound"}, send_body=send_body)
-        if kind == "info":
-            siblings = [{"rfilename": path} for path in HUB_FILES]
-            info = {"id": HUB_REPO, "sha": HUB_COMMIT, "siblings": siblings}
-            return self._send(200, json.dumps(info).encode(), send_body=send_body)
-        if kind == "tree":
-            folders = sorted({path.rsplit("/", 1)[0] for path in HUB_FILES if "/" in path})
-            entries = [{"type": "directory", "oid": _git_blob_id(f.encode()), "path": f} for f in folders] + [
-                {"type": "file", "oid": _git_blob_id(data), "size": len(data), "path": path}
-                for path, data in HUB_FILES.items()
-            ]
-            return self._send(200, json.dumps(entries).encode(), send_body=send_body)
-        data = HUB_FILES.get(unquote(match["path"]))
-        if data is None:
-            headers = {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": HUB_COMMIT}
-            return self._send(404, b"{}", headers, send_body=send_body)
-        headers = {"X-Repo-Commit": HUB_COMMIT, "ETag": f'"{_git_blob_id(data)}"'}
-        return self._send(200, data, headers, content_type="application/octet-stream", send_body=send_body)
-
-    def _send(
-        self,
-        status: int,
-        body: bytes,
-        headers: dict[str, str] | None = None,
-        *,
-        content_type: str = "application/json",
-        send_body: bool,
-    ) -> None:
-        self.send_response(status)
-        every_header = {"Content-Type": content_type, "Content-Length": str(len(body)), **(headers or {})}
-        for key, value in every_header.items():
-            self.send_header(key, value)
-        self.end_headers()
-        if send_body:
-            self.wfile.write(body)
-
-
-class _FakeHub(ThreadingHTTPServer):
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _HubHandler)
-        self.requests: list[str] = []
-
-
-@pytest.fixture
-def hub(tmp_path, monkeypatch) -> Iterator[_FakeHub]:
-    """A loopback Hub serving HUB_FILES, with HF_ENDPOINT pointing at it and a private HF_HOME."""
-    server = _FakeHub()
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    with _serve(server) as url:
-        monkeypatch.setenv("HF_ENDPOINT", url)
-        yield server
-
-
 def _hf(pattern: str, **options: Any) -> dict[str, Any]:
     """An hf source on the loopback Hub's repository."""
     return {"kind": "hf", "repo_id": HUB_REPO, "pattern": pattern, **options}
