@@ -128,6 +128,13 @@ class FinetuneConfig(Section):
     fingerprint_fusion_dim: int = Field(
         64, ge=8, description="Token size of the fingerprint cross-attention."
     )
+    graph_text_fusion: Literal["none", "cross_attention"] = Field(
+        "none",
+        description="'cross_attention' (LGM-CL): the structure views' projections attend to the text "
+        "views' tokens and the head reads that unified embedding in place of the structure views "
+        "(with fusion 'concat'; weights from an LGM-CL pretraining with lgmcl.fusion "
+        "'cross_attention'). 'none': the views side by side.",
+    )
     precision: Precision = Field(
         "fp32",
         description="Arithmetic of training and evaluation: 'fp32', 'bf16' (bf16 autocast) or 'auto' "
@@ -141,6 +148,8 @@ class FinetuneConfig(Section):
             raise ValueError("finetune.w_view_contrast needs finetune.fusion: weighted")
         if self.fingerprint_fusion and self.fusion != "concat":
             raise ValueError("finetune.fingerprint_fusion needs finetune.fusion: concat")
+        if self.graph_text_fusion != "none" and self.fusion != "concat":
+            raise ValueError("finetune.graph_text_fusion needs finetune.fusion: concat")
         if self.frozen_epochs >= self.epochs:
             raise ValueError(
                 f"finetune.frozen_epochs ({self.frozen_epochs}) must be below finetune.epochs ({self.epochs})"

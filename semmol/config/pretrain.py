@@ -218,6 +218,12 @@ class LGMCLConfig(Section):
     w_graph_text: float = Field(
         1.0,
         ge=0,
-        description="Weight of the contrast between a molecule's mean structure projection and its mean "
-        "text projection (aligns the two sides that fine-tuning fuses).",
+        description="Weight of the structure-text contrast (aligns the two sides that fine-tuning fuses).",
+    )
+    fusion: Literal["cross_attention", "mean"] = Field(
+        "cross_attention",
+        description="The structure side of the structure-text contrast: 'cross_attention' (the paper: "
+        "the structure views' projections attend to one text view's tokens, a unified embedding "
+        "contrasted with each other text view; needs two text views) or 'mean' (departure, ablation: "
+        "the mean structure projection against the mean text projection).",
     )
