@@ -836,6 +836,13 @@ class ExperimentConfig(_Section):
         default_factory=lambda: [0, 1, 2],
         description="Fine-tuning seeds; each gives one row of the mean +- std.",
     )
+    label_fractions: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=lambda: [1.0],
+        min_length=1,
+        description="Shares of each train subset that every run and baseline is also fine-tuned on "
+        "(label-efficiency curves, docs/methods.md); the smaller shares' molecules are among the "
+        "larger ones'. The whole train subset (the results table) is always run.",
+    )
     split: SplitConfig = Field(default_factory=SplitConfig, description="Benchmark splits.")
     standardize: StandardizeConfig = Field(
         default_factory=StandardizeConfig, description="Molecule clean-up."

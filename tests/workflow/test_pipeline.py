@@ -107,6 +107,27 @@ def test_summary_table_has_every_run_and_benchmark(tiny_run):
         assert (tiny_run / f"results/report/plots/{plot}.png").stat().st_size > 1000
 
 
+def test_label_fractions_cut_train_and_make_the_label_efficiency_section(tiny_run):
+    results = tiny_run / "results"
+    whole = json.loads((results / "benchmarks/bbbp/splits/scaffold-0.json").read_text())
+    half = json.loads((results / "benchmarks/bbbp/splits/scaffold-labels0.5-0.json").read_text())
+    assert (half["valid"], half["test"]) == (whole["valid"], whole["test"])
+    assert set(half["train"]) < set(whole["train"]) and half["label_fraction"] == 0.5
+    for kind, run in (("finetune", "semmol"), ("finetune", "scratch"), ("baseline", "rf_ecfp4")):
+        result = json.loads((results / f"{kind}/{run}/bbbp/scaffold-labels0.5-0/metrics.json").read_text())
+        assert result["label_fraction"] == 0.5 and result["n"]["train"] == len(half["train"])
+        assert result["n"]["test"] == whole["sizes"]["test"]
+    section = (results / "report/summary.md").read_text().split("## Label efficiency")[1]
+    for bench in ("bbbp", "freesolv"):
+        table = section.split(f"### {bench} (scaffold")[1].split("##")[0]
+        assert "| row | 50% | 100% |" in table
+        cell = r"[\d.]+ ± [\d.]+ \(2\)"  # both seeds scored at each share
+        for row in ("semmol", "semmol_head", "mmsa", "scratch", "lgmcl", "rf_ecfp4 (baseline)"):
+            assert re.search(rf"\| {re.escape(row)} \| {cell} \| {cell} \|", table), row
+    assert "<h2>Label efficiency</h2>" in (results / "report/summary.html").read_text()
+    assert (results / "report/plots/label_curves.png").stat().st_size > 1000
+
+
 def test_data_table_counts_every_dataset(tiny_run):
     data = (tiny_run / "results/report/summary.md").read_text().split("\n## Data\n")[1]
     lines = {line.split("|")[1].strip(): line for line in data.splitlines() if line.startswith("| ")}
@@ -173,7 +194,8 @@ def expected_jobs(*config_files: Path) -> dict[str, int]:
     follow the configs: a dataset per data stage and shard, a split and fine-tuning per benchmark
     and seed, one pretraining per distinct pretraining configuration (runs that differ only in
     fine-tuning share it: the model, the ``pretrain`` section and the method's own section decide),
-    and a center library (k-means of the corpus embeddings) of each pretrained model."""
+    each label fraction below 1 a split and fine-tuning of its own, and a center library (k-means
+    of the corpus embeddings) of each pretrained model."""
     merged: dict = {}
     for path in config_files:
         update_config(merged, yaml.safe_load(path.read_text()))
@@ -190,6 +212,7 @@ def expected_jobs(*config_files: Path) -> dict[str, int]:
     fewshot = [config.fewshot.benchmark] if config.fewshot.benchmark is not None else []
     datasets = len(set(corpus) | set(config.benchmarks) | set(fewshot))
     per_seed = len(config.benchmarks) * len(config.seeds)
+    shares = len({fraction for fraction in config.label_fractions if fraction < 1})  # each its own split
     baselines = int(config.baseline.enabled) + int(config.baseline.chemprop.enabled)
     counts = {
         "download": datasets,
@@ -199,8 +222,9 @@ def expected_jobs(*config_files: Path) -> dict[str, int]:
         "split": per_seed,
         "pretrain": len(pretrainings),
         "centers": len(pretrainings),
-        "finetune": len(runs) * per_seed,
-        "baseline": baselines * per_seed,
+        "label_fraction": shares * per_seed,
+        "finetune": len(runs) * per_seed * (1 + shares),
+        "baseline": baselines * per_seed * (1 + shares),
         "fewshot": len(config.fewshot.rows) * len(config.seeds) if fewshot else 0,
         "aggregate": 1,
     }
@@ -279,6 +303,7 @@ def test_html_report_embeds_the_results(html_report):
         "pretrain_curves.png",
         "centers.png",
         "probe_curves.png",
+        "label_curves.png",
     ):
         assert name in html, name
 
