@@ -340,8 +340,9 @@ def test_html_report_shows_tables_and_plots_in_a_browser(
     page.get_by_role("link", name="Results", exact=True).click()
     page.get_by_role("row").filter(has_text="summary.html").locator("a[iconname=eye]").click()
     summary = page.frame_locator("iframe")
-    # results (mean ± std), seed ensembles, data; each found by the heading above it
-    expect(summary.locator("table")).to_have_count(3)
+    # results (mean ± std), seed ensembles, label efficiency (one per benchmark), data; each found
+    # by the heading above it
+    expect(summary.locator("table")).to_have_count(5)
     results_table = summary.locator("table").first
     ensemble_table, data_table = (
         summary.locator(f"xpath=//h2[normalize-space()='{heading}']/following-sibling::table[1]")
