@@ -52,7 +52,8 @@ def expected_jobs(*config_files: Path) -> dict[str, int]:
     follow the configs: a dataset per data stage and shard, a split and fine-tuning per benchmark
     and seed, one pretraining per distinct pretraining configuration (runs that differ only in
     fine-tuning share it: the model, the ``pretrain`` section and the method's own section decide),
-    and a center library (k-means of the corpus embeddings) of each pretrained model."""
+    each label fraction below 1 a split and fine-tuning of its own, and a center library (k-means
+    of the corpus embeddings) of each pretrained model."""
     import json
 
     from semmol.config import resolve_run
@@ -73,6 +74,7 @@ def expected_jobs(*config_files: Path) -> dict[str, int]:
     datasets = len(set(corpus) | set(config.benchmarks) | set(fewshot))
     per_seed = len(config.benchmarks) * len(config.seeds)
     baselines = int(config.baseline.enabled) + int(config.baseline.chemprop.enabled)
+    shares = len({fraction for fraction in config.label_fractions if fraction < 1})  # each its own split
     counts = {
         "download": datasets,
         "standardize": datasets,
@@ -81,8 +83,9 @@ def expected_jobs(*config_files: Path) -> dict[str, int]:
         "split": per_seed,
         "pretrain": len(pretrainings),
         "centers": len(pretrainings),
-        "finetune": len(runs) * per_seed,
-        "baseline": baselines * per_seed,
+        "label_fraction": shares * per_seed,
+        "finetune": len(runs) * per_seed * (1 + shares),
+        "baseline": baselines * per_seed * (1 + shares),
         "fewshot": len(config.fewshot.rows) * len(config.seeds) if fewshot else 0,
         "aggregate": 1,
     }

@@ -73,7 +73,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="leave out the published reference figures",
     )
     parser.add_argument(
-        "metrics", type=Path, nargs="+", metavar="METRICS.json", help="fine-tuning and baseline results"
+        "metrics",
+        type=Path,
+        nargs="+",
+        metavar="METRICS.json",
+        help="fine-tuning and baseline results; those of a label fraction below 1 make the Label"
+        " efficiency section",
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import Field, model_validator
@@ -34,6 +34,13 @@ class ExperimentConfig(Section):
     seeds: list[int] = Field(
         default_factory=lambda: [0, 1, 2],
         description="Fine-tuning seeds; each gives one row of the mean +- std.",
+    )
+    label_fractions: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=lambda: [1.0],
+        min_length=1,
+        description="Shares of each train subset that every run and baseline is also fine-tuned on "
+        "(label-efficiency curves, docs/methods.md); the smaller shares' molecules are among the "
+        "larger ones'. The whole train subset (the results table) is always run.",
     )
     split: SplitConfig = Field(default_factory=SplitConfig, description="Benchmark splits.")
     standardize: StandardizeConfig = Field(

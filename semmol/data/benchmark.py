@@ -61,6 +61,8 @@ class BenchmarkSplit:
         missing: per subset, split rows absent from ``molecules.parquet`` (skipped).
         classes: a multiclass target's class names, in the order of their numbers (the labels);
             ``None`` for the other tasks.
+        label_fraction: the share of the train subset the split file keeps
+            (:mod:`semmol.data.label_fractions`); 1 for a split stage's file.
     """
 
     kind: str
@@ -69,12 +71,19 @@ class BenchmarkSplit:
     subsets: dict[str, Subset]
     missing: dict[str, int]
     classes: list[str] | None = None
+    label_fraction: float = 1.0
 
     def __getitem__(self, subset: str) -> Subset:
         return self.subsets[subset]
 
 
-def _read_split(path: Path) -> dict:
+def read_split_file(path: Path) -> dict:
+    """A split file's record, checked: its keys, integer rows, no row in two subsets.
+
+    Raises:
+        BenchmarkError: naming the file and the key, when it is not such a file.
+        FileNotFoundError: the file does not exist.
+    """
     try:
         split = json.loads(path.read_text())
     except FileNotFoundError:
@@ -156,7 +165,7 @@ def load_benchmark_split(
     molecules, split = Path(molecules), Path(split)
     if not targets:
         raise BenchmarkError(f"{molecules}: no target columns given for the benchmark")
-    layout = _read_split(split)
+    layout = read_split_file(split)
     frame = _read_molecules(molecules, targets)
     position = {int(row): index for index, row in enumerate(frame["row"].to_list())}
     smiles = frame["smiles"].to_list()
@@ -192,4 +201,5 @@ def load_benchmark_split(
         subsets=subsets,
         missing=missing,
         classes=classes,
+        label_fraction=float(layout.get("label_fraction", 1.0)),
     )

@@ -23,8 +23,13 @@ pretraining runs, and for the data table each dataset's ``standardize.json`` and
     (:mod:`semmol.evaluate.page`): what ``snakemake --report`` shows of them.
 ``data.csv``
     given the datasets' directories, the data table: one row per dataset.
-``plots/metrics.png``, ``plots/finetune_curves.png``, ``plots/pretrain_curves.png``, ``plots/centers.png``, ``plots/probe_curves.png``
+``plots/metrics.png``, ``plots/finetune_curves.png``, ``plots/pretrain_curves.png``, ``plots/centers.png``,
+``plots/probe_curves.png``, ``plots/label_curves.png``
     see :mod:`semmol.evaluate.plots`.
+
+Results with a ``label_fraction`` below 1 (fine-tuned on a share of the train subset) stay out
+of the results tables and plots; with them, summary.md gains the Label efficiency section
+(:mod:`semmol.evaluate.label_report`) and ``plots/label_curves.png`` draws it.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import polars as pl
 from semmol.evaluate import page, plots
 from semmol.evaluate.data_report import data_markdown, read_dataset, write_data_csv
 from semmol.evaluate.fewshot_report import FEWSHOT_CSV, fewshot_markdown, fewshot_rows, write_fewshot_csv
+from semmol.evaluate.label_report import label_curves, label_markdown
 from semmol.evaluate.metrics import evaluate
 from semmol.evaluate.probe_report import probe_curves, probe_markdown, probe_table
 from semmol.evaluate.published import published_scores
@@ -65,6 +71,7 @@ FINETUNE_PLOT = "plots/finetune_curves.png"
 PRETRAIN_PLOT = "plots/pretrain_curves.png"
 CENTERS_PLOT = "plots/centers.png"
 PROBE_PLOT = "plots/probe_curves.png"
+LABEL_PLOT = "plots/label_curves.png"
 METRICS_CAPTION = (
     "Test score of every seed (points) and their mean (black bar) per run; baselines dashed, "
     "published figures dotted."
@@ -80,21 +87,23 @@ def load_results(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
     """Read and cross-check result files; each result gets its file under the key 'path'.
 
     Raises:
-        AggregateError: two files for the same run, benchmark, split and seed; one benchmark
-            scored with two metrics; one run name used for a pipeline run and a baseline.
+        AggregateError: two files for the same run, benchmark, split, seed and label fraction;
+            one benchmark scored with two metrics; one run name used for a pipeline run and a
+            baseline.
         MetricsFileError: a malformed file.
     """
     results: list[dict[str, Any]] = []
-    by_seed: dict[tuple[str, str, str, int], Path] = {}
+    by_seed: dict[tuple[str, str, str, int, float], Path] = {}
     metric_of: dict[str, tuple[str, Path]] = {}
     kind_of: dict[str, tuple[str, Path]] = {}
     for path in map(Path, paths):
         result = read_metrics(path)
         key = (result["run"], result["benchmark"], result["split"], result["seed"])
+        key += (result["label_fraction"],)
         if key in by_seed:
             raise AggregateError(
                 f"{path} and {by_seed[key]} both hold run '{key[0]}', benchmark '{key[1]}', split '{key[2]}',"
-                f" seed {key[3]}"
+                f" seed {key[3]}, label fraction {key[4]}"
             )
         by_seed[key] = path
         metric, first = metric_of.setdefault(result["benchmark"], (result["metric"], path))
@@ -284,7 +293,7 @@ def aggregate(
     """Write the results table and plots for a set of result files.
 
     Args:
-        metrics: ``metrics.json`` files of fine-tuning runs and baselines.
+        metrics: ``metrics.json`` files of fine-tuning runs and baselines, at every label fraction.
         out_dir: output directory (:data:`SUMMARY_CSV`, :data:`SUMMARY_MD`, :data:`SUMMARY_HTML`,
             :data:`DATA_CSV` and the plots).
         pretrain_logs: pretraining ``metrics.jsonl`` per run name (default: none).
@@ -302,7 +311,10 @@ def aggregate(
         The summary rows.
     """
     out_dir = Path(out_dir)
-    results = load_results(metrics)
+    everything = load_results(metrics)
+    results = [result for result in everything if result["label_fraction"] == 1.0]
+    if not results:
+        raise AggregateError("no metrics file of a whole train subset (label_fraction 1) given")
     logs = {run: read_pretrain_log(path) for run, path in (pretrain_logs or {}).items()}
     data_rows = [read_dataset(name, directory) for name, directory in (datasets or {}).items()]
     rows = summarize(results, include_published=include_published)
@@ -319,6 +331,9 @@ def aggregate(
     probes = list(probes)
     if probes:
         sections.append(probe_markdown(*probe_table(probes)))
+    curves = label_curves(everything)
+    if curves[1]:
+        sections.append(label_markdown(*curves))
     if data_rows:
         write_data_csv(data_rows, out_dir / DATA_CSV)
         sections.append(data_markdown(data_rows))
@@ -335,5 +350,6 @@ def aggregate(
     snapshots = {run: read_snapshots(directory) for run, directory in (center_snapshots or {}).items()}
     plots.plot_center_libraries(snapshots, out_dir / CENTERS_PLOT)
     plots.plot_probe_curves(*probe_curves(probes), out_dir / PROBE_PLOT)
+    plots.plot_label_curves(*curves, out_dir / LABEL_PLOT)
     log.info("results table of %d rows written to %s", len(rows), out_dir)
     return rows

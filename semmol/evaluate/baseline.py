@@ -196,6 +196,7 @@ def run_baseline(
         kind=KIND_BASELINE,
         extra={"baseline": options.model_dump(mode="json")},
         classes=data.classes,
+        label_fraction=data.label_fraction,
     )
     scores = {subset: metrics[subset] for subset in SUBSETS}
     log.info("%s on %s, seed %d: %s %s", RUN_NAME, benchmark, seed, metrics["metric"], scores)

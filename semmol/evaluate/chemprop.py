@@ -197,6 +197,7 @@ def run_chemprop(
         missing=data.missing,
         seconds=time.perf_counter() - started,
         kind=KIND_BASELINE,
+        label_fraction=data.label_fraction,
         extra={"baseline": {"chemprop": options.model_dump(mode="json"), "executable": executable}},
     )
     log.info(

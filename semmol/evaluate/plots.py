@@ -23,6 +23,7 @@ from semmol.runtime.atomic import atomic_path
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
+    from semmol.evaluate.label_report import LabelCurves
     from semmol.evaluate.probe_report import ProbeCurves
     from semmol.evaluate.summary_row import SummaryRow
 
@@ -286,16 +287,51 @@ def plot_probe_curves(metrics: Mapping[str, str], curves: ProbeCurves, path: str
                 style = {"color": colors[run], "linestyle": "-" if label.endswith("pretrained") else "--"}
             else:  # the fingerprints, the same for every run
                 style = {"color": "0.25" if label == "ECFP4" else "0.6", "linestyle": ":"}
-            fractions = sorted(points)
-            mean = np.array([np.mean(points[f]) for f in fractions])
-            std = np.array([np.std(points[f], ddof=1) if len(points[f]) > 1 else 0.0 for f in fractions])
-            ax.plot(fractions, mean, marker="o", markersize=3, label=label, **style)
-            ax.fill_between(fractions, mean - std, mean + std, color=style["color"], alpha=0.12)
-        ax.set_xscale("log")
-        ax.set_title(f"{bench}, {probe} probe")
-        ax.set_xlabel("share of train labels")
-        ax.set_ylabel(f"test {metric_label(metrics[bench])}")
-        ax.grid(alpha=0.3)
-        _legend(ax, outside=True, fontsize="x-small")
+            _fraction_curve(ax, points, label=label, style=style)
+        _fraction_axes(ax, title=f"{bench}, {probe} probe", metric=metrics[bench])
+    _save(figure, path)
+
+
+def _fraction_curve(
+    ax: Axes, points: Mapping[float, list[float]], *, label: str, style: dict[str, Any]
+) -> None:
+    """A line of mean score against label fraction, with a band of ± one standard deviation;
+    fractions without a score are left out."""
+    fractions = sorted(fraction for fraction, scores in points.items() if scores)
+    mean = np.array([np.mean(points[f]) for f in fractions])
+    std = np.array([np.std(points[f], ddof=1) if len(points[f]) > 1 else 0.0 for f in fractions])
+    ax.plot(fractions, mean, marker="o", markersize=3, label=label, **style)
+    ax.fill_between(fractions, mean - std, mean + std, color=style["color"], alpha=0.12)
+
+
+def _fraction_axes(ax: Axes, *, title: str, metric: str) -> None:
+    """A label-efficiency panel's log x axis, labels, grid and legend."""
+    ax.set_xscale("log")
+    ax.set_title(title)
+    ax.set_xlabel("share of train labels")
+    ax.set_ylabel(f"test {metric_label(metric)}")
+    ax.grid(alpha=0.3)
+    _legend(ax, outside=True, fontsize="x-small")
+
+
+def plot_label_curves(metrics: Mapping[str, str], curves: LabelCurves, path: str | Path) -> None:
+    """Fine-tuned test score against the share of train labels, one panel per benchmark and split.
+
+    A solid line per run and a dashed one per baseline; bands: ± one standard deviation over seeds.
+
+    Args:
+        metrics: each benchmark's metric (:func:`semmol.evaluate.label_report.label_curves`).
+        curves: per (benchmark, split), per row, per fraction, the test scores.
+        path: the PNG file to write.
+    """
+    if not curves:
+        _message(path, "no label fractions below 1 (label_fractions: [1.0])")
+        return
+    figure, axes = _grid(len(curves), width=6.4)
+    for ax, ((bench, split), rows) in zip(axes, curves.items()):
+        for number, (row, points) in enumerate(rows.items()):
+            style = {"color": f"C{number % 10}", "linestyle": "--" if row.endswith("(baseline)") else "-"}
+            _fraction_curve(ax, points, label=row, style=style)
+        _fraction_axes(ax, title=f"{bench} ({split})", metric=metrics[bench])
     _save(figure, path)
 

@@ -32,6 +32,7 @@ from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
 from semmol.config import TaskType
 from semmol.data.benchmark import SUBSETS
+from semmol.data.label_fractions import kept_positions
 from semmol.evaluate.metrics import TASK_METRIC, evaluate
 
 log = logging.getLogger(__name__)
@@ -67,23 +68,24 @@ class ProbeResult:
 def label_fraction(
     features: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray], *, fraction: float, seed: int
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Features and labels with the train subset cut to ``fraction`` of its molecules (at least
-    one); valid and test whole, so that every fraction is chosen and scored alike.
-
-    The kept molecules are a prefix of one permutation drawn from ``seed``, so a smaller
-    fraction's molecules are among every larger one's: a label-efficiency curve varies in the
-    number of labels, not in which molecules a draw happened to pick.
+    """Features and labels with the train subset cut to ``fraction`` of its molecules
+    (:func:`semmol.data.label_fractions.kept_positions`: nested, the same molecules that
+    fine-tuning and the baselines learn from at that share); valid and test whole, so that
+    every fraction is chosen and scored alike.
 
     Args:
         features: per subset, features ``[n, d]``.
         labels: per subset, labels ``[n, T]``.
         fraction: share of the train subset kept, in (0, 1].
-        seed: seed of the permutation.
+        seed: seed of the permutation (the split's).
+
+    Raises:
+        ProbeError: ``fraction`` outside (0, 1].
     """
-    if not 0 < fraction <= 1:
-        raise ProbeError(f"a label fraction is in (0, 1], got {fraction}")
-    n_train = len(labels["train"])
-    kept = np.sort(np.random.default_rng(seed).permutation(n_train)[: max(1, round(fraction * n_train))])
+    try:
+        kept = kept_positions(len(labels["train"]), fraction, seed=seed)
+    except ValueError as error:
+        raise ProbeError(str(error)) from None
     return (
         {**features, "train": np.asarray(features["train"])[kept]},
         {**labels, "train": np.asarray(labels["train"])[kept]},

@@ -90,7 +90,8 @@ def probe_curves(paths: list[str | Path]) -> tuple[dict[str, str], ProbeCurves]:
     return metrics, curves
 
 
-def _cell(scores: list[float]) -> str:
+def scores_cell(scores: list[float]) -> str:
+    """"mean ± std (n)" of scores, "–" for none."""
     if not scores:
         return "–"
     std = float(np.std(scores, ddof=1)) if len(scores) > 1 else math.nan
@@ -114,5 +115,6 @@ def probe_markdown(metrics: dict[str, str], rows: ProbeRows) -> str:
         "|---|---|" + "---|" * len(benches),
     ]
     for (label, probe), cells in rows.items():
-        lines.append(f"| {label} | {probe} | " + " | ".join(_cell(cells.get(b, [])) for b in benches) + " |")
+        cells_text = " | ".join(scores_cell(cells.get(b, [])) for b in benches)
+        lines.append(f"| {label} | {probe} | {cells_text} |")
     return "\n".join(lines) + "\n"

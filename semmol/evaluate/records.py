@@ -9,9 +9,10 @@ one format:
     or null when no task could be scored), per_task_test ({target: float or null}), n and
     missing (per subset: molecules scored, split rows absent from molecules.parquet), history
     (per-epoch dicts such as {"epoch", "train_loss", "valid"}, or null), best_epoch (or null),
-    seconds; a multiclass result also classes (the class names, in the order of the class
-    numbers), accuracy ({subset: float or null}) and per_class_test ({class: ROC-AUC or null});
-    then the caller's ``extra`` keys. Strict JSON: NaN is written as null.
+    seconds, label_fraction (the share of the train subset learnt from; absent in files written
+    before it was recorded, read as 1); a multiclass result also classes (the class names, in
+    the order of the class numbers), accuracy ({subset: float or null}) and per_class_test
+    ({class: ROC-AUC or null}); then the caller's ``extra`` keys. Strict JSON: NaN is written as null.
 ``predictions.parquet``
     row (int64 source row), subset, smiles, and per target ``<target>`` (label, NaN when
     missing) and ``<target>__pred`` (class-1 score, or value in the target's units). A multiclass
@@ -152,6 +153,7 @@ def write_result(
     kind: str = KIND_PIPELINE,
     extra: Mapping[str, Any] | None = None,
     classes: Sequence[str] | None = None,
+    label_fraction: float = 1.0,
 ) -> dict[str, Any]:
     """Score every subset and write ``metrics.json`` and ``predictions.parquet`` atomically.
 
@@ -172,6 +174,8 @@ def write_result(
         extra: more keys for ``metrics.json`` (default: none); they may not replace standard keys.
         classes: the class names of a multiclass target (needed then, and only then): ``y_pred``
             holds one probability column per class.
+        label_fraction: the share of the train subset learnt from (``BenchmarkSplit.label_fraction``;
+            default 1).
 
     Returns:
         The metrics as written.
@@ -215,6 +219,7 @@ def write_result(
         "history": history,
         "best_epoch": best_epoch,
         "seconds": float(seconds),
+        "label_fraction": float(label_fraction),
     }
     if classes is not None:
         metrics["classes"] = classes
@@ -282,6 +287,9 @@ def read_metrics(path: str | Path) -> dict[str, Any]:
     class_names = isinstance(classes, list) and len(classes) > 1 and all(isinstance(c, str) for c in classes)
     if metrics["task"] == "multiclass" and not class_names:
         raise MetricsFileError(f"{path}: a multiclass result needs 'classes', a list of class names")
+    fraction = metrics.setdefault("label_fraction", 1.0)
+    if not (isinstance(fraction, (int, float)) and not isinstance(fraction, bool) and 0 < fraction <= 1):
+        raise MetricsFileError(f"{path}: key 'label_fraction' is {fraction!r}, not in (0, 1]")
     for name in SUBSETS:
         metrics[name] = math.nan if metrics[name] is None else float(metrics[name])
     return metrics

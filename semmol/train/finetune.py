@@ -314,6 +314,7 @@ def finetune(
         seconds=time.perf_counter() - started,
         history=history,
         best_epoch=best_epoch,
+        label_fraction=tuner.split.label_fraction,
         classes=tuner.split.classes,
         extra={
             "init": job.finetune.init,

@@ -99,3 +99,23 @@ def test_chemprop_refuses_a_multiclass_benchmark_in_one_line(tmp_path, multiclas
     message = r"semmol baseline: error: benchmark 'alcohols': the chemprop baseline does not handle multi"
     with pytest.raises(SystemExit, match=message):
         main([*argv, "--kind", "chemprop"])
+
+
+def test_the_forest_learns_from_a_label_fraction_split_and_records_its_share(tmp_path, inputs):
+    molecules, split = inputs
+    cut = tmp_path / "scaffold-labels0.5-4.json"
+    main(
+        [
+            *("label-fraction", "--split", str(split), "--molecules", str(molecules)),
+            *("--fraction", "0.5", "--out", str(cut)),
+        ]
+    )
+    out_dir = tmp_path / "results/baseline/rf_ecfp4/alcohols/scaffold-labels0.5-4"
+    main(_argv(molecules, cut, out_dir))
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    whole = json.loads(split.read_text())
+    assert metrics["label_fraction"] == 0.5 and metrics["split"] == "scaffold"
+    assert metrics["n"] == {"train": 6, "valid": len(whole["valid"]), "test": len(whole["test"])}
+    predictions = pl.read_parquet(out_dir / "predictions.parquet")
+    trained = predictions.filter(pl.col("subset") == "train")["row"].to_list()
+    assert trained == json.loads(cut.read_text())["train"]

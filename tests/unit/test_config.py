@@ -99,6 +99,14 @@ def test_benchmark_must_be_a_dataset_with_task():
         load_config(raw)
 
 
+def test_label_fractions_default_to_the_whole_train_subset_and_lie_in_0_1():
+    assert load_config(_preset()).label_fractions == [1.0]
+    assert load_config({**_preset(), "label_fractions": [0.05, 0.5, 1.0]}).label_fractions == [0.05, 0.5, 1.0]
+    for bad in ([0.0], [1.5], [-0.1], []):
+        with pytest.raises(ValidationError, match="label_fractions"):
+            load_config({**_preset(), "label_fractions": bad})
+
+
 def test_run_overrides_are_validated():
     raw = _preset()
     raw["runs"]["bad"] = {"overrides": {"pretrain.no_such_option": 1}}

@@ -109,6 +109,27 @@ def test_summary_table_has_every_run_and_benchmark(tiny_run):
         assert (tiny_run / f"results/report/plots/{plot}.png").stat().st_size > 1000
 
 
+def test_label_fractions_cut_train_and_make_the_label_efficiency_section(tiny_run):
+    results = tiny_run / "results"
+    whole = json.loads((results / "benchmarks/bbbp/splits/scaffold-0.json").read_text())
+    half = json.loads((results / "benchmarks/bbbp/splits/scaffold-labels0.5-0.json").read_text())
+    assert (half["valid"], half["test"]) == (whole["valid"], whole["test"])
+    assert set(half["train"]) < set(whole["train"]) and half["label_fraction"] == 0.5
+    for kind, run in (("finetune", "semmol"), ("finetune", "scratch"), ("baseline", "rf_ecfp4")):
+        result = json.loads((results / f"{kind}/{run}/bbbp/scaffold-labels0.5-0/metrics.json").read_text())
+        assert result["label_fraction"] == 0.5 and result["n"]["train"] == len(half["train"])
+        assert result["n"]["test"] == whole["sizes"]["test"]
+    section = (results / "report/summary.md").read_text().split("## Label efficiency")[1]
+    for bench in ("bbbp", "freesolv"):
+        table = section.split(f"### {bench} (scaffold")[1].split("##")[0]
+        assert "| row | 50% | 100% |" in table
+        cell = r"[\d.]+ ± [\d.]+ \(2\)"  # both seeds scored at each share
+        for row in ("semmol", "semmol_head", "mmsa", "scratch", "lgmcl", "rf_ecfp4 (baseline)"):
+            assert re.search(rf"\| {re.escape(row)} \| {cell} \| {cell} \|", table), row
+    assert "<h2>Label efficiency</h2>" in (results / "report/summary.html").read_text()
+    assert (results / "report/plots/label_curves.png").stat().st_size > 1000
+
+
 def test_data_table_counts_every_dataset(tiny_run):
     data = (tiny_run / "results/report/summary.md").read_text().split("\n## Data\n")[1]
     lines = {line.split("|")[1].strip(): line for line in data.splitlines() if line.startswith("| ")}
@@ -266,6 +287,7 @@ def test_html_report_embeds_the_results(html_report):
         "pretrain_curves.png",
         "centers.png",
         "probe_curves.png",
+        "label_curves.png",
     ):
         assert name in html, name
 
@@ -302,8 +324,9 @@ def test_html_report_shows_tables_and_plots_in_a_browser(
     page.get_by_role("link", name="Results", exact=True).click()
     page.get_by_role("row").filter(has_text="summary.html").locator("a[iconname=eye]").click()
     summary = page.frame_locator("iframe")
-    # results (mean ± std), seed ensembles, data; each found by the heading above it
-    expect(summary.locator("table")).to_have_count(3)
+    # results (mean ± std), seed ensembles, label efficiency (one per benchmark), data; each found
+    # by the heading above it
+    expect(summary.locator("table")).to_have_count(5)
     results_table = summary.locator("table").first
     ensemble_table, data_table = (
         summary.locator(f"xpath=//h2[normalize-space()='{heading}']/following-sibling::table[1]")

@@ -4,6 +4,7 @@ import os
 import shlex
 import textwrap
 
+import numpy
 from snakemake.utils import validate
 
 from semmol.config import load_config, resolve_run
@@ -36,9 +37,13 @@ STAGE_VERSION = {
     "finetune": 5,  # 5: weighted view fusion, fingerprint cross-attention (model format 3)  # 4: every encoder at encoder_lr, lr schedules, descriptors standardized on train
     "baseline": 2,  # 2: one rule for every baseline kind (rf_ecfp4, chemprop)
     "fewshot": 2,  # 2: meta-training leaves out tasks too small for an episode
-    "probe": 1,
-    "aggregate": 4,  # 4: the Probes section  # 3: seed ensembles, baselines by name, the few-shot section  # 2: the data table over the datasets (summary.md, summary.html, data.csv)
+    "probe": 2,  # 2: a label fraction keeps ceil(f * n) train molecules, as fine-tuning does
+    "aggregate": 5,  # 5: the Label efficiency section  # 4: the Probes section  # 3: seed ensembles, baselines by name, the few-shot section  # 2: the data table over the datasets (summary.md, summary.html, data.csv)
 }
+
+SPLIT_KINDS = r"scaffold|random|balanced_scaffold|column|none"
+#: A label fraction below 1 in a path, as numpy writes it: 0.05, 0.1, 0.25
+FRACTION = r"0\.\d+"
 
 
 wildcard_constraints:
@@ -47,7 +52,10 @@ wildcard_constraints:
     run=r"[A-Za-z0-9_.-]+",
     shard=r"\d+",
     seed=r"\d+",
-    split=r"scaffold|random|balanced_scaffold|column|none",
+    # a split kind, or a kind cut to a share of its train subset (label_fractions): scaffold-labels0.1
+    split=rf"({SPLIT_KINDS})(-labels{FRACTION})?",
+    kind=SPLIT_KINDS,
+    fraction=FRACTION,
     baseline=r"rf_ecfp4|chemprop",
     row=r"[A-Za-z0-9_.-]+",
 
@@ -212,12 +220,23 @@ def data_datasets():
     return list(dict.fromkeys([*corpus, *CFG.benchmarks, *fewshot]))
 
 
-def finetune_metrics():
+def label_fraction_splits():
+    """The split wildcards of the label fractions below 1: the split kind and the share
+    (scaffold-labels0.1), each with its own split file, results, logs and benchmark files."""
+    return [
+        f"{CFG.split.kind}-labels{numpy.format_float_positional(fraction)}"
+        for fraction in dict.fromkeys(CFG.label_fractions)
+        if fraction < 1
+    ]
+
+
+def finetune_metrics(splits=None):
+    """Every run's fine-tuning results on ``splits`` (default: the split kind, whole train subsets)."""
     return expand(
         "results/finetune/{run}/{bench}/{split}-{seed}/metrics.json",
         run=list(RUNS),
         bench=CFG.benchmarks,
-        split=CFG.split.kind,
+        split=[CFG.split.kind] if splits is None else splits,
         seed=CFG.seeds,
     )
 
@@ -235,12 +254,13 @@ def baseline_options(wildcards):
     return json.dumps(CFG.baseline.model_dump(mode="json", exclude={"chemprop"}), separators=(",", ":"))
 
 
-def baseline_metrics():
+def baseline_metrics(splits=None):
+    """Every baseline's results on ``splits`` (default: the split kind, whole train subsets)."""
     return expand(
         "results/baseline/{baseline}/{bench}/{split}-{seed}/metrics.json",
         baseline=baselines(),
         bench=CFG.benchmarks,
-        split=CFG.split.kind,
+        split=[CFG.split.kind] if splits is None else splits,
         seed=CFG.seeds,
     )
 

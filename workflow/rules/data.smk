@@ -98,6 +98,8 @@ rule split:
         "resources/datasets/{bench}/manifest.json",
     output:
         "results/benchmarks/{bench}/splits/{split}-{seed}.json",
+    wildcard_constraints:
+        split=SPLIT_KINDS,  # a label fraction's split file is rule label_fraction's
     params:
         dataset=dataset_json,
         split=lambda wildcards: CFG.split.model_copy(update={"kind": wildcards.split}).model_dump_json(),

@@ -1,4 +1,23 @@
-# Fine-tuning per run x benchmark x split x seed, and the fingerprint baseline beside it.
+# Fine-tuning per run x benchmark x split x seed, and the fingerprint baseline beside it; a split
+# wildcard such as scaffold-labels0.1 reads the split file cut to that share of train labels.
+
+
+# label_fractions below 1: the split file with its train subset cut to a nested share.
+rule label_fraction:
+    input:
+        split="results/benchmarks/{bench}/splits/{kind}-{seed}.json",
+        molecules="results/data/{bench}/molecules.parquet",
+    output:
+        "results/benchmarks/{bench}/splits/{kind}-labels{fraction}-{seed}.json",
+    conda:
+        "../../environment.yml"
+    log:
+        "logs/label_fraction/{bench}/{kind}-labels{fraction}-{seed}.log",
+    benchmark:
+        "benchmarks/label_fraction/{bench}/{kind}-labels{fraction}-{seed}.tsv"
+    shell:
+        "python -m semmol label-fraction --split {input.split} --molecules {input.molecules}"
+        " --fraction {wildcards.fraction} --out {output} 2> {log}"
 
 
 rule finetune:

@@ -6,6 +6,7 @@ rule aggregate:
     input:
         metrics=finetune_metrics(),
         baseline=baseline_metrics(),
+        label_fractions=finetune_metrics(label_fraction_splits()) + baseline_metrics(label_fraction_splits()),
         fewshot=fewshot_metrics(),
         probe=probe_metrics(),
         pretrain=expand("results/pretrain/{run}/metrics.jsonl", run=pretrained_runs()),
@@ -26,6 +27,7 @@ rule aggregate:
         pretrain_plot=report("results/report/plots/pretrain_curves.png", category="Training curves"),
         centers_plot=report("results/report/plots/centers.png", category="Center libraries"),
         probe_plot=report("results/report/plots/probe_curves.png", category="Probes"),
+        label_plot=report("results/report/plots/label_curves.png", category="Label efficiency"),
     params:
         pretrain=lambda wildcards, input: " ".join(
             f"--pretrain-metrics {path.split('/')[2]}={path}" for path in input.pretrain
@@ -44,4 +46,5 @@ rule aggregate:
         "benchmarks/report/aggregate.tsv"
     shell:
         "python -m semmol aggregate --out-dir results/report {params.pretrain} {params.snapshots}"
-        " {params.datasets} {params.fewshot} {params.probe} {params.published} {input.metrics} {input.baseline} 2> {log}"
+        " {params.datasets} {params.fewshot} {params.probe} {params.published} {input.metrics} {input.baseline}"
+        " {input.label_fractions} 2> {log}"

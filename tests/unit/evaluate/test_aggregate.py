@@ -62,6 +62,7 @@ def _result(
     metric=None,
     test_rows=None,
     untrained_views=None,
+    label_fraction=None,
 ):
     """A metrics.json as written by semmol.evaluate.records.write_result, and beside it a
     predictions.parquet whose test subset is :data:`TEST_ROWS` (or ``test_rows``)."""
@@ -97,7 +98,10 @@ def _result(
     }
     if untrained_views is not None:
         metrics["views_without_method_gradient"] = untrained_views
-    path = directory / run / benchmark / f"{split}-{seed}" / "metrics.json"
+    if label_fraction is not None:  # files written before label fractions lack the key
+        metrics["label_fraction"] = label_fraction
+    labels = "" if label_fraction is None else f"-labels{label_fraction}"
+    path = directory / run / benchmark / f"{split}{labels}-{seed}" / "metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(metrics))
     rows = TEST_ROWS if test_rows is None else test_rows
@@ -284,6 +288,7 @@ def test_plots_draw_every_result(tmp_path, result_files, pretrain_log, figures):
     assert sorted(p.name for p in (out / "plots").iterdir()) == [
         "centers.png",
         "finetune_curves.png",
+        "label_curves.png",  # saying that no label fraction is below 1
         "metrics.png",
         "pretrain_curves.png",
         "probe_curves.png",  # saying that no probes ran
@@ -301,6 +306,34 @@ def test_plots_draw_every_result(tmp_path, result_files, pretrain_log, figures):
     assert [ax.get_title() for ax in pretrain] == ["semmol", "infonce"]
     assert all([line.get_label() for line in ax.lines] == ["loss", "loss_infonce"] for ax in pretrain)
     assert "no center-library snapshots" in figures["centers.png"].texts[0].get_text()
+    assert "## Label efficiency" not in (out / SUMMARY_MD).read_text()
+
+
+def test_label_fractions_make_their_own_section_and_stay_out_of_the_results_table(
+    tmp_path, result_files, figures
+):
+    halves = [
+        _result(tmp_path / "in", run, benchmark, seed, value - 0.05, label_fraction=0.5)
+        for (run, benchmark), values in SCORES.items()
+        for seed, value in enumerate(values)
+    ]
+    out = tmp_path / "report"
+    rows = aggregate([*result_files, *halves], out_dir=out, include_published=False)
+
+    assert {(row.run, row.benchmark): row.mean for row in rows} == {
+        key: pytest.approx(np.mean(values)) for key, values in SCORES.items()
+    }
+    section = (out / SUMMARY_MD).read_text().split("## Label efficiency")[1]
+    bbbp = section.split("### bbbp (scaffold, test ROC-AUC ↑)")[1].split("###")[0]
+    assert "| row | 50% | 100% |" in bbbp
+    semmol = next(line for line in bbbp.splitlines() if line.startswith("| semmol |"))
+    assert semmol == "| semmol | 0.670 ± 0.020 (3) | 0.720 ± 0.020 (3) |"
+    assert "| rf_ecfp4 (baseline) | 0.640 ± 0.010 (3) | 0.690 ± 0.010 (3) |" in bbbp
+    assert "<h2>Label efficiency</h2>" in (out / SUMMARY_HTML).read_text()
+    (ax, _) = figures["label_curves.png"].axes
+    assert ax.get_title() == "bbbp (scaffold)"
+    assert [line.get_label() for line in ax.lines] == ["semmol", "infonce", "rf_ecfp4 (baseline)"]
+    assert list(ax.lines[0].get_ydata()) == pytest.approx([0.67, 0.72])
 
 
 def test_without_published_rows_or_pretraining(tmp_path, result_files, figures):
@@ -327,7 +360,7 @@ def test_single_seed_unscored_seed_and_non_scaffold_split(tmp_path):
 def test_two_files_for_one_seed_are_an_error(tmp_path):
     first = _result(tmp_path / "a", "semmol", "bbbp", 0, 0.7)
     second = _result(tmp_path / "b", "semmol", "bbbp", 0, 0.8)
-    held = "both hold run 'semmol', benchmark 'bbbp', split 'scaffold', seed 0"
+    held = "both hold run 'semmol', benchmark 'bbbp', split 'scaffold', seed 0, label fraction 1.0"
     message = re.escape(f"{second} and {first} {held}")
     with pytest.raises(AggregateError, match=message):
         load_results([first, second])

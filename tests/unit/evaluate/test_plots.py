@@ -129,3 +129,29 @@ def test_probe_curves_draw_each_encoder_against_the_share_of_labels(tmp_path, fi
 
     plots.plot_probe_curves({}, {}, tmp_path / "none.png")
     assert [text.get_text() for text in figures["none.png"].texts] == ["no probes run (probe.enabled: false)"]
+
+
+def test_label_curves_draw_each_row_against_the_share_of_labels_with_bands(tmp_path, figures):
+    rows = {
+        "semmol": {0.5: [0.70, 0.74], 1.0: [0.80, 0.82]},
+        "rf_ecfp4 (baseline)": {0.5: [0.60], 1.0: []},  # a fraction without a score is left out
+    }
+    plots.plot_label_curves({"bbbp": "roc_auc"}, {("bbbp", "scaffold"): rows}, tmp_path / "labels.png")
+
+    (ax,) = figures["labels.png"].axes
+    drawn = {line.get_label(): line for line in ax.lines}
+    assert list(drawn) == list(rows)
+    assert list(drawn["semmol"].get_xdata()) == [0.5, 1.0]
+    assert list(drawn["semmol"].get_ydata()) == pytest.approx([0.72, 0.81])
+    assert list(drawn["rf_ecfp4 (baseline)"].get_xdata()) == [0.5]
+    assert drawn["semmol"].get_linestyle() == "-" and drawn["rf_ecfp4 (baseline)"].get_linestyle() == "--"
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]  # ± one std over seeds around the mean
+    assert band.min() == pytest.approx(0.72 - np.std([0.70, 0.74], ddof=1))
+    assert ax.get_xscale() == "log" and ax.get_title() == "bbbp (scaffold)"
+    assert ax.get_ylabel() == "test ROC-AUC ↑"
+    assert drawn_share(tmp_path / "labels.png") > 0.03
+
+    plots.plot_label_curves({}, {}, tmp_path / "none.png")
+    assert [text.get_text() for text in figures["none.png"].texts] == [
+        "no label fractions below 1 (label_fractions: [1.0])"
+    ]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -126,7 +128,7 @@ def test_label_fractions_cut_train_alone_and_nest():
     kept = {}
     for fraction in (0.1, 0.5, 1.0):
         cut_features, cut_labels = label_fraction(features, labels, fraction=fraction, seed=3)
-        assert len(cut_features["train"]) == len(cut_labels["train"]) == round(fraction * SIZES["train"])
+        assert len(cut_features["train"]) == len(cut_labels["train"]) == math.ceil(fraction * SIZES["train"])
         assert cut_features["valid"] is features["valid"] and cut_labels["test"] is labels["test"]
         kept[fraction] = {tuple(row) for row in cut_features["train"]}
     assert kept[0.1] < kept[0.5] < kept[1.0]

@@ -136,6 +136,21 @@ def test_read_metrics_names_the_file_and_key(tmp_path):
         read_metrics(tmp_path / "absent.json")
 
 
+def test_the_label_fraction_is_recorded_and_read_as_1_where_absent(tmp_path):
+    path = tmp_path / "metrics.json"
+    assert _write(tmp_path, label_fraction=0.25)["label_fraction"] == 0.25
+    assert read_metrics(path)["label_fraction"] == 0.25
+    metrics = _write(tmp_path)
+    assert metrics["label_fraction"] == 1.0
+    path.write_text(json.dumps({key: value for key, value in metrics.items() if key != "label_fraction"}))
+    assert read_metrics(path)["label_fraction"] == 1.0  # written before label fractions
+    for bad in (0, 1.5, "0.5", None):
+        path.write_text(json.dumps({**metrics, "label_fraction": bad}))
+        message = r"metrics\.json: key 'label_fraction' is .*, not in \(0, 1\]"
+        with pytest.raises(MetricsFileError, match=message):
+            read_metrics(path)
+
+
 CLASSES = ["alcohol", "amine", "arene"]
 
 
