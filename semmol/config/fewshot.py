@@ -46,9 +46,16 @@ class FewShotConfig(Section):
         description="Parameter-name prefixes the inner loop adapts (the reference: the graph-attention encoder).",
     )
     inner_steps: int = Field(5, ge=1, description="Plain-SGD steps on a support set.")
-    inner_lr: float = Field(0.01, gt=0, description="Inner-loop learning rate.")
+    inner_lr: float = Field(1e-4, gt=0, description="Inner-loop learning rate (the reference's 1e-4).")
+    inner_contrast: bool = Field(
+        True,
+        description="Add w_infonce times the view contrast to the inner loop's support loss, in "
+        "meta-training and when adapting to a test episode (the reference's); false: the task loss only.",
+    )
     meta_batch: int = Field(8, ge=1, description="Tasks per meta-update.")
-    meta_steps: int = Field(200, ge=1, description="Meta-updates (Adam).")
+    meta_steps: int = Field(
+        5000, ge=1, description="Meta-updates (Adam); the reference's 50 episodes x 100 epochs."
+    )
     outer_lr: float = Field(
         1e-3, gt=0, description="Adam learning rate of meta-updates and multitask training."
     )

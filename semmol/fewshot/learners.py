@@ -2,7 +2,8 @@
 
 - :class:`MetaLearner` (Meta-MM): a :class:`~semmol.fewshot.model.FusionClassifier` meta-trained
   with first-order MAML on episodes of the meta-training tasks (plus ``w_infonce`` times the
-  view contrast), adapted to each test episode by the same inner loop;
+  view contrast), adapted to each test episode by the same inner loop; the inner loop's loss
+  holds the view contrast too where ``inner_contrast`` says so (the reference's);
 - :class:`TransferLearner`: the same model trained multitask on every label of the meta-training
   tasks, then adapted to each episode by the same inner loop, starting from a one-task head that
   averages the multitask head's rows;
@@ -35,8 +36,8 @@ from semmol.data.reader import ShardDataset, make_loader
 from semmol.data.schema import unpack_bits
 from semmol.data.shards import read_manifest, shard_paths
 from semmol.fewshot.episodes import Episode, EpisodeError, episode_shortfall, sample_episode, task_generator
-from semmol.fewshot.maml import adapt, adapted_names, meta_loss, with_fast_weights
-from semmol.fewshot.model import FusionClassifier
+from semmol.fewshot.maml import Loss, adapt, adapted_names, meta_loss, with_fast_weights
+from semmol.fewshot.model import FusionClassifier, Prediction
 from semmol.inference.embed import embed_dataset
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.models.tokenizer import SmilesVocab
@@ -78,9 +79,20 @@ def load_data(
     )
 
 
-def _bce(labels: np.ndarray, column: int = 0):
+def _episode_loss(labels: np.ndarray, *, w_contrast: float = 0.0) -> Loss:
+    """The BCE of a one-task prediction against ``labels``, plus ``w_contrast`` times its view contrast."""
     target = torch.as_tensor(labels, dtype=torch.float32)
-    return lambda logits: F.binary_cross_entropy_with_logits(logits[:, column], target)
+
+    def loss(prediction: Prediction) -> torch.Tensor:
+        bce = F.binary_cross_entropy_with_logits(prediction.logits[:, 0], target)
+        return bce + w_contrast * prediction.contrast if w_contrast else bce
+
+    return loss
+
+
+def support_loss(cfg: FewShotConfig, labels: np.ndarray) -> Loss:
+    """The inner loop's loss on a support set: with the view contrast where ``cfg.inner_contrast``."""
+    return _episode_loss(labels, w_contrast=cfg.w_infonce if cfg.inner_contrast else 0.0)
 
 
 def build_classifier(
@@ -147,7 +159,9 @@ class MetaLearner:
                     query_size=cfg.query_size, rng=generators[task],
                 )  # fmt: skip
                 support, query = data.batch(episode.support), data.batch(episode.query)
-                batches.append((support, _bce(episode.support_labels), query, _bce(episode.query_labels)))
+                batches.append(
+                    (support, support_loss(cfg, episode.support_labels), query, _episode_loss(episode.query_labels))
+                )
                 contrast.append(self.model.embed(query)[1])
             loss = meta_loss(self.model, self.names, batches, steps=cfg.inner_steps, lr=cfg.inner_lr)
             loss = loss + cfg.w_infonce * torch.stack(contrast).mean()
@@ -168,12 +182,12 @@ def _adapted_scores(
         model,
         names,
         data.batch(episode.support),
-        _bce(episode.support_labels),
+        support_loss(cfg, episode.support_labels),
         steps=cfg.inner_steps,
         lr=cfg.inner_lr,
     )
     with torch.no_grad():
-        return with_fast_weights(model, fast, data.batch(episode.query))[:, 0].numpy()
+        return with_fast_weights(model, fast, data.batch(episode.query)).logits[:, 0].numpy()
 
 
 class TransferLearner:
@@ -194,7 +208,7 @@ class TransferLearner:
             loader.batch_sampler.set_epoch(epoch)
             for batch in loader:
                 target = labels[_positions(data, batch)]
-                logits, contrast = self._logits(batch)
+                logits, contrast = self.model(batch)
                 known = ~torch.isnan(target)
                 loss = (
                     F.binary_cross_entropy_with_logits(logits[known], target[known])
@@ -211,10 +225,6 @@ class TransferLearner:
             binary.bias.copy_(last.bias.mean().reshape(1))
         self.model.head[-1] = binary
         self.names = adapted_names(self.model, self.cfg.adapted)
-
-    def _logits(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        fused, contrast = self.model.embed(batch)
-        return self.model.head(fused), contrast
 
     def scores(self, data: FewShotData, episode: Episode) -> np.ndarray:
         return _adapted_scores(copy.deepcopy(self.model), self.names, self.cfg, data, episode)

@@ -4,10 +4,14 @@ The views (by default SMILES, 2D graph, 3D geometry and the graph-attention view
 shared encoders' L2-normalised projections; the fused embedding is ``sum_v softmax(w)_v z_v``
 over the views a molecule has (a missing conformer drops its view and renormalises the
 weights). Training adds ``w_infonce`` times the InfoNCE between consecutive views, which keeps
-the views of one molecule in agreement. The head maps the fused embedding to one logit per task.
+the views of one molecule in agreement. The head maps the fused embedding to one logit per task;
+the forward pass returns the logits with the view contrast, so that a loss (the inner loop's
+included) can weigh both.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -16,6 +20,13 @@ from torch_geometric.data import Batch
 from semmol.methods.shared.view_fusion import WeightedViewFusion
 from semmol.models.layers import mlp
 from semmol.models.multimodal import MultiModalEncoder
+
+
+class Prediction(NamedTuple):
+    """A batch's ``logits [B, n_tasks]`` and the scalar view ``contrast`` of its molecules."""
+
+    logits: torch.Tensor
+    contrast: torch.Tensor
 
 
 class FusionClassifier(nn.Module):
@@ -38,7 +49,7 @@ class FusionClassifier(nn.Module):
         """``(fused [B, proj_dim], view contrast)``: see :class:`~semmol.methods.shared.view_fusion.WeightedViewFusion`."""
         return self.fusion(self.encoder(batch, modalities=self.views))
 
-    def forward(self, batch: Batch) -> torch.Tensor:
-        """``[B, n_tasks]`` logits."""
-        fused, _ = self.embed(batch)
-        return self.head(fused)
+    def forward(self, batch: Batch) -> Prediction:
+        """The logits and the view contrast of ``batch``."""
+        fused, contrast = self.embed(batch)
+        return Prediction(self.head(fused), contrast)

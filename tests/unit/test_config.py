@@ -1,4 +1,7 @@
+import csv
+import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -69,7 +72,11 @@ def test_only_development_overlays_read_the_development_mirror():
     mentions = sorted(
         path.relative_to(ROOT).as_posix() for path in (ROOT / "config").rglob("*.yaml") if "../shared" in path.read_text()
     )
-    assert mentions == ["config/overlays/local-data.yaml", "config/overlays/pretrain-gnns-local.yaml"]
+    assert mentions == [
+        "config/overlays/fewshot-sider-local.yaml",
+        "config/overlays/local-data.yaml",
+        "config/overlays/pretrain-gnns-local.yaml",
+    ]
 
 
 #: Presets layered on another one (`--configfile config/BASE.yaml config/LAYER.yaml`): read merged after it.
@@ -217,6 +224,32 @@ def test_pretrain_gnns_rows_pin_their_checkpoints_and_have_scratch_twins():
             update={"finetune": run.finetune.model_copy(update={"init": "scratch", "pretrained": None, "pretrained_format": "semmol"})}
         )
         assert as_scratch == scratch
+
+
+def test_the_sider_overlay_holds_out_the_references_last_six_tasks():
+    remote = load_config(_with_overlays("fewshot-sider.yaml"))
+    local = load_config(_with_overlays("fewshot-sider.yaml", "fewshot-sider-local.yaml"))
+    shot, targets = remote.fewshot, remote.datasets["sider"].targets
+    assert shot.benchmark == "sider" and len(targets) == 27
+    assert (shot.train_tasks, shot.test_tasks) == (targets[:21], targets[21:])
+    assert shot.test_tasks[0] == "Renal and urinary disorders" and shot.test_tasks[-1].startswith("Injury")
+    # the reference's inner loop over the preset's Tox21 settings; the Tox21 preset keeps its own
+    assert (shot.inner_lr, shot.inner_contrast) == (1e-4, True)
+    assert (load_config(_preset("moleculenet-cpu")).fewshot.inner_lr, shot.k_shot, shot.query_size) == (0.01, 10, 16)
+    source = remote.datasets["sider"].source
+    assert "/beb35cd0b76db5adef6cb1fa55807e4cd309aaed/originals/sider.csv" in source.url
+    assert local.datasets["sider"].source == source.model_copy(
+        update={"url": "file:../shared/data/moleculenet/sider.csv"}
+    )
+    assert local.model_copy(update={"datasets": remote.datasets}) == remote  # only the source differs
+
+
+def test_the_sider_overlay_names_the_files_columns(full_moleculenet_dir):
+    path = full_moleculenet_dir / "sider.csv"
+    sider = load_config(_with_overlays("fewshot-sider.yaml")).datasets["sider"]
+    with path.open(newline="") as handle:
+        assert next(csv.reader(handle)) == ["smiles", *sider.targets]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == sider.source.sha256
 
 
 @pytest.mark.parametrize(

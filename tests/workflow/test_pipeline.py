@@ -267,6 +267,21 @@ def test_a_published_gnn_row_fetches_its_checkpoint_and_pretrains_nothing(tmp_pa
     assert "--format pretrain_gnns --encoder" in result.stdout and '"architecture":"gcn"' in result.stdout
 
 
+def test_the_sider_overlay_plans_the_few_shot_rows_on_sider(tmp_path):
+    # The CPU preset, the run set naming the few-shot rows, then the SIDER overlay: the five rows
+    # x three seeds on SIDER's episodes, SemMol's one pretraining for the rows that start from it.
+    preset = ROOT / "config" / "moleculenet-cpu.yaml"
+    layers = [preset, ROOT / "config/runs/methods.yaml", ROOT / "config/overlays/fewshot-sider.yaml"]
+    rows = ["metamm", "metamm_semmol", "transfer", "rf_ecfp4", "protonet_semmol"]
+    targets = [f"results/fewshot/{row}/{seed}/metrics.json" for row in rows for seed in (0, 1, 2)]
+    result = snakemake(tmp_path, preset, *targets, "-n", "-p", "--configfile", *map(str, layers))
+    jobs = planned_jobs(result)
+    assert jobs["fewshot"] == 15 and jobs["pretrain"] == 1 and "finetune" not in jobs
+    assert jobs["download"] == 2  # SIDER, and the corpus of the pretraining
+    assert "results/data/sider/shards/manifest.json" in result.stdout
+    assert '"inner_lr":0.0001' in result.stdout and '"inner_contrast":true' in result.stdout
+
+
 def test_lint_is_clean(tmp_path):
     result = snakemake(tmp_path, ROOT / "config" / "demo.yaml", "--lint", check=False)
     assert result.returncode == 0, result.stdout + result.stderr

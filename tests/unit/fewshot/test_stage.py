@@ -11,8 +11,15 @@ import torch
 
 from semmol.config import ConformerConfig, DatasetConfig, FewShotConfig, ModelConfig, StandardizeConfig
 from semmol.data.schema import unpack_bits
-from semmol.fewshot.episodes import EpisodeError
-from semmol.fewshot.learners import MetaLearner, build_classifier, load_data
+from semmol.fewshot.episodes import EpisodeError, sample_episode, task_generator
+from semmol.fewshot.learners import (
+    MetaLearner,
+    TransferLearner,
+    build_classifier,
+    load_data,
+    support_loss,
+)
+from semmol.fewshot.maml import adapt, adapted_names
 from semmol.fewshot.stage import run_fewshot
 
 pytestmark = pytest.mark.slow
@@ -60,27 +67,58 @@ def test_every_learner_scores_the_held_out_tasks(tox21, tmp_path, learner):
     assert metrics["mean"] == pytest.approx(np.mean([t["mean"] for t in metrics["per_task"].values()]))
 
 
-def test_meta_training_never_reads_a_held_out_task(tox21):
-    def meta_trained(data):
+@pytest.mark.parametrize("inner_contrast", [True, False])
+@pytest.mark.parametrize("learner", ["maml", "transfer"])
+def test_fitting_never_reads_a_held_out_task(tox21, learner, inner_contrast):
+    options = OPTIONS.model_copy(update={"inner_contrast": inner_contrast})
+
+    def fitted(data):
         torch.manual_seed(0)
-        classifier = build_classifier(OPTIONS, MODEL, data, n_tasks=1, pretrained=None)
-        learner = MetaLearner(OPTIONS, classifier, seed=0)
-        before = {name: p.detach().clone() for name, p in learner.model.named_parameters()}
-        learner.fit(data)
-        assert learner.skipped_tasks == {}  # every meta-training task was used, none left out silently
-        return before, {name: p.detach() for name, p in learner.model.named_parameters()}
+        n_tasks = 1 if learner == "maml" else len(TRAIN)
+        classifier = build_classifier(options, MODEL, data, n_tasks=n_tasks, pretrained=None)
+        fitting = (MetaLearner if learner == "maml" else TransferLearner)(options, classifier, seed=0)
+        before = {name: p.detach().clone() for name, p in fitting.model.named_parameters()}
+        fitting.fit(data)
+        assert getattr(fitting, "skipped_tasks", {}) == {}  # every training task was used
+        return before, {name: p.detach() for name, p in fitting.model.named_parameters()}
 
     data = load_data(tox21 / "molecules.parquet", tox21 / "shards/manifest.json", targets=TRAIN + TEST)
-    before, trained = meta_trained(data)
-    moved = [name for name in trained if not torch.allclose(trained[name], before[name])]
+    before, trained = fitted(data)
+    moved = [name for name in before if name.startswith("encoder.") and not torch.equal(trained[name], before[name])]
     assert any(name.startswith("encoder.encoders.graph_attention.") for name in moved)
-    # the outer step trains every weight
+    # the outer step (the multitask step) trains every weight
     assert any(name.startswith("encoder.encoders.graph2d.") for name in moved)
     for task in TEST:  # poisoned: flipped labels, which would change any episode and loss that read them
         column = data.labels[:, data.targets.index(task)]
         column[:] = 1 - column
-    _, poisoned = meta_trained(data)
+    _, poisoned = fitted(data)
     assert all(torch.equal(poisoned[name], trained[name]) for name in trained)
+
+
+def test_the_inner_contrast_adds_its_gradient_to_the_inner_step(tox21):
+    """One inner step with ``inner_contrast`` moves each adapted weight by ``-inner_lr * w_infonce``
+    times the view contrast's gradient more than the task loss alone does."""
+    data = load_data(tox21 / "molecules.parquet", tox21 / "shards/manifest.json", targets=TRAIN + TEST)
+    torch.manual_seed(0)
+    model = build_classifier(OPTIONS, MODEL, data, n_tasks=1, pretrained=None).eval()
+    names = adapted_names(model, OPTIONS.adapted)
+    labels = data.labels[:, data.targets.index(TRAIN[0])]
+    episode = sample_episode(labels, task=TRAIN[0], k_shot=4, query_size=8, rng=task_generator(0, TRAIN[0]))
+    support = data.batch(episode.support)
+    lr = 0.5  # large, so that the difference stands far above rounding
+
+    def one_step(inner_contrast: bool) -> dict[str, torch.Tensor]:
+        options = OPTIONS.model_copy(update={"inner_contrast": inner_contrast})
+        return adapt(model, names, support, support_loss(options, episode.support_labels), steps=1, lr=lr)
+
+    with_contrast, task_only = one_step(True), one_step(False)
+    params = dict(model.named_parameters())
+    contrast = model(support).contrast
+    grads = torch.autograd.grad(contrast, [params[name] for name in names], allow_unused=True)
+    assert any(grad is not None and grad.abs().max() > 0 for grad in grads)
+    for name, grad in zip(names, grads):
+        expected = torch.zeros_like(params[name]) if grad is None else -lr * OPTIONS.w_infonce * grad
+        torch.testing.assert_close(with_contrast[name] - task_only[name], expected, atol=1e-6, rtol=1e-4)
 
 
 def test_a_learner_scores_a_separable_held_out_task_above_chance(tox21, tmp_path):
