@@ -27,7 +27,7 @@ from .conftest import config_variant
 
 # The first test to ask for the tiny pipeline runs it (about 80 jobs with its label fractions),
 # which on 2 shared cores takes longer than the suite's default per-test limit.
-pytestmark = [pytest.mark.workflow, pytest.mark.slow, pytest.mark.timeout(2700)]
+pytestmark = [pytest.mark.workflow, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEFILE = ROOT / "workflow" / "Snakefile"
