@@ -95,20 +95,29 @@ def relative_error(value: torch.Tensor, reference: torch.Tensor) -> float:
 
 class ViewHeads(nn.Module):
     """A linear projection per view, standing in for the encoders' projection heads: under
-    autocast its outputs are bf16, as the encoders' are on a GPU."""
+    autocast its outputs are bf16, as the encoders' are on a GPU. The ``token_views`` also get
+    projected token states (three tokens per molecule, the first molecule's last one padding),
+    as the text encoders give them to a method that asks (LGM-CL's cross-attention)."""
 
-    def __init__(self, views: list[str]):
+    def __init__(self, views: list[str], token_views: list[str] = ()):
         super().__init__()
         torch.manual_seed(0)
         self.heads = nn.ModuleDict({view: nn.Linear(IN, DIM) for view in views})
+        self.token_views = set(token_views)
 
     def forward(self, inputs: dict[str, torch.Tensor], valid: dict[str, torch.Tensor]):
-        return {
-            view: ModalityOutput(
+        outputs = {}
+        for view, head in self.heads.items():
+            output = ModalityOutput(
                 hidden=inputs[view], valid=valid[view], projected=F.normalize(head(inputs[view]), dim=1)
             )
-            for view, head in self.heads.items()
-        }
+            if view in self.token_views:
+                tokens = inputs[view][:, None, :] * torch.tensor([0.5, 1.0, 1.5])[None, :, None]
+                output.projected_tokens = F.normalize(head(tokens), dim=-1)
+                output.token_valid = torch.ones(tokens.shape[:2], dtype=torch.bool)
+                output.token_valid[0, -1] = False
+            outputs[view] = output
+        return outputs
 
 
 def method_inputs(views: list[str], step: int) -> tuple[dict, dict, torch.Tensor]:
@@ -139,7 +148,8 @@ def test_every_methods_loss_under_bf16_autocast_is_float32_and_close_to_fp32(nam
     job = method_job(name)
     views = method_class(name).views(job)
     torch.manual_seed(0)
-    method, heads = build_method(job), ViewHeads(views)
+    method = build_method(job)
+    heads = ViewHeads(views, method.token_views)
     for step in range(3):  # SemMol's libraries initialise and its matching starts; banks fill
         method_step(method, heads, step, bf16=False)
         heads.zero_grad()
@@ -284,7 +294,8 @@ def stray_tensors(module: nn.Module) -> list[str]:
 @pytest.mark.parametrize("name", sorted(METHOD_JOBS))
 def test_every_method_moves_whole_to_a_device(name):
     job = method_job(name)
-    method, heads = build_method(job), ViewHeads(method_class(name).views(job))
+    method = build_method(job)
+    heads = ViewHeads(method_class(name).views(job), method.token_views)
     for step in range(3):  # libraries, banks and memories hold their state by now
         method_step(method, heads, step, bf16=False)
     assert stray_tensors(method) == []
