@@ -6,16 +6,17 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import multiprocessing
 import os
 import re
+import subprocess
+import sys
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from semmol.config import DatasetConfig, LocalSource
+from semmol.config import DatasetConfig
 from semmol.data.lock import LockError, Pin, SourcesLock
 from semmol.data.sources import fetch
 
@@ -175,34 +176,31 @@ def test_entries_belong_to_sources_not_to_dataset_names(tmp_path):
 
 RECORDS_PER_WORKER = 40
 
-
-def _record_sources(lock_path: Path, worker: int, start) -> None:
-    lock = SourcesLock(lock_path)
-    start.wait()
-    for index in range(RECORDS_PER_WORKER):
-        source = LocalSource(kind="local", path=f"/data/{worker}/{index}.csv")
-        lock.record(source, dataset=f"set{worker}_{index}", found=Pin(None, f"{worker:032x}{index:032x}"), origin="-")
+# One worker: a separate interpreter, as Snakemake's jobs are, that waits for the go file so that
+# all four write the lock at once. It imports only semmol (the test module is not importable there).
+_RECORD_SOURCES = """
+import sys, time
+from pathlib import Path
+from semmol.config import LocalSource
+from semmol.data.lock import Pin, SourcesLock
+lock_path, worker, go, records = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
+lock = SourcesLock(lock_path)
+while not go.exists():
+    time.sleep(0.01)
+for index in range(records):
+    source = LocalSource(kind="local", path=f"/data/{worker}/{index}.csv")
+    lock.record(source, dataset=f"set{worker}_{index}", found=Pin(None, f"{worker:032x}{index:032x}"), origin="-")
+"""
 
 
 def test_parallel_downloads_lose_no_entry(tmp_path):
-    lock_path = tmp_path / "config" / "sources.lock"
-    context = multiprocessing.get_context("spawn")  # no inherited state: separate processes, as Snakemake's jobs
-    start = context.Barrier(4)
-    workers = [context.Process(target=_record_sources, args=(lock_path, worker, start)) for worker in range(4)]
-    for process in workers:
-        process.start()
-    for process in workers:
-        process.join(timeout=120)
+    lock_path, go = tmp_path / "config" / "sources.lock", tmp_path / "go"
+    workers = [
+        subprocess.Popen([sys.executable, "-c", _RECORD_SOURCES, lock_path, str(worker), go, str(RECORDS_PER_WORKER)])
+        for worker in range(4)
+    ]
+    go.touch()
 
-    assert [process.exitcode for process in workers] == [0, 0, 0, 0]
+    assert [process.wait(timeout=120) for process in workers] == [0, 0, 0, 0]
     datasets = sorted(name for entry in _entries(SourcesLock(lock_path)) for name in entry["datasets"])
     assert datasets == sorted(f"set{worker}_{index}" for worker in range(4) for index in range(RECORDS_PER_WORKER))
-
-
-def test_an_unreadable_lock_file_is_named(tmp_path):
-    (tmp_path / "a.csv").write_bytes(HUB_FILES[BBBP])
-    lock = SourcesLock(tmp_path / "sources.lock")
-    lock.path.write_text("<<<<<<< HEAD\n")  # a merge conflict left in it
-
-    with pytest.raises(LockError, match=rf"^{re.escape(str(lock.path))} is not a sources lock \(.*\); restore it"):
-        fetch(DatasetConfig(source={"kind": "local", "path": str(tmp_path / "a.csv")}), name="a", out_dir=tmp_path / "out", lock=lock)
