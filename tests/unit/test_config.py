@@ -205,7 +205,7 @@ def test_local_data_mirror_holds_the_configured_columns(full_moleculenet_dir, tm
 def test_pretrain_gnns_rows_pin_their_checkpoints_and_have_scratch_twins():
     remote = load_config(_with_overlays("pretrain-gnns.yaml"))
     local = load_config(_with_overlays("pretrain-gnns.yaml", "pretrain-gnns-local.yaml"))
-    pretrained = [name for name in remote.runs if name.startswith("hu_") and not name.endswith("_scratch")]
+    pretrained = [name for name in remote.runs if re.fullmatch(r"hu_[a-z]+_(supervised_)?contextpred", name)]
     assert len(pretrained) == 6
     for name in pretrained:
         run, dev = resolve_run(remote, name), resolve_run(local, name)
@@ -224,6 +224,18 @@ def test_pretrain_gnns_rows_pin_their_checkpoints_and_have_scratch_twins():
             update={"finetune": run.finetune.model_copy(update={"init": "scratch", "pretrained": None, "pretrained_format": "semmol"})}
         )
         assert as_scratch == scratch
+
+
+def test_the_our_recipe_pair_fine_tunes_the_same_gcn_by_the_presets_recipe():
+    config = load_config(_with_overlays("pretrain-gnns.yaml"))
+    theirs = resolve_run(config, "hu_gcn_supervised_contextpred")
+    ours, scratch = (resolve_run(config, f"hu_gcn_{name}_our_recipe") for name in ("supervised_contextpred", "scratch"))
+    assert ours.model == theirs.model and ours.finetune.pretrained == theirs.finetune.pretrained
+    checkpoint = {"pretrained": theirs.finetune.pretrained, "pretrained_format": "pretrain_gnns"}
+    assert ours.finetune == config.finetune.model_copy(update={"modalities": ["graph2d_hu"], **checkpoint})
+    assert scratch.finetune == ours.finetune.model_copy(
+        update={"init": "scratch", "pretrained": None, "pretrained_format": "semmol"}
+    )
 
 
 def test_the_sider_overlay_holds_out_the_references_last_six_tasks():
