@@ -34,6 +34,7 @@ from semmol.models.tokenizer import DescriptionVocab, SmilesVocab
 from semmol.models.vector import VectorMLP
 from semmol.runtime.checkpoint import load_file, save_atomic
 
+
 def _descriptor_names() -> list[str]:
     """RDKit's descriptor list (version dependent), imported only for models with the descriptors
     view: the others train and save without RDKit."""
