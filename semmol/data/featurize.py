@@ -21,7 +21,6 @@ from semmol.data.feature_sizes import (
     BOND_STEREO,
     BOND_TYPES,
     CHIRALITY,
-    ERG_SIZE,
     HYBRIDIZATION,
     MACCS_BITS,
 )
@@ -96,7 +95,8 @@ def maccs_keys(mol: Chem.Mol) -> np.ndarray:
 
 
 def erg_fingerprint(mol: Chem.Mol) -> np.ndarray:
-    """RDKit's ErG fingerprint (fuzzy pharmacophore-pair counts), ``float32``, length :data:`ERG_SIZE`."""
+    """RDKit's ErG fingerprint (fuzzy pharmacophore-pair counts), ``float32``, of length
+    :data:`~semmol.data.feature_sizes.ERG_SIZE`."""
     return np.asarray(rdReducedGraphs.GetErGFingerprint(mol), dtype=np.float32)
 
 
