@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The one device check of the GPU path (semmol/evaluate/gpu_check.py), in two phases:
 #   tools/gpu-check.sh prepare [BUNDLE]      here, with the whole environment: the demo corpus
-#                                            shards and the freesolv benchmark (RDKit) -> BUNDLE
+#                                            shards and the freesolv benchmark (RDKit) -> BUNDLE,
+#                                            with pydantic's wheels (pip download) unpacked in
+#                                            BUNDLE/site-packages for the device's Python
+#                                            (DEVICE_PYTHON, e.g. 3.11; default this one's)
 #   tools/gpu-check.sh run [BUNDLE] [OUT]    on the GPU machine: bf16 pretraining of the SemMol
 #                                            row, its first 20 steps in fp32, one fine-tuning;
 #                                            prints the figures, writes OUT/gpu-check.json
@@ -20,11 +23,13 @@ prepare)
         results/data/freesolv/shards/manifest.json \
         results/benchmarks/freesolv/splits/scaffold-0.json
     "$python" -m semmol.evaluate.gpu_check prepare "$bundle" --config config/demo.yaml \
-        --run semmol --benchmark freesolv
+        --run semmol --benchmark freesolv ${DEVICE_PYTHON:+--python "$DEVICE_PYTHON"}
     du -sh "$bundle"
     ;;
 run)
     out=${3:-gpu-check-out}
+    # first, so that torch too loads the bundle's typing_extensions, the version pydantic needs
+    export PYTHONPATH="$bundle/site-packages${PYTHONPATH:+:$PYTHONPATH}"
     if "$python" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
         nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
         "$python" -m semmol.evaluate.gpu_check run "$bundle" --out "$out"

@@ -51,7 +51,7 @@ def read_molecule_input(args: argparse.Namespace):
         table = pl.DataFrame({"smiles": args.smiles})
         return table, args.smiles
     table = read_table(args.input)
-    require_columns(table, [args.smiles_column], path=args.input)
+    require_columns(table.columns, [args.smiles_column], path=args.input)
     return table, table.get_column(args.smiles_column).to_list()
 
 

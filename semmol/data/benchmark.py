@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from semmol.data.classes import read_classes
 from semmol.data.tables import TableError, require_columns
@@ -109,25 +112,35 @@ def read_split_file(path: Path) -> dict:
     return split
 
 
-def _read_molecules(path: Path, targets: list[str]) -> pl.DataFrame:
+def _read_molecules(path: Path, targets: list[str]) -> tuple[list[int], list[str], np.ndarray]:
+    """The source rows, SMILES and float64 labels ``[n, len(targets)]`` of ``molecules.parquet``.
+
+    Read with pyarrow, not polars: fine-tuning runs on the GPU check's bare machine too.
+    """
     try:
-        frame = pl.read_parquet(path)
+        table = pq.read_table(path)
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: molecules file not found") from None
-    except (pl.exceptions.PolarsError, OSError) as error:
+    except (pa.ArrowException, OSError) as error:
         raise BenchmarkError(f"{path}: not a readable Parquet file: {error}") from None
     try:
-        require_columns(frame, ["row", "smiles", *targets], path=path)
+        require_columns(table.column_names, ["row", "smiles", *targets], path=path)
     except TableError as error:
         raise BenchmarkError(str(error)) from None
-    duplicated = frame.filter(pl.col("row").is_duplicated())["row"]
-    if len(duplicated):
+    rows = table["row"].to_pylist()
+    counts = Counter(rows)
+    duplicated = [row for row in rows if counts[row] > 1]
+    if duplicated:
         raise BenchmarkError(f"{path}: source row {duplicated[0]} appears more than once in column 'row'")
+    columns = []
     for target in targets:
-        if not frame.schema[target].is_numeric():
-            dtype = frame.schema[target]
+        dtype = table.schema.field(target).type
+        if not (pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype)):
             raise BenchmarkError(f"{path}: target column '{target}' holds {dtype}, not numbers")
-    return frame.select("row", "smiles", pl.col(targets).cast(pl.Float64))
+        # a missing label (null) becomes NaN
+        columns.append(pc.cast(table[target], pa.float64()).to_numpy(zero_copy_only=False))
+    labels = np.stack(columns, axis=1)  # targets is not empty: load_benchmark_split checks
+    return rows, table["smiles"].to_pylist(), labels
 
 
 def _class_names(path: Path, targets: list[str], labels: np.ndarray) -> list[str]:
@@ -166,10 +179,8 @@ def load_benchmark_split(
     if not targets:
         raise BenchmarkError(f"{molecules}: no target columns given for the benchmark")
     layout = read_split_file(split)
-    frame = _read_molecules(molecules, targets)
-    position = {int(row): index for index, row in enumerate(frame["row"].to_list())}
-    smiles = frame["smiles"].to_list()
-    labels = frame.select(targets).to_numpy().astype(np.float64).reshape(len(frame), len(targets))
+    rows, smiles, labels = _read_molecules(molecules, targets)
+    position = {int(row): index for index, row in enumerate(rows)}
     classes = _class_names(molecules, targets, labels) if task == "multiclass" else None
     subsets: dict[str, Subset] = {}
     missing: dict[str, int] = {}

@@ -41,6 +41,7 @@ from semmol.data.featurize import (
 )
 from semmol.data.pubchem import pubchem_fingerprint
 from semmol.data.schema import (
+    SHARD_METADATA_KEY,
     STATUS_EMBED_FAILED,
     STATUS_MMFF_FAILED,
     STATUS_NOT_EMBEDDED,
@@ -53,8 +54,6 @@ from semmol.runtime.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
-#: Key of the JSON metadata each shard carries in its Parquet schema.
-SHARD_METADATA_KEY = b"semmol.shard"
 #: Rows per Parquet row group: readers stream shards a row group at a time.
 ROW_GROUP_SIZE = 1024
 

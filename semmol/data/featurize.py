@@ -1,7 +1,7 @@
 """Atom and bond featurization: small categorical indices, one column per feature.
 
-Every feature is an index into a fixed vocabulary (sizes in ``ATOM_FEATURE_SIZES`` and
-``BOND_FEATURE_SIZES``); the last index of each vocabulary means "other". Encoders embed each
+Every feature is an index into a fixed vocabulary (sizes in :mod:`semmol.data.feature_sizes`,
+which needs no RDKit); the last index of each vocabulary means "other". Encoders embed each
 column and sum the embeddings (as OGB's AtomEncoder does), so the stored arrays stay int16.
 """
 
@@ -15,50 +15,20 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem import Descriptors, MACCSkeys, rdFingerprintGenerator, rdReducedGraphs
 from rdkit.Chem.Draw import rdMolDraw2D
 
-_CHIRALITY = [
-    Chem.ChiralType.CHI_UNSPECIFIED,
-    Chem.ChiralType.CHI_TETRAHEDRAL_CW,
-    Chem.ChiralType.CHI_TETRAHEDRAL_CCW,
-]
-_HYBRIDIZATION = [
-    Chem.HybridizationType.S,
-    Chem.HybridizationType.SP,
-    Chem.HybridizationType.SP2,
-    Chem.HybridizationType.SP3,
-    Chem.HybridizationType.SP3D,
-    Chem.HybridizationType.SP3D2,
-]
-# Dative bonds (metal complexes) and any other type take the "other" slot.
-_BOND_TYPES = [Chem.BondType.SINGLE, Chem.BondType.DOUBLE, Chem.BondType.TRIPLE, Chem.BondType.AROMATIC]
-_BOND_STEREO = [
-    Chem.BondStereo.STEREONONE,
-    Chem.BondStereo.STEREOANY,
-    Chem.BondStereo.STEREOZ,
-    Chem.BondStereo.STEREOE,
-    Chem.BondStereo.STEREOCIS,
-    Chem.BondStereo.STEREOTRANS,
-]
+from semmol.data.feature_sizes import (
+    ATOM_FEATURES,
+    BOND_FEATURES,
+    BOND_STEREO,
+    BOND_TYPES,
+    CHIRALITY,
+    HYBRIDIZATION,
+    MACCS_BITS,
+)
 
-#: (name, vocabulary size) of each atom feature column, in storage order.
-ATOM_FEATURES: list[tuple[str, int]] = [
-    ("atomic_num", 120),  # 1..118, 119 = other
-    ("chirality", len(_CHIRALITY) + 1),
-    ("degree", 7),  # 0..5, 6 = other
-    ("formal_charge", 8),  # -3..+3 shifted to 0..6, 7 = other
-    ("num_hs", 6),  # 0..4, 5 = other
-    ("hybridization", len(_HYBRIDIZATION) + 1),
-    ("aromatic", 2),
-    ("in_ring", 2),
-]
-#: (name, vocabulary size) of each bond feature column, in storage order.
-BOND_FEATURES: list[tuple[str, int]] = [
-    ("bond_type", len(_BOND_TYPES) + 1),
-    ("stereo", len(_BOND_STEREO) + 1),
-    ("conjugated", 2),
-    ("in_ring", 2),
-]
-ATOM_FEATURE_SIZES = [size for _, size in ATOM_FEATURES]
-BOND_FEATURE_SIZES = [size for _, size in BOND_FEATURES]
+_CHIRALITY = [Chem.ChiralType.names[name] for name in CHIRALITY]
+_HYBRIDIZATION = [Chem.HybridizationType.names[name] for name in HYBRIDIZATION]
+_BOND_TYPES = [Chem.BondType.names[name] for name in BOND_TYPES]
+_BOND_STEREO = [Chem.BondStereo.names[name] for name in BOND_STEREO]
 
 
 def _index(value, choices: list) -> int:
@@ -117,12 +87,6 @@ def ecfp_bits(mol: Chem.Mol, *, radius: int = 2, n_bits: int = 2048) -> np.ndarr
     return generator.GetFingerprintAsNumPy(mol).astype(np.uint8)
 
 
-#: Length of the MACCS keys vector (RDKit numbers the 166 public keys from 1; bit 0 is unused).
-MACCS_BITS = 167
-#: Length of the ErG fingerprint (extended reduced graph pharmacophore pairs, Stiefl et al. 2006).
-ERG_SIZE = 315
-
-
 def maccs_keys(mol: Chem.Mol) -> np.ndarray:
     """MACCS keys as a ``uint8`` array of 0/1, length :data:`MACCS_BITS`."""
     keys = np.zeros(MACCS_BITS, dtype=np.uint8)
@@ -131,7 +95,8 @@ def maccs_keys(mol: Chem.Mol) -> np.ndarray:
 
 
 def erg_fingerprint(mol: Chem.Mol) -> np.ndarray:
-    """RDKit's ErG fingerprint (fuzzy pharmacophore-pair counts), ``float32``, length :data:`ERG_SIZE`."""
+    """RDKit's ErG fingerprint (fuzzy pharmacophore-pair counts), ``float32``, of length
+    :data:`~semmol.data.feature_sizes.ERG_SIZE`."""
     return np.asarray(rdReducedGraphs.GetErGFingerprint(mol), dtype=np.float32)
 
 

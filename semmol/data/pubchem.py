@@ -30,8 +30,7 @@ from itertools import combinations_with_replacement
 import numpy as np
 from rdkit import Chem
 
-#: Length of the fingerprint.
-PUBCHEM_BITS = 881
+from semmol.data.feature_sizes import PUBCHEM_BITS
 
 #: Section 1: (element, thresholds) in bit order; one bit per threshold ("at least n atoms").
 _ELEMENT_COUNTS = (

@@ -40,8 +40,7 @@ from torch.utils.data import Dataset, Sampler
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
-from semmol.data.featurize import MACCS_BITS
-from semmol.data.pubchem import PUBCHEM_BITS
+from semmol.data.feature_sizes import MACCS_BITS, PUBCHEM_BITS
 from semmol.data.schema import SHARD_COLUMNS, read_shard, unpack_bits
 
 ConformerChoice = Literal["random", "first", "all"]

@@ -21,8 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from semmol.data.featurize import ATOM_FEATURES, BOND_FEATURES, DESCRIPTOR_NAMES, ERG_SIZE, MACCS_BITS
-from semmol.data.pubchem import PUBCHEM_BITS
+from semmol.data.feature_sizes import ATOM_FEATURES, BOND_FEATURES, ERG_SIZE, MACCS_BITS, PUBCHEM_BITS
 
 #: Conformer status values. Only "ok" and "mmff_failed" rows carry coordinates.
 STATUS_OK = "ok"
@@ -33,6 +32,9 @@ STATUS_TIMEOUT = "timeout"
 #: featurized for a model without a 3D view.
 STATUS_NOT_EMBEDDED = "not_embedded"
 STATUSES = (STATUS_OK, STATUS_MMFF_FAILED, STATUS_EMBED_FAILED, STATUS_TIMEOUT, STATUS_NOT_EMBEDDED)
+
+#: Key of the JSON metadata each shard carries in its Parquet schema.
+SHARD_METADATA_KEY = b"semmol.shard"
 
 REJECTED_SCHEMA = pa.schema(
     [
@@ -45,8 +47,13 @@ REJECTED_SCHEMA = pa.schema(
 )
 
 
-def shard_schema(ecfp_bits: int) -> pa.Schema:
-    """Schema of a shard file whose ECFP column holds ``ecfp_bits`` bits (packed, big-endian)."""
+def shard_schema(ecfp_bits: int, *, n_descriptors: int | None = None) -> pa.Schema:
+    """Schema of a shard file whose ECFP column holds ``ecfp_bits`` bits (packed, big-endian) and
+    its descriptors column ``n_descriptors`` values (default: this RDKit's count, imported here)."""
+    if n_descriptors is None:
+        from semmol.data.featurize import DESCRIPTOR_NAMES
+
+        n_descriptors = len(DESCRIPTOR_NAMES)
     if ecfp_bits % 8:
         raise ValueError(f"ecfp_bits must be a multiple of 8, got {ecfp_bits}")
     xyz = pa.list_(pa.float32(), 3)
@@ -62,7 +69,7 @@ def shard_schema(ecfp_bits: int) -> pa.Schema:
             ("coords", pa.list_(pa.list_(xyz))),  # conformers x atoms x 3, Angstrom
             ("energies", pa.list_(pa.float64())),  # MMFF94 kcal/mol per conformer, NaN if not optimised
             ("ecfp", pa.binary(ecfp_bits // 8)),  # np.packbits of the 0/1 bit vector
-            ("descriptors", pa.list_(pa.float32(), len(DESCRIPTOR_NAMES))),  # featurize.rdkit_descriptors
+            ("descriptors", pa.list_(pa.float32(), n_descriptors)),  # featurize.rdkit_descriptors
             ("maccs", pa.binary(math.ceil(MACCS_BITS / 8))),  # np.packbits of featurize.maccs_keys
             ("pubchem", pa.binary(math.ceil(PUBCHEM_BITS / 8))),  # np.packbits of pubchem.pubchem_fingerprint
             ("erg", pa.list_(pa.float32(), ERG_SIZE)),  # featurize.erg_fingerprint
@@ -77,7 +84,8 @@ def shard_schema(ecfp_bits: int) -> pa.Schema:
     )
 
 
-SHARD_COLUMNS = shard_schema(8).names
+#: The column names, which need no RDKit (the descriptor count changes no name).
+SHARD_COLUMNS = shard_schema(8, n_descriptors=1).names
 
 
 class ShardError(ValueError):

@@ -15,8 +15,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from semmol.data.conformers import SHARD_METADATA_KEY
 from semmol.data.schema import (
+    SHARD_METADATA_KEY,
     STATUS_EMBED_FAILED,
     STATUS_MMFF_FAILED,
     STATUS_NOT_EMBEDDED,

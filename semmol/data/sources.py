@@ -87,7 +87,7 @@ def fetch(
 
     def check_table(data_path: Path) -> dict[str, Any]:
         frame = read_table(data_path)
-        require_columns(frame, [dataset.smiles_column, *dataset.targets], path=data_path)
+        require_columns(frame.columns, [dataset.smiles_column, *dataset.targets], path=data_path)
         return {"rows": frame.height, "columns": frame.columns}
 
     return fetch_file(dataset.source, name=name, out_dir=out_dir, describe=check_table, lock=lock, relock=relock)

@@ -309,7 +309,7 @@ def make_split(
     table = read_table(table_path, max_rows=max_rows)
     if kind == "column" and column is None:
         raise ValueError("split kind 'column' needs the split column's name")
-    require_columns(table, [smiles_column, *([column] if kind == "column" else [])], path=table_path)
+    require_columns(table.columns, [smiles_column, *([column] if kind == "column" else [])], path=table_path)
     smiles = table.get_column(smiles_column).to_list()
     scan = scan_scaffolds(smiles)
     dropped = [

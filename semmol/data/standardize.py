@@ -132,7 +132,7 @@ def standardize_table(
     text_columns = [dataset.text_column] if dataset.text_column else []
     split_columns = [split_column] if split_column else []
     require_columns(
-        table, [dataset.smiles_column, *dataset.targets, *text_columns, *split_columns], path=source
+        table.columns, [dataset.smiles_column, *dataset.targets, *text_columns, *split_columns], path=source
     )
     if split_columns and SPLIT_COLUMN in dataset.targets:
         raise ValueError(f"{source}: a target named '{SPLIT_COLUMN}' clashes with the carried split column")

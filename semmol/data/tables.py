@@ -10,8 +10,12 @@ from __future__ import annotations
 import difflib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
+# polars is imported where tables are read: the checks below serve readers without it
+# (semmol.data.benchmark, on the GPU check's bare machine).
+if TYPE_CHECKING:
+    import polars as pl
 
 #: Column added to SDF tables when a record has no ``smiles`` property.
 SDF_SMILES_COLUMN = "smiles"
@@ -29,6 +33,7 @@ def _suffixes(path: Path) -> str:
 def _read_sdf(path: Path) -> pl.DataFrame:
     import gzip
 
+    import polars as pl
     from rdkit import Chem
 
     opener = gzip.open if path.name.lower().endswith(".gz") else open
@@ -58,6 +63,8 @@ def read_table(path: str | Path, *, max_rows: int | None = None) -> pl.DataFrame
     Raises:
         TableError: naming the file, when it cannot be parsed or holds no records.
     """
+    import polars as pl
+
     path = Path(path)
     kind = _suffixes(path)
     try:
@@ -86,14 +93,15 @@ def read_table(path: str | Path, *, max_rows: int | None = None) -> pl.DataFrame
     return frame
 
 
-def require_columns(frame: pl.DataFrame, columns: list[str], *, path: str | Path) -> None:
-    """Raise :class:`TableError` naming the file and the closest existing column for each missing one."""
+def require_columns(present: list[str], columns: list[str], *, path: str | Path) -> None:
+    """Raise :class:`TableError` naming the file and, among the ``present`` column names, the
+    closest to each missing one of ``columns``."""
     for column in columns:
-        if column in frame.columns:
+        if column in present:
             continue
-        close = difflib.get_close_matches(column, frame.columns, n=1, cutoff=0.5)
+        close = difflib.get_close_matches(column, present, n=1, cutoff=0.5)
         hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise TableError(f"{path}: column '{column}' not found{hint} (columns: {', '.join(frame.columns)})")
+        raise TableError(f"{path}: column '{column}' not found{hint} (columns: {', '.join(present)})")
 
 
 def manifest_table_path(manifest: str | Path) -> Path:

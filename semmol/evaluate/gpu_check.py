@@ -8,19 +8,26 @@ into a bundle directory; ``run`` (on the device) reads only the bundle. Without 
 does the same on the CPU (shorter, by its step options), which is how CI tests it.
 
 ``run`` reports the third-party packages its process imported, and which of those a bare GPU
-machine (PyTorch with CUDA and the common scientific stack) lacks: :data:`ABSENT_ON_DEVICE`. What
-it measures with is :mod:`semmol.evaluate.gpu_measure`, which imports PyTorch and the standard
-library only; the stage code it runs (pretraining, fine-tuning) still imports RDKit, pydantic,
-polars and transformers (the strict xfail of tests/unit/evaluate/test_gpu_check.py).
+machine (PyTorch with CUDA and the common scientific stack) lacks, :data:`ABSENT_ON_DEVICE`, that
+the bundle did not bring. The stage code imports RDKit, polars and transformers only where it
+featurizes, reads source tables or builds a DeBERTa; the stage jobs are pydantic models
+throughout, so ``prepare`` brings pydantic instead (:data:`BROUGHT`, about 3 MB): wheels for the
+device's Python and platform, unpacked into ``site-packages`` of the bundle, which
+``tools/gpu-check.sh run`` puts first on ``PYTHONPATH``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import platform
 import shutil
 import statistics
+import subprocess
+import sys
 import time
+import zipfile
+from importlib.metadata import version
 from pathlib import Path
 
 import torch
@@ -39,6 +46,34 @@ from semmol.evaluate.gpu_measure import (
 CORPUS = "corpus/shards/manifest.json"
 BENCHMARK = "benchmark"
 JOBS = "jobs.json"
+SITE = "site-packages"
+
+#: What the run phase imports that a bare GPU machine may lack, brought by the bundle: pydantic
+#: and its requirements (pydantic_core is compiled: its wheel is the device's Python's).
+BROUGHT = ("pydantic", "pydantic_core", "annotated_types", "typing_extensions", "typing_inspection")
+#: The device's Python version and platform tag, unless told: this interpreter's and machine's.
+PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
+PLATFORM_TAG = f"manylinux2014_{platform.machine()}"
+
+
+def bring_packages(site: Path, *, python_version: str, platform_tag: str) -> None:
+    """Download the wheels of :data:`BROUGHT`, at this environment's versions, for a Python and
+    platform with ``pip download`` (the package index or pip's cache), and unpack them into ``site``.
+
+    Args:
+        site: the directory to unpack into (put on ``sys.path`` by the run phase).
+        python_version: the device's Python, e.g. ``3.11``.
+        platform_tag: the device's platform, e.g. ``manylinux2014_x86_64``.
+    """
+    wheels = site.parent / "wheels"
+    pins = [f"{name}=={version(name)}" for name in BROUGHT]
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"]
+    command += ["--python-version", python_version, "--platform", platform_tag, "--dest", str(wheels)]
+    subprocess.run([*command, *pins], check=True)
+    for wheel in sorted(wheels.glob("*.whl")):
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(site)
+    shutil.rmtree(wheels)
 
 
 def prepare(
@@ -50,6 +85,8 @@ def prepare(
     pretrain_job: dict,
     finetune_job: dict,
     bundle: Path,
+    python_version: str = PYTHON_VERSION,
+    platform_tag: str = PLATFORM_TAG,
 ) -> None:
     """Copy what :func:`run` reads into ``bundle`` (replacing an earlier bundle).
 
@@ -61,6 +98,8 @@ def prepare(
         pretrain_job: the pretraining job, as the workflow passes it (JSON-able).
         finetune_job: the fine-tuning job, likewise.
         bundle: the directory to write.
+        python_version: the device's Python, for :data:`BROUGHT`.
+        platform_tag: the device's platform, likewise.
     """
     from semmol.data.shards import shard_paths
 
@@ -76,6 +115,7 @@ def prepare(
     shutil.copy(molecules, bundle / BENCHMARK / "molecules.parquet")
     shutil.copy(split, bundle / BENCHMARK / "split.json")
     (bundle / JOBS).write_text(json.dumps({"pretrain": pretrain_job, "finetune": finetune_job}, indent=1))
+    bring_packages(bundle / SITE, python_version=python_version, platform_tag=platform_tag)
 
 
 def timed_pretraining(job, *, manifest: Path, out_dir: Path) -> dict:
@@ -198,10 +238,19 @@ def run(
         "peak_memory_mib": peak_memory_mib(device),
     }
     imported = third_party_imports()
-    report["imported"] = imported
-    report["imported_absent_on_device"] = [name for name in ABSENT_ON_DEVICE if name in imported]
+    brought = [name for name in imported if _loaded_from(name, bundle / SITE)]
+    report["imported"], report["brought"] = imported, brought
+    report["imported_absent_on_device"] = [
+        name for name in ABSENT_ON_DEVICE if name in imported and name not in brought
+    ]
     (out / "gpu-check.json").write_text(json.dumps(report, indent=1))
     return report
+
+
+def _loaded_from(name: str, site: Path) -> bool:
+    """Whether the imported package ``name`` was loaded from the directory ``site``."""
+    where = getattr(sys.modules[name], "__file__", None)  # None: a namespace package
+    return where is not None and site.resolve() in Path(where).resolve().parents
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -215,6 +264,12 @@ def main(argv: list[str] | None = None) -> None:
         "--benchmark", default="freesolv", help="the benchmark fine-tuned (default freesolv)"
     )
     prepare_parser.add_argument("--results", type=Path, default=Path("results"), help="the workflow results")
+    prepare_parser.add_argument(
+        "--python", default=PYTHON_VERSION, help=f"the device's Python version (default {PYTHON_VERSION})"
+    )
+    prepare_parser.add_argument(
+        "--platform", default=PLATFORM_TAG, help=f"the device's platform tag (default {PLATFORM_TAG})"
+    )
     run_parser = phases.add_parser("run", help="pretrain, time and fine-tune from a bundle")
     run_parser.add_argument("bundle", type=Path)
     run_parser.add_argument("--out", type=Path, required=True, help="where the runs and gpu-check.json go")
@@ -236,6 +291,8 @@ def main(argv: list[str] | None = None) -> None:
             pretrain_job=pretrain_job,
             finetune_job=finetune_job,
             bundle=args.bundle,
+            python_version=args.python,
+            platform_tag=args.platform,
         )
     else:
         report = run(

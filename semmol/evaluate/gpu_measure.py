@@ -18,7 +18,8 @@ import time
 
 import torch
 
-#: Packages a bare GPU machine lacks, that the run phase must therefore not import.
+#: Packages a bare GPU machine lacks, that the run phase must therefore not import unless the
+#: bundle brings them (:data:`semmol.evaluate.gpu_check.BROUGHT`).
 ABSENT_ON_DEVICE = ("rdkit", "polars", "pydantic", "snakemake", "faiss", "transformers", "datamol")
 
 

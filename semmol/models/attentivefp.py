@@ -14,7 +14,7 @@ from torch_geometric.data import Batch
 from torch_geometric.nn.models import AttentiveFP
 
 from semmol.config import GraphAttentionEncoderConfig
-from semmol.data.featurize import ATOM_FEATURE_SIZES, BOND_FEATURE_SIZES
+from semmol.data.feature_sizes import ATOM_FEATURE_SIZES, BOND_FEATURE_SIZES
 from semmol.models.base import EncoderOutput
 from semmol.models.corruption import CorruptionKey
 from semmol.models.layers import CategoricalEncoder

@@ -20,7 +20,7 @@ from torch_geometric.data import Batch
 from torch_geometric.utils import scatter
 
 from semmol.config import Graph2DEncoderConfig
-from semmol.data.featurize import ATOM_FEATURE_SIZES, BOND_FEATURE_SIZES
+from semmol.data.feature_sizes import ATOM_FEATURE_SIZES, BOND_FEATURE_SIZES
 from semmol.models.base import EncoderOutput
 from semmol.models.corruption import CorruptionKey
 from semmol.models.graph2d import AtomMasking

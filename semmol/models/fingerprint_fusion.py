@@ -6,8 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from semmol.data.featurize import ERG_SIZE, MACCS_BITS
-from semmol.data.pubchem import PUBCHEM_BITS
+from semmol.data.feature_sizes import ERG_SIZE, MACCS_BITS, PUBCHEM_BITS
 
 #: Fingerprints read from the shards: their batch field and width (ECFP's is the shards' bit count).
 FINGERPRINT_WIDTHS = {"maccs": MACCS_BITS, "pubchem": PUBCHEM_BITS, "erg": ERG_SIZE}

@@ -8,7 +8,7 @@ from torch_geometric.data import Batch
 from torch_geometric.nn import GINConv, GINEConv
 
 from semmol.config import Graph2DEncoderConfig
-from semmol.data.featurize import ATOM_FEATURE_SIZES, BOND_FEATURE_SIZES
+from semmol.data.feature_sizes import ATOM_FEATURE_SIZES, BOND_FEATURE_SIZES
 from semmol.models.base import EncoderOutput
 from semmol.models.corruption import STREAM_ATOM_MASK, CorruptionKey
 from semmol.models.layers import CategoricalEncoder, mlp, node_positions, pool_graphs

@@ -16,7 +16,7 @@ from torch_geometric.nn import GINEConv, GPSConv
 from torch_geometric.utils import to_dense_adj, to_dense_batch
 
 from semmol.config import GraphTransformerEncoderConfig
-from semmol.data.featurize import ATOM_FEATURE_SIZES, BOND_FEATURE_SIZES
+from semmol.data.feature_sizes import ATOM_FEATURE_SIZES, BOND_FEATURE_SIZES
 from semmol.models.base import EncoderOutput
 from semmol.models.corruption import CorruptionKey
 from semmol.models.layers import CategoricalEncoder, mlp, pool_graphs

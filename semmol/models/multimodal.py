@@ -18,7 +18,6 @@ from torch_geometric.data import Batch
 
 from semmol import __version__
 from semmol.config import ModelConfig
-from semmol.data.featurize import DESCRIPTOR_NAMES
 from semmol.models.attentivefp import GraphAttentionEncoder
 from semmol.models.base import EncoderOutput
 from semmol.models.corruption import CorruptionKey
@@ -34,6 +33,15 @@ from semmol.models.text import DebertaEncoder, PretrainedText
 from semmol.models.tokenizer import DescriptionVocab, SmilesVocab
 from semmol.models.vector import VectorMLP
 from semmol.runtime.checkpoint import load_file, save_atomic
+
+
+def _descriptor_names() -> list[str]:
+    """RDKit's descriptor list (version dependent), imported only for models with the descriptors
+    view: the others train and save without RDKit."""
+    from semmol.data.featurize import DESCRIPTOR_NAMES
+
+    return DESCRIPTOR_NAMES
+
 
 #: The ``format`` field of a pretrained model file written by :meth:`MultiModalEncoder.save`.
 ENCODER_FORMAT = "semmol.encoder/1"
@@ -59,7 +67,7 @@ ENCODERS: dict[
         cfg.fingerprint, field="ecfp", width=bits
     ),
     ("descriptors", "mlp"): lambda cfg, vocab, bits, text: VectorMLP(
-        cfg.descriptors, field="descriptors", width=len(DESCRIPTOR_NAMES), standardize=True
+        cfg.descriptors, field="descriptors", width=len(_descriptor_names()), standardize=True
     ),
     ("image", "resnet"): lambda cfg, vocab, bits, text: ImageEncoder(cfg.image),
     ("graph_attention", "attentivefp"): lambda cfg, vocab, bits, text: GraphAttentionEncoder(
@@ -201,7 +209,7 @@ class MultiModalEncoder(nn.Module):
             "modalities": self.modalities,
             "vocab": None if self.vocab is None else self.vocab.to_list(),
             "ecfp_bits": self.ecfp_bits,
-            "descriptor_names": DESCRIPTOR_NAMES,
+            "descriptor_names": _descriptor_names() if "descriptors" in self.modalities else None,
             "pretrained_text": {modality: text.to_dict() for modality, text in self.pretrained_text.items()},
         }
 
@@ -224,10 +232,10 @@ class MultiModalEncoder(nn.Module):
                 computes a different descriptor list, so the descriptor encoder would not fit).
         """
         modalities = spec["modalities"]
-        if "descriptors" in modalities and spec["descriptor_names"] != DESCRIPTOR_NAMES:
+        if "descriptors" in modalities and spec["descriptor_names"] != _descriptor_names():
             raise ValueError(
                 f"{where}: its descriptor encoder was trained on {len(spec['descriptor_names'])} RDKit "
-                f"descriptors, this RDKit computes {len(DESCRIPTOR_NAMES)} different ones; "
+                f"descriptors, this RDKit computes {len(_descriptor_names())} different ones; "
                 "install the RDKit version it was trained with"
             )
         return cls(

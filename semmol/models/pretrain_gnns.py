@@ -23,7 +23,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
-from rdkit import Chem
 from torch import nn
 from torch_geometric.data import Batch
 from torch_geometric.utils import scatter, softmax
@@ -37,20 +36,16 @@ from semmol.models.layers import pool_graphs
 ATOM_TYPES = 120
 #: Their atom-type index of a masked atom; here also of an atom without an element (``*``).
 MASKED_ATOM = 119
-#: Chirality tags they embed: unspecified, tetrahedral CW, tetrahedral CCW (any other tag: 0).
-CHIRALITY_TAGS = [
-    Chem.ChiralType.CHI_UNSPECIFIED,
-    Chem.ChiralType.CHI_TETRAHEDRAL_CW,
-    Chem.ChiralType.CHI_TETRAHEDRAL_CCW,
-]
+#: Chirality tags they embed, by RDKit enum name (any other tag: 0).
+CHIRALITY_TAGS = ["CHI_UNSPECIFIED", "CHI_TETRAHEDRAL_CW", "CHI_TETRAHEDRAL_CCW"]
 #: Bond types they embed, then the self-loop and the mask token (6 rows).
-BOND_TYPES = [Chem.BondType.SINGLE, Chem.BondType.DOUBLE, Chem.BondType.TRIPLE, Chem.BondType.AROMATIC]
+BOND_TYPES = ["SINGLE", "DOUBLE", "TRIPLE", "AROMATIC"]
 SELF_LOOP_BOND = 4
 #: Their bond-type index of a masked bond; here also of a bond type they do not know (e.g. dative).
 MASKED_BOND = 5
 BOND_TYPE_ROWS = 6
 #: Bond directions they embed (double-bond stereo as written in the SMILES; any other: 0).
-BOND_DIRECTIONS = [Chem.BondDir.NONE, Chem.BondDir.ENDUPRIGHT, Chem.BondDir.ENDDOWNRIGHT]
+BOND_DIRECTIONS = ["NONE", "ENDUPRIGHT", "ENDDOWNRIGHT"]
 #: Heads of their GAT layer.
 GAT_HEADS = 2
 
@@ -74,13 +69,15 @@ def hu_graph(smiles: str) -> HuGraph:
     Raises:
         ValueError: RDKit cannot parse ``smiles``.
     """
+    from rdkit import Chem  # here: the encoder itself runs without RDKit
+
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:
         raise ValueError(f"RDKit cannot parse SMILES '{smiles}'")
     x = [
         (
             atom.GetAtomicNum() - 1 if 1 <= atom.GetAtomicNum() <= 118 else MASKED_ATOM,
-            _index(atom.GetChiralTag(), CHIRALITY_TAGS, other=0),
+            _index(atom.GetChiralTag().name, CHIRALITY_TAGS, other=0),
         )
         for atom in mol.GetAtoms()
     ]
@@ -88,8 +85,8 @@ def hu_graph(smiles: str) -> HuGraph:
     for bond in mol.GetBonds():
         begin, end = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
         feature = (
-            _index(bond.GetBondType(), BOND_TYPES, other=MASKED_BOND),
-            _index(bond.GetBondDir(), BOND_DIRECTIONS, other=0),
+            _index(bond.GetBondType().name, BOND_TYPES, other=MASKED_BOND),
+            _index(bond.GetBondDir().name, BOND_DIRECTIONS, other=0),
         )
         edges += [(begin, end), (end, begin)]
         features += [feature, feature]

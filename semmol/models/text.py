@@ -16,18 +16,22 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch_geometric.data import Batch
-from transformers import AutoTokenizer, DebertaV2Config, DebertaV2Model
 
 from semmol.config import DescriptionEncoderConfig, SmilesEncoderConfig
-from semmol.data.chem import randomized_smiles
 from semmol.models.base import EncoderOutput
 from semmol.models.corruption import STREAM_SMILES_MASK, STREAM_SMILES_ORDER, CorruptionKey
 from semmol.models.tokenizer import TokenVocab
 from semmol.runtime.distributed import global_mean
+
+# transformers is imported where a DeBERTa is built: the other encoders (and the GPU check's
+# bare machine) do without it.
+if TYPE_CHECKING:
+    from transformers import DebertaV2Config
 
 
 @dataclass(frozen=True)
@@ -51,10 +55,14 @@ class PretrainedText:
         return cls(config=config.to_dict(), tokenizer_files=files)
 
     def model_config(self) -> DebertaV2Config:
+        from transformers import DebertaV2Config
+
         return DebertaV2Config.from_dict(self.config)
 
     def tokenizer(self):
         """The tokenizer, loaded from a copy of its files."""
+        from transformers import AutoTokenizer
+
         with tempfile.TemporaryDirectory() as tmp:
             for name, content in self.tokenizer_files.items():
                 (Path(tmp) / name).write_bytes(content)
@@ -127,6 +135,8 @@ class TokenSequenceEncoder(nn.Module):
         texts = getattr(batch, self.field)
         if corrupt is None or not getattr(self.cfg, "randomize", False):
             return texts
+        from semmol.data.chem import randomized_smiles  # RDKit: only for randomized SMILES
+
         draws = corrupt.uniform(STREAM_SMILES_ORDER, batch.mol_id, torch.zeros_like(batch.mol_id))
         return [randomized_smiles(text, seed=int(d * 2**24)) for text, d in zip(texts, draws)]
 
@@ -173,6 +183,8 @@ class DebertaEncoder(TokenSequenceEncoder):
         field: str,
         packed: PretrainedText | None = None,
     ):
+        from transformers import AutoTokenizer, DebertaV2Model
+
         deberta = None  # built before the module's state exists, assigned after
         if packed is not None:
             tokenizer, deberta = packed.tokenizer(), DebertaV2Model(packed.model_config())
@@ -194,6 +206,8 @@ class DebertaEncoder(TokenSequenceEncoder):
     def _config(
         cfg: SmilesEncoderConfig | DescriptionEncoderConfig, vocab_size: int, pad_id: int
     ) -> DebertaV2Config:
+        from transformers import DebertaV2Config
+
         return DebertaV2Config(
             vocab_size=vocab_size,
             hidden_size=cfg.dim,

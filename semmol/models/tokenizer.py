@@ -19,8 +19,6 @@ from typing import ClassVar
 
 import torch
 
-from semmol.data.description import DESCRIPTION_WORDS, tokenize_description
-
 SMILES_TOKEN = re.compile(
     r"(\[[^\]]+]|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\(|\)|\.|=|#|-|\+|\\|\/|:|~|@|\?|>|<|\*|\$|%[0-9]{2}|[0-9]"
     r"|.)",  # last: any character no rule above covers
@@ -91,8 +89,15 @@ class DescriptionVocab(TokenVocab):
     :meth:`closed` is every word the RDKit description generator writes. Words of a dataset's
     own descriptions outside it map to ``<unk>``."""
 
-    split = staticmethod(tokenize_description)
+    # semmol.data.description imports RDKit: only description models need it.
+    @staticmethod
+    def split(text: str) -> list[str]:
+        from semmol.data.description import tokenize_description
+
+        return tokenize_description(text)
 
     @classmethod
     def closed(cls) -> DescriptionVocab:
+        from semmol.data.description import DESCRIPTION_WORDS
+
         return cls(DESCRIPTION_WORDS)

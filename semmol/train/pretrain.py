@@ -30,7 +30,6 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from semmol.config import PretrainJob
-from semmol.data.featurize import DESCRIPTOR_NAMES
 from semmol.data.shards import read_manifest, shard_paths
 from semmol.data.stream import ShardStream, column_moments, shard_smiles
 from semmol.methods import build_method, method_class
@@ -156,8 +155,10 @@ class Pretrainer:
         if not self.cfg.descriptor_views:
             return None
         widths = {view: self.model.encoders[view].dim for view in self.cfg.descriptor_views}
-        heads = DescriptorPrediction(widths, n_descriptors=len(DESCRIPTOR_NAMES))
-        heads.set_scaling(*column_moments(paths, "descriptors"))
+        moments = column_moments(paths, "descriptors")
+        # the shards' descriptor count, RDKit's, known without importing RDKit
+        heads = DescriptorPrediction(widths, n_descriptors=len(moments[0]))
+        heads.set_scaling(*moments)
         return heads.to(self.ctx.device)
 
     # ---------------------------------------------------------------- checkpoints

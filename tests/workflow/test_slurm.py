@@ -16,7 +16,7 @@ import pytest
 import torch
 import yaml
 
-from semmol.data.conformers import SHARD_METADATA_KEY
+from semmol.data.schema import SHARD_METADATA_KEY
 
 from .conftest import config_variant
 from .slurm_cluster import LocalSlurm, running_cluster, snakemake_slurm, submitted_jobs

@@ -4,13 +4,15 @@ import numpy as np
 import pytest
 from rdkit import Chem
 
-from semmol.data.featurize import (
+from semmol.data.feature_sizes import (
     ATOM_FEATURE_SIZES,
     ATOM_FEATURES,
     BOND_FEATURE_SIZES,
     BOND_FEATURES,
     ERG_SIZE,
     MACCS_BITS,
+)
+from semmol.data.featurize import (
     atom_features,
     bond_features,
     ecfp_bits,

@@ -106,11 +106,11 @@ def test_missing_file_is_named(tmp_path):
 
 def test_require_columns_suggests_the_close_name():
     frame = pl.DataFrame({"smiles": ["C"], "p_np": ["1"]})
-    require_columns(frame, ["smiles", "p_np"], path="bbbp.csv")
+    require_columns(frame.columns, ["smiles", "p_np"], path="bbbp.csv")
     with pytest.raises(TableError, match=r"bbbp\.csv: column 'smile' not found; did you mean 'smiles'\?"):
-        require_columns(frame, ["smile"], path="bbbp.csv")
+        require_columns(frame.columns, ["smile"], path="bbbp.csv")
     with pytest.raises(TableError) as error:
-        require_columns(frame, ["zzz"], path="bbbp.csv")
+        require_columns(frame.columns, ["zzz"], path="bbbp.csv")
     assert "did you mean" not in str(error.value)
     assert "(columns: smiles, p_np)" in str(error.value)
 
