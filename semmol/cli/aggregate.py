@@ -75,10 +75,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "metrics",
         type=Path,
-        nargs="+",
+        nargs="*",
         metavar="METRICS.json",
         help="fine-tuning and baseline results; those of a label fraction below 1 make the Label"
-        " efficiency section",
+        " efficiency section (none: a page of few-shot or probe tables only)",
     )
 
 

@@ -293,7 +293,9 @@ def aggregate(
     """Write the results table and plots for a set of result files.
 
     Args:
-        metrics: ``metrics.json`` files of fine-tuning runs and baselines, at every label fraction.
+        metrics: ``metrics.json`` files of fine-tuning runs and baselines, at every label fraction;
+            may be empty where ``fewshot`` or ``probes`` are given (then only :data:`SUMMARY_MD`,
+            :data:`SUMMARY_HTML` and the sections' CSV files are written, no plots).
         out_dir: output directory (:data:`SUMMARY_CSV`, :data:`SUMMARY_MD`, :data:`SUMMARY_HTML`,
             :data:`DATA_CSV` and the plots).
         pretrain_logs: pretraining ``metrics.jsonl`` per run name (default: none).
@@ -311,16 +313,15 @@ def aggregate(
         The summary rows.
     """
     out_dir = Path(out_dir)
-    everything = load_results(metrics)
+    metrics, fewshot, probes = list(metrics), list(fewshot), list(probes)
+    # A few-shot or probe page may have no fine-tuning results; then only its tables are written.
+    everything = load_results(metrics) if metrics or not (fewshot or probes) else []
     results = [result for result in everything if result["label_fraction"] == 1.0]
-    if not results:
+    if everything and not results:
         raise AggregateError("no metrics file of a whole train subset (label_fraction 1) given")
-    logs = {run: read_pretrain_log(path) for run, path in (pretrain_logs or {}).items()}
     data_rows = [read_dataset(name, directory) for name, directory in (datasets or {}).items()]
     rows = summarize(results, include_published=include_published)
-    write_summary_csv(rows, out_dir / SUMMARY_CSV)
-    sections = [summary_markdown(rows)]
-    fewshot = list(fewshot)
+    sections = [summary_markdown(rows)] if rows else []
     if fewshot:
         tasks, fewshot_table = fewshot_rows(fewshot)
         first = json.loads(Path(fewshot[0]).read_text())
@@ -328,7 +329,6 @@ def aggregate(
             fewshot_markdown(tasks, fewshot_table, k_shot=first["k_shot"], query_size=first["query_size"])
         )
         write_fewshot_csv(tasks, fewshot_table, out_dir / FEWSHOT_CSV)
-    probes = list(probes)
     if probes:
         sections.append(probe_markdown(*probe_table(probes)))
     curves = label_curves(everything)
@@ -339,8 +339,15 @@ def aggregate(
         sections.append(data_markdown(data_rows))
     with atomic_path(out_dir / SUMMARY_MD) as tmp:
         tmp.write_text("\n".join(sections))
+    if not results:
+        parts = [page.markdown_html(section) for section in sections]
+        page.write_page(out_dir / SUMMARY_HTML, title="semmol results", parts=parts)
+        log.info("tables without fine-tuning results written to %s", out_dir)
+        return rows
+    write_summary_csv(rows, out_dir / SUMMARY_CSV)
     with atomic_path(out_dir / SUMMARY_BY_RUN_MD) as tmp:
         tmp.write_text(summary_by_run_markdown(rows))
+    logs = {run: read_pretrain_log(path) for run, path in (pretrain_logs or {}).items()}
     plots.plot_metrics(results, rows, out_dir / METRICS_PLOT)
     figure = page.figure_html(out_dir / METRICS_PLOT, METRICS_CAPTION)
     parts = [page.markdown_html(sections[0]), figure, *map(page.markdown_html, sections[1:])]

@@ -25,6 +25,7 @@ from semmol.evaluate.aggregate import (
     read_pretrain_log,
     summarize,
 )
+from semmol.evaluate.fewshot_report import FEWSHOT_CSV
 from semmol.evaluate.tables import summary_markdown
 
 from ...conftest import drawn_share
@@ -472,3 +473,20 @@ def test_multiclass_rows_name_their_metric_and_ensemble_the_class_probabilities(
     assert row.metric == "roc_auc_ovr" and row.ensemble == pytest.approx(expected)
     text = summary_markdown([row])
     assert "| rings | scaffold | ROC-AUC one-vs-rest ↑ |" in text and "over the classes present" in text
+
+
+def test_a_few_shot_page_needs_no_fine_tuning_results(tmp_path):
+    episodes = {"Cardiac disorders": {"mean": 0.75, "episodes": [0.7, 0.8]}}
+    files = []
+    for seed, row in enumerate(("metamm", "transfer")):
+        path = tmp_path / f"{row}.json"
+        record = {"row": row, "learner": "maml", "seed": seed, "per_task": episodes, "mean": 0.75}
+        path.write_text(json.dumps({**record, "k_shot": 10, "query_size": 16}))
+        files.append(path)
+    out = tmp_path / "sider"
+    assert aggregate([], out_dir=out, fewshot=files) == []
+    assert sorted(p.name for p in out.iterdir()) == [FEWSHOT_CSV, SUMMARY_HTML, SUMMARY_MD]
+    text = (out / SUMMARY_MD).read_text()
+    assert text.startswith("## Few-shot") and "| metamm | maml | **0.750 (1)** | **0.750 (1)** |" in text
+    with pytest.raises(AggregateError, match="no metrics files"):
+        aggregate([], out_dir=out)
