@@ -339,19 +339,18 @@ def aggregate(
         sections.append(data_markdown(data_rows))
     with atomic_path(out_dir / SUMMARY_MD) as tmp:
         tmp.write_text("\n".join(sections))
+    parts = [page.markdown_html(section) for section in sections]
+    if results:  # the metrics plot follows the results table
+        plots.plot_metrics(results, rows, out_dir / METRICS_PLOT)
+        parts.insert(1, page.figure_html(out_dir / METRICS_PLOT, METRICS_CAPTION))
+    page.write_page(out_dir / SUMMARY_HTML, title="semmol results", parts=parts)
     if not results:
-        parts = [page.markdown_html(section) for section in sections]
-        page.write_page(out_dir / SUMMARY_HTML, title="semmol results", parts=parts)
         log.info("tables without fine-tuning results written to %s", out_dir)
         return rows
     write_summary_csv(rows, out_dir / SUMMARY_CSV)
     with atomic_path(out_dir / SUMMARY_BY_RUN_MD) as tmp:
         tmp.write_text(summary_by_run_markdown(rows))
     logs = {run: read_pretrain_log(path) for run, path in (pretrain_logs or {}).items()}
-    plots.plot_metrics(results, rows, out_dir / METRICS_PLOT)
-    figure = page.figure_html(out_dir / METRICS_PLOT, METRICS_CAPTION)
-    parts = [page.markdown_html(sections[0]), figure, *map(page.markdown_html, sections[1:])]
-    page.write_page(out_dir / SUMMARY_HTML, title="semmol results", parts=parts)
     plots.plot_finetune_curves(results, out_dir / FINETUNE_PLOT)
     plots.plot_pretrain_curves(logs, out_dir / PRETRAIN_PLOT)
     snapshots = {run: read_snapshots(directory) for run, directory in (center_snapshots or {}).items()}
