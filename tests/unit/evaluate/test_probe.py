@@ -136,3 +136,46 @@ def test_label_fractions_cut_train_alone_and_nest():
     assert {tuple(row) for row in again["train"]} == kept[0.1]
     with pytest.raises(ProbeError, match=r"in \(0, 1\]"):
         label_fraction(features, labels, fraction=0.0, seed=3)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_knn_predicts_what_scikit_learn_predicts_for_every_k(task):
+    """The ranked-once neighbours give scikit-learn's cosine kNN predictions, missing labels
+    and a zero vector included (continuous features: no ties in similarity)."""
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+    from semmol.evaluate.probe import KNN_K
+
+    rng = np.random.default_rng(9)
+    features = {name: rng.normal(size=(n, 6)) for name, n in SIZES.items()}
+    features["test"][0] = 0.0
+    labels = {
+        name: (rng.integers(0, 2, (n, 1)) if task == "classification" else rng.normal(size=(n, 1))).astype(float)
+        for name, n in SIZES.items()
+    }
+    labels["train"][::3] = np.nan
+    labelled = ~np.isnan(labels["train"][:, 0])
+    result = knn_probe(features, labels, task=task, targets=["y"])
+    k = result.chosen["y"]
+    assert k in KNN_K
+    if task == "classification":
+        model = KNeighborsClassifier(n_neighbors=k, metric="cosine", algorithm="brute")
+        model.fit(features["train"][labelled], labels["train"][labelled, 0].astype(int))
+        predict = lambda x: model.predict_proba(x)[:, 1]  # noqa: E731
+    else:
+        model = KNeighborsRegressor(n_neighbors=k, metric="cosine", algorithm="brute")
+        model.fit(features["train"][labelled], labels["train"][labelled, 0])
+        predict = model.predict
+    for name, x in features.items():
+        np.testing.assert_allclose(result.predictions[name][:, 0], predict(x), err_msg=name)
+
+
+def test_warm_started_logistic_fits_match_cold_ones():
+    rng = np.random.default_rng(10)
+    features, labels = _separable(rng)
+    features = {name: x + rng.normal(scale=4.0, size=x.shape) for name, x in features.items()}
+    result = linear_probe(features, labels, task="classification", targets=["y"])
+    scaled = standardized(features)
+    cold = LogisticRegression(C=result.chosen["y"], max_iter=2000, random_state=0)
+    cold.fit(scaled["train"], labels["train"][:, 0])
+    np.testing.assert_allclose(result.predictions["test"][:, 0], cold.predict_proba(scaled["test"])[:, 1], atol=1e-3)
