@@ -115,8 +115,13 @@ def _check(
             )
 
 
-def _class_one(model, x: np.ndarray) -> np.ndarray:
-    return model.predict_proba(x)[:, list(model.classes_).index(1)]
+def _predict(model, task: TaskType, x: np.ndarray) -> np.ndarray:
+    """Class-1 scores or values; an empty subset gives an empty array (scikit-learn refuses it)."""
+    if len(x) == 0:
+        return np.zeros(0)
+    if task == "classification":
+        return model.predict_proba(x)[:, list(model.classes_).index(1)]
+    return model.predict(x)
 
 
 def _valid_score(task: TaskType, labels: np.ndarray, predicted: np.ndarray) -> float:
@@ -193,11 +198,11 @@ def linear_probe(
             model = LogisticRegression(max_iter=2000, random_state=seed, warm_start=True)
             for strength in LOGISTIC_C:
                 model.set_params(C=strength).fit(x, y.astype(int))
-                yield strength, {name: _class_one(model, scaled[name]) for name in SUBSETS}
+                yield strength, {name: _predict(model, task, scaled[name]) for name in SUBSETS}
         else:
             for strength in RIDGE_ALPHA:
                 model = Ridge(alpha=strength).fit(x, y)
-                yield strength, {name: model.predict(scaled[name]) for name in SUBSETS}
+                yield strength, {name: _predict(model, task, scaled[name]) for name in SUBSETS}
 
     return _fit(scaled, labels, task=task, targets=targets, candidates=candidates)
 

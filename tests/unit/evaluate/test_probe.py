@@ -179,3 +179,14 @@ def test_warm_started_logistic_fits_match_cold_ones():
     cold = LogisticRegression(C=result.chosen["y"], max_iter=2000, random_state=0)
     cold.fit(scaled["train"], labels["train"][:, 0])
     np.testing.assert_allclose(result.predictions["test"][:, 0], cold.predict_proba(scaled["test"])[:, 1], atol=1e-3)
+
+
+@pytest.mark.parametrize("probe", ["linear", "knn"])
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_an_empty_test_subset_gives_empty_predictions(probe, task):
+    features, labels = _separable(np.random.default_rng(11))
+    features = {**features, "test": features["test"][:0]}
+    labels = {**labels, "test": labels["test"][:0]}
+    fit = linear_probe if probe == "linear" else knn_probe
+    result = fit(features, labels, task=task, targets=["y"])
+    assert result.predictions["test"].shape == (0, 1)
