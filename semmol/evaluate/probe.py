@@ -193,16 +193,19 @@ def linear_probe(
     # float32, the encoders' own precision: half the solver's time, the same choices
     scaled = {name: x.astype(np.float32) for name, x in standardized(features).items()}
 
+    if task == "classification":
+        parameter, grid = "C", LOGISTIC_C
+    else:
+        parameter, grid = "alpha", RIDGE_ALPHA
+
     def candidates(x, y, labelled):
         if task == "classification":
-            model = LogisticRegression(max_iter=2000, random_state=seed, warm_start=True)
-            for strength in LOGISTIC_C:
-                model.set_params(C=strength).fit(x, y.astype(int))
-                yield strength, {name: _predict(model, task, scaled[name]) for name in SUBSETS}
+            model, y = LogisticRegression(max_iter=2000, random_state=seed, warm_start=True), y.astype(int)
         else:
-            for strength in RIDGE_ALPHA:
-                model = Ridge(alpha=strength).fit(x, y)
-                yield strength, {name: _predict(model, task, scaled[name]) for name in SUBSETS}
+            model = Ridge()  # solved directly: nothing to warm-start
+        for strength in grid:
+            model.set_params(**{parameter: strength}).fit(x, y)
+            yield strength, {name: _predict(model, task, scaled[name]) for name in SUBSETS}
 
     return _fit(scaled, labels, task=task, targets=targets, candidates=candidates)
 
