@@ -50,7 +50,7 @@ from semmol.evaluate.data_report import data_markdown, read_dataset, write_data_
 from semmol.evaluate.fewshot_report import FEWSHOT_CSV, fewshot_markdown, fewshot_rows, write_fewshot_csv
 from semmol.evaluate.label_report import label_curves, label_markdown
 from semmol.evaluate.metrics import evaluate
-from semmol.evaluate.probe_report import probe_curves, probe_markdown, probe_table
+from semmol.evaluate.probe_report import geometry_markdown, probe_curves, probe_markdown, probe_table
 from semmol.evaluate.published import published_scores
 from semmol.evaluate.records import PREDICTIONS_FILE, read_metrics, score_columns
 from semmol.evaluate.summary_row import SummaryRow
@@ -331,6 +331,8 @@ def aggregate(
         write_fewshot_csv(tasks, fewshot_table, out_dir / FEWSHOT_CSV)
     if probes:
         sections.append(probe_markdown(*probe_table(probes)))
+        if geometry := geometry_markdown(probes):
+            sections.append(geometry)
     curves = label_curves(everything)
     if curves[1]:
         sections.append(label_markdown(*curves))

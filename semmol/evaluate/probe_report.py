@@ -1,4 +1,5 @@
-"""The Probes table: per feature set and probe, the test score on each benchmark, mean ± std over seeds.
+"""The Probes table: per feature set and probe, the test score on each benchmark, mean ± std over
+seeds; and the Embedding geometry table: how spread out each encoder's embedding is.
 
 Inputs are the ``metrics.json`` files of the probe stage (:func:`semmol.evaluate.probe_stage.run_probe`).
 The encoder rows are per run ('<run> pretrained', '<run> random init'); ECFP4 and RDKit 2D do not
@@ -117,4 +118,45 @@ def probe_markdown(metrics: dict[str, str], rows: ProbeRows) -> str:
     for (label, probe), cells in rows.items():
         cells_text = " | ".join(scores_cell(cells.get(b, [])) for b in benches)
         lines.append(f"| {label} | {probe} | {cells_text} |")
+    return "\n".join(lines) + "\n"
+
+
+def geometry_markdown(paths: list[str | Path]) -> str:
+    """The Embedding geometry section: per encoder row, effective rank and mean cosine on each
+    benchmark, means over split seeds; empty where no file reports geometry (files written
+    before the probe stage did)."""
+    metrics: dict[str, str] = {}
+    cells: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    for path in map(Path, paths):
+        result = json.loads(path.read_text())
+        metrics[result["benchmark"]] = result["metric"]
+        for name, geometry in result.get("geometry", {}).items():
+            label = f"{result['run']} {_LABELS[name]}"
+            spread = (geometry["effective_rank"], geometry["mean_cosine"])
+            cells.setdefault(label, {}).setdefault(result["benchmark"], []).append(spread)
+    if not cells:
+        return ""
+    benches = list(metrics)
+    lines = [
+        "## Embedding geometry",
+        "",
+        "How spread out each encoder's embedding of a benchmark's molecules is "
+        "(docs/methods.md, \"Representation probes\"): effective rank (1: every molecule on one "
+        "line) / mean cosine similarity of two molecules (1: all point one way); means over split "
+        "seeds. A pretrained embedding far below its random-init twin in rank, or near 1 in "
+        "cosine, has collapsed.",
+        "",
+        "| features | " + " | ".join(benches) + " |",
+        "|---|" + "---|" * len(benches),
+    ]
+    for label, by_bench in cells.items():
+        row = []
+        for bench in benches:
+            values = by_bench.get(bench)
+            if not values:
+                row.append("–")
+                continue
+            rank, cosine = np.mean([v[0] for v in values]), [v[1] for v in values if v[1] is not None]
+            row.append(f"{rank:.1f} / " + (f"{np.mean(cosine):.2f}" if cosine else "–"))
+        lines.append(f"| {label} | " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"

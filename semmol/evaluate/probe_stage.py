@@ -19,7 +19,9 @@ rdkit2d
 ``metrics.json``: run, benchmark, split (kind), seed, task, targets, metric, higher_is_better,
 views (the views embedded), n and missing (per subset), rows (one per label fraction, feature
 set and probe: ``label_fraction`` and the keys of :func:`~semmol.evaluate.probe.probe_row`, or
-null scores and ``skipped`` where a fraction leaves a target no training label), seconds.
+null scores and ``skipped`` where a fraction leaves a target no training label), geometry (per
+encoder feature set, :func:`~semmol.evaluate.embedding_geometry.embedding_geometry` of the
+whole benchmark's features: a collapsed embedding shows there), seconds.
 Strict JSON: a score that cannot be computed is null.
 """
 
@@ -40,6 +42,7 @@ from semmol.data.benchmark import SUBSETS, load_benchmark_split
 from semmol.data.reader import ShardDataset
 from semmol.data.shards import shard_paths
 from semmol.evaluate.baseline import ecfp_matrix
+from semmol.evaluate.embedding_geometry import embedding_geometry
 from semmol.evaluate.metrics import TASK_METRIC
 from semmol.evaluate.probe import PROBES, ProbeError, label_fraction, probe_row, standardized
 from semmol.inference.embed import embed_dataset
@@ -50,6 +53,8 @@ log = logging.getLogger(__name__)
 
 #: Feature sets of the probe stage, in the order they are reported.
 FEATURE_SETS = ("pretrained", "random_init", "ecfp4", "rdkit2d")
+#: The feature sets that are encoder outputs, whose spread ``metrics.json`` reports.
+ENCODER_FEATURE_SETS = ("pretrained", "random_init")
 
 
 def encoder_features(
@@ -169,6 +174,10 @@ def run_probe(
         "rdkit2d": standardized({name: shards.columns.descriptors[positions[name]] for name in SUBSETS}),
     }
     labels = {name: data[name].labels for name in SUBSETS}
+    geometry = {  # label-free: over the whole benchmark
+        name: embedding_geometry(np.concatenate([features[name][subset] for subset in SUBSETS]))
+        for name in ENCODER_FEATURE_SETS
+    }
     rows = [
         _row(features[name], labels, name=name, probe=probe, fraction=fraction, dataset=dataset, seed=seed)
         for fraction in label_fractions
@@ -189,6 +198,7 @@ def run_probe(
         "n": {name: len(data[name]) for name in SUBSETS},
         "missing": data.missing,
         "rows": rows,
+        "geometry": geometry,
         "seconds": time.perf_counter() - started,
     }
     with atomic_path(Path(out_dir) / "metrics.json") as tmp:

@@ -50,6 +50,8 @@ def test_probe_writes_one_row_per_label_fraction_feature_set_and_probe(
     dims = {row["features"]: row["dim"] for row in metrics["rows"]}
     assert dims["pretrained"] == dims["random_init"] == 2 * 16 and dims["ecfp4"] == 2048
     assert all(row["test"] > 0 for row in metrics["rows"])
+    assert sorted(metrics["geometry"]) == ["pretrained", "random_init"]
+    assert all(1.0 <= g["effective_rank"] <= 2 * 16 and g["dim"] == 2 * 16 for g in metrics["geometry"].values())
 
 
 def test_probe_refuses_a_multiclass_benchmark_in_one_line(multiclass_molecules, tmp_path):

@@ -37,8 +37,8 @@ STAGE_VERSION = {
     "finetune": 5,  # 5: weighted view fusion, fingerprint cross-attention (model format 3)  # 4: every encoder at encoder_lr, lr schedules, descriptors standardized on train
     "baseline": 2,  # 2: one rule for every baseline kind (rf_ecfp4, chemprop)
     "fewshot": 2,  # 2: meta-training leaves out tasks too small for an episode
-    "probe": 2,  # 2: a label fraction keeps ceil(f * n) train molecules, as fine-tuning does
-    "aggregate": 5,  # 5: the Label efficiency section  # 4: the Probes section  # 3: seed ensembles, baselines by name, the few-shot section  # 2: the data table over the datasets (summary.md, summary.html, data.csv)
+    "probe": 3,  # 3: embedding geometry in metrics.json  # 2: a label fraction keeps ceil(f * n) train molecules, as fine-tuning does
+    "aggregate": 6,  # 6: the Embedding geometry section  # 5: the Label efficiency section  # 4: the Probes section  # 3: seed ensembles, baselines by name, the few-shot section  # 2: the data table over the datasets (summary.md, summary.html, data.csv)
 }
 
 SPLIT_KINDS = r"scaffold|random|balanced_scaffold|column|none"

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from semmol.evaluate.probe_report import probe_curves, probe_markdown, probe_table
+from semmol.evaluate.probe_report import geometry_markdown, probe_curves, probe_markdown, probe_table
 
 
-def _write(directory, *, run: str, seed: int, pretrained: float, ecfp: float) -> str:
+def _write(directory, *, run: str, seed: int, pretrained: float, ecfp: float, geometry=None) -> str:
     rows = [
         {"features": "pretrained", "probe": "linear", "test": pretrained},
         {"features": "random_init", "probe": "linear", "test": 0.5},
@@ -15,7 +15,7 @@ def _write(directory, *, run: str, seed: int, pretrained: float, ecfp: float) ->
     ]
     path = directory / f"{run}-{seed}.json"
     result = {"run": run, "benchmark": "bbbp", "split": "scaffold", "seed": seed, "metric": "roc_auc"}
-    path.write_text(json.dumps({**result, "rows": rows}))
+    path.write_text(json.dumps({**result, "rows": rows, **({"geometry": geometry} if geometry else {})}))
     return str(path)
 
 
@@ -81,3 +81,20 @@ def test_label_efficiency_curves_per_benchmark_and_probe(tmp_path):
     assert list(semmol) == [0.05, 0.5, 1.0]
     assert semmol[0.5] == pytest.approx([0.5, 0.51])
     assert curves[("bbbp", "linear")]["ECFP4"][0.05] == pytest.approx([0.6, 0.61])
+
+
+def test_geometry_table_averages_seeds_and_is_empty_without_geometry(tmp_path):
+    def geometry(rank: float) -> dict:
+        return {
+            "pretrained": {"effective_rank": rank, "mean_cosine": 0.9, "constant_dims": 0, "dim": 4},
+            "random_init": {"effective_rank": 3.0, "mean_cosine": 0.5, "constant_dims": 0, "dim": 4},
+        }
+
+    paths = [
+        _write(tmp_path, run="semmol", seed=seed, pretrained=0.8, ecfp=0.7, geometry=geometry(1.0 + seed))
+        for seed in (0, 1)
+    ]
+    table = geometry_markdown(paths)
+    assert "| semmol pretrained | 1.5 / 0.90 |" in table
+    assert "| semmol random init | 3.0 / 0.50 |" in table
+    assert geometry_markdown([_write(tmp_path, run="old", seed=0, pretrained=0.8, ecfp=0.7)]) == ""
