@@ -141,6 +141,13 @@ class SemanticConfig(Section):
         "libraries' weighted centers), in the pseudo-pair logit and the alignment; 'per_modality': "
         "one normalised positive and one term per target library.",
     )
+    positive_from: Literal["anchor", "target"] = Field(
+        "anchor",
+        description="What chooses and weights each library's top-M centers: 'anchor' (reference), "
+        "the anchor's own similarities, which no term ties to the molecule's other views, so the "
+        "matching alone can collapse the anchor; 'target', the molecule's own target projection "
+        "(detached), hard negatives still the anchor's most similar other centers.",
+    )
     align_reduction: Literal["mean", "sum"] = Field(
         "mean",
         description="How the alignment term reduces (a - p)^2 over the feature dimension: 'mean' "

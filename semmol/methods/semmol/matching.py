@@ -8,6 +8,9 @@ For an anchor ``a`` and the centers ``C`` of one target modality, with similarit
   (the reference's ``normalize(p_2D + p_3D)``);
 - the hard negatives are the centers outside the top-M with ``s >= delta``, most similar
   first, at most ``max_negatives``;
+- with a ``guide`` (``semantic.positive_from: target``, not the reference), the top-M centers
+  and their weights come from the guide's similarities (the molecule's own target view,
+  detached) instead of the anchor's; the hard negatives are still ranked by ``s``;
 - the pseudo-pair loss is ``logsumexp([a.p, a.n_1, ...] / tau_L) - a.p / tau_L`` for rows that
   have at least one negative;
 - the alignment loss is ``(a - p)^2`` averaged over the feature dimension (the reference), or
@@ -61,12 +64,15 @@ def soft_match(
     delta: float,
     max_negatives: int,
     faiss_min_size: int,
+    guide: torch.Tensor | None = None,
 ) -> SoftMatch:
     """Soft positive and hard negatives of each anchor row (see the module docstring).
 
     Args:
         anchor: ``[B, dim]`` L2-normalised anchor features.
         centers: ``[K, dim]`` unit-norm centers (treated as constants).
+        guide: ``[B, dim]`` L2-normalised features that choose and weight the top-M centers
+            (treated as constants); None (the reference): the anchor itself.
         top_m: M, centers forming the positive (``<= K``).
         tau: temperature of the softmax weights (a tensor for a learnable tau).
         weighting: ``softmax`` or ``uniform``.
@@ -78,11 +84,14 @@ def soft_match(
     if not 1 <= top_m <= n_centers:
         raise ValueError(f"top_m must be between 1 and the number of centers ({n_centers}), got {top_m}")
     centers = centers.detach()
-    candidates = min(n_centers, top_m + max_negatives)
-    _, indices = top_k_inner_product(anchor, centers, candidates, faiss_min_size=faiss_min_size)
+    if guide is None:
+        candidates = min(n_centers, top_m + max_negatives)
+        _, indices = top_k_inner_product(anchor, centers, candidates, faiss_min_size=faiss_min_size)
+    else:
+        indices = _guided_candidates(anchor, guide.detach(), centers, top_m, max_negatives, faiss_min_size)
     vectors = centers[indices]  # [B, candidates, dim]
     sims = (anchor.unsqueeze(1) * vectors).sum(-1)
-    top_sims = sims[:, :top_m]
+    top_sims = sims[:, :top_m] if guide is None else (guide.detach().unsqueeze(1) * vectors[:, :top_m]).sum(-1)
     if weighting == "softmax":
         weights = torch.softmax(top_sims / tau, dim=1)
     elif weighting == "uniform":
@@ -100,6 +109,24 @@ def soft_match(
         negative_sims=negative_sims,
         negative_mask=negative_sims.detach() >= delta,
     )
+
+
+def _guided_candidates(
+    anchor: torch.Tensor,
+    guide: torch.Tensor,
+    centers: torch.Tensor,
+    top_m: int,
+    max_negatives: int,
+    faiss_min_size: int,
+) -> torch.Tensor:
+    """``[B, M + N]``: the guide's top-M centers, then the anchor's most similar other centers."""
+    _, positives = top_k_inner_product(guide, centers, top_m, faiss_min_size=faiss_min_size)
+    n_negatives = min(max_negatives, centers.shape[0] - top_m)
+    if n_negatives == 0:
+        return positives
+    anchor_sims = (anchor.detach() @ centers.T).scatter(1, positives, float("-inf"))
+    negatives = torch.topk(anchor_sims, n_negatives, dim=1).indices
+    return torch.cat([positives, negatives], dim=1)
 
 
 def pseudo_pair_loss(
@@ -141,6 +168,15 @@ def alignment_loss(
     raise ValueError(f"unknown reduction '{reduction}' (expected 'mean' or 'sum')")
 
 
-def fuse_positives(matches: list[SoftMatch]) -> torch.Tensor:
-    """``normalize(sum_m sum_k w_mk c_mk)``: one unit positive from several libraries' matches."""
-    return F.normalize(torch.stack([match.weighted_sum for match in matches]).sum(0), dim=1)
+def fuse_positives(matches: list[SoftMatch], usable: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """``normalize(sum_m sum_k w_mk c_mk)``: one unit positive from several libraries' matches.
+
+    Args:
+        matches: one match per library.
+        usable: per match, ``[B]`` bool rows whose match counts (default: all); a row none of
+            whose matches counts gets a zero vector.
+    """
+    sums = [match.weighted_sum for match in matches]
+    if usable is not None:
+        sums = [torch.where(rows[:, None], weighted, 0.0) for weighted, rows in zip(sums, usable, strict=True)]
+    return F.normalize(torch.stack(sums).sum(0), dim=1)

@@ -160,18 +160,30 @@ class SemMolObjective(nn.Module):
         self, anchor: torch.Tensor, targets: Targets, keys: torch.Tensor, tau: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         cfg = self.cfg
+        guided = cfg.positive_from == "target"
         matches = {
-            name: self._soft_match(anchor, self.libraries[name].snapshot(), tau, cfg.max_negatives)
+            name: self._soft_match(
+                anchor,
+                self.libraries[name].snapshot(),
+                tau,
+                cfg.max_negatives,
+                guide=targets[name][0].float() if guided else None,
+            )
             for name in self.targets
         }
-        fused = fuse_positives(list(matches.values())) if cfg.positive == "fused" else None
+        # A positive chosen by a target view needs that view; one chosen by the anchor does not.
         every_row = torch.ones_like(keys, dtype=torch.bool)
+        usable = {name: targets[name][1] if guided else every_row for name in self.targets}
+        fused = fused_valid = None
+        if cfg.positive == "fused":
+            fused = fuse_positives(list(matches.values()), [usable[name] for name in matches])
+            fused_valid = torch.stack(list(usable.values())).any(0)
         pseudo_sum = align_sum = anchor.new_zeros(())
         counts = anchor.new_zeros(3)  # pseudo pairs, align pairs, negatives of the pseudo pairs
         for name, match in matches.items():
-            # A fused positive reads only the anchor and the libraries, so every row has one; a
-            # per-modality pair needs the molecule's own target view.
-            valid = every_row if fused is not None else targets[name][1]
+            # A fused positive exists for every row with a usable target; a per-modality pair
+            # needs the molecule's own target view.
+            valid = fused_valid if fused is not None else targets[name][1]
             positive = fused if fused is not None else match.positive
             negative_sims, negative_mask = match.negative_sims, match.negative_mask
             if name in self.banks and len(self.banks[name]):
@@ -189,9 +201,10 @@ class SemMolObjective(nn.Module):
                 per_pair = alignment_loss(anchor, positive, reduction=cfg.align_reduction)
                 align_sum = align_sum + per_pair[valid].sum()
                 counts[1] += valid.sum()
-        if fused is not None:  # one alignment per anchor row
-            align_sum = alignment_loss(anchor, fused, reduction=cfg.align_reduction).sum()
-            counts[1] += anchor.shape[0]
+        if fused is not None:  # one alignment per anchor row that has a fused positive
+            per_row = alignment_loss(anchor, fused, reduction=cfg.align_reduction)
+            align_sum = per_row[fused_valid].sum()
+            counts[1] += fused_valid.sum()
         pseudo = global_mean(pseudo_sum, counts[0])
         align = global_mean(align_sum, counts[1])
         # log values: global sums, identical on every rank
@@ -199,11 +212,17 @@ class SemMolObjective(nn.Module):
         return pseudo, align, stats
 
     def _soft_match(
-        self, anchor: torch.Tensor, centers: torch.Tensor, tau: torch.Tensor | float, max_negatives: int
+        self,
+        anchor: torch.Tensor,
+        centers: torch.Tensor,
+        tau: torch.Tensor | float,
+        max_negatives: int,
+        guide: torch.Tensor | None = None,
     ) -> SoftMatch:
         return soft_match(
             anchor,
             centers,
+            guide=guide,
             top_m=self.cfg.top_m,
             tau=tau,
             weighting=self.cfg.weighting,

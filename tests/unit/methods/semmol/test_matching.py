@@ -145,3 +145,28 @@ def test_faiss_and_torch_matching_agree():
 def test_top_m_beyond_the_library_is_refused():
     with pytest.raises(ValueError, match="top_m"):
         match(angle(0.0), top_m=8)
+
+
+def test_a_guide_chooses_and_weights_the_positive_and_the_anchor_ranks_the_negatives():
+    # anchor at 0 degrees, guide at 90: the positive is the guide's top 2 (100, 80), weighted by
+    # the guide's similarities; negatives are the anchor's nearest other centers (0, 20, 40, 55)
+    anchor, guide = angle(0.0).requires_grad_(True), angle(90.0).requires_grad_(True)
+    result = match(anchor, guide=guide)
+    assert sorted(result.top_indices[0].tolist()) == [0, 6]
+    assert torch.allclose(result.weights[0], torch.tensor([0.5, 0.5]))  # equally similar to the guide
+    expected = F.normalize(CENTERS[0] + CENTERS[6], dim=0)
+    assert torch.allclose(result.positive[0], expected, atol=1e-6)
+    assert hard_negatives(result) == [2, 5, 1, 4]  # s >= 0.5: 0, 20, 40, 55 degrees
+    (result.negative_sims.sum() + (anchor * result.positive).sum()).backward()
+    assert anchor.grad is not None and guide.grad is None  # the guide is a constant
+
+
+def test_fused_positive_leaves_out_unusable_matches():
+    centers = torch.cat([angle(0.0), angle(90.0)])
+    options = dict(top_m=1, tau=1.0, weighting="uniform", delta=1.0, max_negatives=0, faiss_min_size=NEVER_FAISS)
+    first = soft_match(angle(10.0).repeat(2, 1), centers, **options)
+    second = soft_match(angle(80.0).repeat(2, 1), centers, **options)
+    usable = [torch.tensor([True, True]), torch.tensor([True, False])]
+    fused = fuse_positives([first, second], usable)
+    assert torch.allclose(fused[0], F.normalize(torch.tensor([1.0, 1.0]), dim=0), atol=1e-6)
+    assert torch.allclose(fused[1], torch.tensor([1.0, 0.0]), atol=1e-6)  # the second match left out

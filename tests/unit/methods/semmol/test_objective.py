@@ -159,8 +159,10 @@ def test_matching_uses_the_centers_from_before_this_steps_update():
     assert loss.item() != pytest.approx(expected_loss(after, anchor, targets, cfg, 0.1), rel=1e-5)
 
 
-def test_gradients_reach_only_the_anchor_and_tau():
-    obj, model, stream = objective(config(warmup_updates=0, ramp_steps=0)), encoder(), Stream()
+@pytest.mark.parametrize("positive_from", ["anchor", "target"])
+def test_gradients_reach_only_the_anchor_and_tau(positive_from):
+    cfg = config(warmup_updates=0, ramp_steps=0, positive_from=positive_from)
+    obj, model, stream = objective(cfg), encoder(), Stream()
     train(obj, model, range(2), stream)
     x, targets, keys = stream.batch(2)
     targets = {name: (feats.clone().requires_grad_(True), valid) for name, (feats, valid) in targets.items()}
@@ -278,3 +280,30 @@ def test_inputs_are_checked():
         obj(x, targets, keys.int(), 0)
     with pytest.raises(ValueError, match="top_m"):
         objective(config(top_m=7))
+
+
+def test_target_chosen_positives_read_each_molecules_own_target_views():
+    cfg = config(
+        positive="fused", positive_from="target", memory_bank_size=0, warmup_updates=0, ramp_steps=0
+    )
+    obj, model, stream = objective(cfg), encoder(), Stream()
+    train(obj, model, range(3), stream)
+    x, targets, keys = stream.batch(3)
+    snapshots = {name: obj.libraries[name].snapshot().clone() for name in TARGETS}
+    tau = obj.temperature(3).detach()
+    with torch.no_grad():
+        loss, _ = obj(F.normalize(model(x), dim=1), targets, keys, 3)
+        anchor = F.normalize(model(x), dim=1)
+    options = dict(top_m=2, tau=tau, weighting="softmax", delta=0.0, max_negatives=3, faiss_min_size=1 << 62)
+    matches = [soft_match(anchor, snapshots[t], guide=targets[t][0], **options) for t in TARGETS]
+    usable = [targets[t][1] for t in TARGETS]
+    assert not usable[1].all()  # some molecules lack a 3D view: their positive is the 2D match alone
+    positive = fuse_positives(matches, usable)
+    pseudo = []
+    for match in matches:  # every row has a 2D view, so every row has a fused positive
+        per_row, has_negative = pseudo_pair_loss(
+            anchor, positive, match.negative_sims, match.negative_mask, temperature=cfg.tau_loss
+        )
+        pseudo.append(per_row[has_negative])
+    expected = torch.cat(pseudo).mean() + alignment_loss(anchor, positive, reduction="sum").mean()
+    assert float(loss) == pytest.approx(float(expected), rel=1e-5)
