@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from semmol.evaluate.embedding_geometry import embedding_geometry
+from semmol.evaluate.embedding_geometry import embedding_geometry, spectrum_effective_rank
 
 
 def test_rows_on_one_line_have_effective_rank_one_and_cosine_one():
@@ -32,6 +32,13 @@ def test_mean_cosine_is_the_mean_over_pairs_of_different_rows():
     cosines = unit @ unit.T
     expected = cosines[~np.eye(len(unit), dtype=bool)].mean()
     assert embedding_geometry(features)["mean_cosine"] == pytest.approx(expected)
+
+
+def test_a_direction_too_small_to_share_in_the_variance_counts_for_nothing():
+    # its share of the power, 1e-310 / 1e40, rounds to zero (the log of which would be NaN)
+    assert spectrum_effective_rank(np.array([1e20, 1e-155, 0.0])) == 1.0
+    assert spectrum_effective_rank(np.array([2.0, 2.0])) == pytest.approx(2.0)
+    assert spectrum_effective_rank(np.zeros(3)) == 0.0
 
 
 def test_too_few_rows_are_refused():
