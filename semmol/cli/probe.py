@@ -15,7 +15,9 @@ HELP = (
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", type=Path, required=True, help="the run's pretrained model.pt")
+    parser.add_argument(
+        "--model", type=Path, help="the run's pretrained model.pt (needed for the encoder feature sets)"
+    )
     parser.add_argument("--molecules", type=Path, required=True, help="the benchmark's molecules.parquet")
     parser.add_argument(
         "--shards-manifest", type=Path, required=True, help="the benchmark's shards/manifest.json"
@@ -28,9 +30,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="the benchmark's dataset config as JSON (or @file.json)",
     )
     parser.add_argument(
-        "--modalities", nargs="+", required=True, help="the views the run fine-tunes (finetune.modalities)"
+        "--modalities", nargs="+", default=[], help="the views the run fine-tunes (finetune.modalities)"
     )
-    parser.add_argument("--name", required=True, help="the run's name")
+    parser.add_argument("--name", help="the run's name (none for fingerprints alone)")
+    parser.add_argument(
+        "--features",
+        nargs="+",
+        help="feature sets to probe, of pretrained, random_init, ecfp4, rdkit2d (default: all); "
+        "ecfp4 and rdkit2d need no model",
+    )
     parser.add_argument("--benchmark", required=True, help="benchmark name recorded in the results")
     parser.add_argument(
         "--seed", type=int, required=True, help="the split seed; seeds the random encoders too"
@@ -52,7 +60,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     import torch
 
-    from semmol.evaluate.probe_stage import run_probe
+    from semmol.evaluate.probe_stage import ENCODER_FEATURE_SETS, FEATURE_SETS, run_probe
+
+    features = args.features or list(FEATURE_SETS)
+    encoders = [name for name in ENCODER_FEATURE_SETS if name in features]
+    if encoders and (args.model is None or not args.modalities or args.name is None):
+        raise ValueError(f"feature sets {encoders} need --model, --modalities and --name")
 
     torch.set_num_threads(max(1, args.threads))
     run_probe(
@@ -68,4 +81,5 @@ def run(args: argparse.Namespace) -> None:
         out_dir=args.out_dir,
         label_fractions=args.label_fractions,
         batch_size=args.batch_size,
+        feature_sets=features,
     )

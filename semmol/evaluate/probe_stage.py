@@ -108,38 +108,71 @@ def _row(
     return {"label_fraction": fraction, **row}
 
 
-def run_probe(
+def _encoder_features(
     model: str | Path,
+    shards_manifest: str | Path,
+    positions_of: Any,
+    *,
+    modalities: list[str],
+    seed: int,
+    batch_size: int,
+) -> tuple[list[str], ShardDataset, dict[str, dict[str, np.ndarray]]]:
+    """``(views, shards, features)``: the ``pretrained`` and ``random_init`` feature sets of
+    the model's fine-tuned views (those it lacks are left out: never pretrained)."""
+    pretrained, _ = MultiModalEncoder.load(model)
+    views = [view for view in modalities if view in pretrained.modalities]
+    if not views:
+        raise ValueError(f"{model}: holds {pretrained.modalities}, none of the fine-tuned views {modalities}")
+    if len(views) < len(modalities):
+        absent = sorted(set(modalities) - set(views))
+        log.warning("views %s are not in %s: probed without them", absent, model)
+    shards = ShardDataset(shard_paths(shards_manifest), conformers="all", seed=seed, images="image" in views)
+    positions = positions_of(shards)
+    torch.manual_seed(seed)
+    fresh = MultiModalEncoder.from_spec(pretrained.spec(), where=model)
+    fresh.fit_input_scaling(shards.columns, np.asarray(positions["train"]), modalities=views)
+    embed = {"modalities": views, "batch_size": batch_size}
+    return views, shards, {
+        "pretrained": encoder_features(pretrained, shards, positions, **embed),
+        "random_init": encoder_features(fresh, shards, positions, **embed),
+    }
+
+
+def run_probe(
+    model: str | Path | None,
     *,
     molecules: str | Path,
     shards_manifest: str | Path,
     split: str | Path,
     dataset: DatasetConfig,
     modalities: list[str],
-    run: str,
+    run: str | None,
     benchmark: str,
     seed: int,
     out_dir: str | Path,
     label_fractions: Sequence[float] = (1.0,),
     batch_size: int = 256,
+    feature_sets: Sequence[str] = FEATURE_SETS,
 ) -> dict[str, Any]:
-    """Probe every feature set of one benchmark split; write ``out_dir/metrics.json``.
+    """Probe the feature sets of one benchmark split; write ``out_dir/metrics.json``.
 
     Args:
-        model: the run's pretrained ``model.pt``.
+        model: the run's pretrained ``model.pt``; None where no encoder feature set is asked for.
         molecules: the benchmark's ``molecules.parquet``.
         shards_manifest: the benchmark's ``shards/manifest.json``.
         split: the split JSON.
         dataset: the benchmark's dataset config (targets, task).
         modalities: the views the run fine-tunes; those the model lacks are left out (their
             encoders were never pretrained).
-        run: the run's name.
+        run: the run's name; None for fingerprints alone (they do not depend on a run).
         benchmark: the benchmark's name.
         seed: the split seed; seeds the random encoders and the logistic solver.
         out_dir: the result directory.
         label_fractions: shares of the train labels each probe is fit on (default: all); see
             :func:`~semmol.evaluate.probe.label_fraction`.
         batch_size: molecules per forward pass (default 256).
+        feature_sets: which of :data:`FEATURE_SETS` to probe (default: all). The workflow
+            probes the fingerprints once per benchmark split, not once per run.
 
     Returns:
         The metrics as written.
@@ -148,40 +181,43 @@ def run_probe(
         raise ValueError(f"benchmark '{benchmark}' has no task type; a probe needs one")
     if dataset.task == "multiclass":  # the probes score one column per target, a class-1 score
         raise ValueError(f"benchmark '{benchmark}': the probe stage does not handle multiclass targets")
+    unknown = sorted(set(feature_sets) - set(FEATURE_SETS))
+    if unknown or not feature_sets:
+        raise ValueError(f"feature sets {unknown or '[]'}: expected some of {list(FEATURE_SETS)}")
+    encoders = [name for name in ENCODER_FEATURE_SETS if name in feature_sets]
+    if encoders and model is None:
+        raise ValueError(f"feature sets {encoders} need a pretrained model")
     started = time.perf_counter()
     data = load_benchmark_split(molecules, split, targets=dataset.targets)
-    pretrained, _ = MultiModalEncoder.load(model)
-    views = [view for view in modalities if view in pretrained.modalities]
-    if not views:
-        raise ValueError(f"{model}: holds {pretrained.modalities}, none of the fine-tuned views {modalities}")
-    if len(views) < len(modalities):
-        absent = sorted(set(modalities) - set(views))
-        log.warning("views %s are not in %s: probed without them", absent, model)
-    shards = ShardDataset(
-        shard_paths(shards_manifest), conformers="all", seed=seed, images="image" in views
-    )
-    positions = {name: shards.positions(data[name].mol_index) for name in SUBSETS}
-    torch.manual_seed(seed)
-    fresh = MultiModalEncoder.from_spec(pretrained.spec(), where=model)
-    fresh.fit_input_scaling(shards.columns, np.asarray(positions["train"]), modalities=views)
-    embed = {"modalities": views, "batch_size": batch_size}
-    features = {
-        "pretrained": encoder_features(pretrained, shards, positions, **embed),
-        "random_init": encoder_features(fresh, shards, positions, **embed),
-        "ecfp4": {
+
+    def positions_of(shards: ShardDataset) -> dict[str, list[int]]:
+        return {name: shards.positions(data[name].mol_index) for name in SUBSETS}
+
+    features: dict[str, dict[str, np.ndarray]] = {}
+    views: list[str] = []
+    shards = None
+    if encoders:
+        views, shards, features = _encoder_features(
+            model, shards_manifest, positions_of, modalities=modalities, seed=seed, batch_size=batch_size
+        )
+    if "ecfp4" in feature_sets:
+        features["ecfp4"] = {
             name: ecfp_matrix(data[name].smiles, radius=2, n_bits=2048, source=molecules) for name in SUBSETS
-        },
-        "rdkit2d": standardized({name: shards.columns.descriptors[positions[name]] for name in SUBSETS}),
-    }
+        }
+    if "rdkit2d" in feature_sets:
+        shards = shards or ShardDataset(shard_paths(shards_manifest), seed=seed)
+        positions = positions_of(shards)
+        features["rdkit2d"] = standardized({name: shards.columns.descriptors[positions[name]] for name in SUBSETS})
     labels = {name: data[name].labels for name in SUBSETS}
     geometry = {  # label-free: over the whole benchmark
         name: embedding_geometry(np.concatenate([features[name][subset] for subset in SUBSETS]))
-        for name in ENCODER_FEATURE_SETS
+        for name in encoders
     }
     rows = [
         _row(features[name], labels, name=name, probe=probe, fraction=fraction, dataset=dataset, seed=seed)
         for fraction in label_fractions
         for name in FEATURE_SETS
+        if name in features
         for probe in PROBES
     ]
     metric, higher_is_better = TASK_METRIC[dataset.task]

@@ -15,12 +15,15 @@ from ..conftest import ESOL_TARGET
 pytestmark = pytest.mark.slow
 
 
+ESOL_DATASET = json.dumps(
+    {"source": {"kind": "local", "path": "esol.csv"}, "targets": [ESOL_TARGET], "task": "regression"}
+)
+
+
 def test_probe_writes_one_row_per_label_fraction_feature_set_and_probe(
     pretrained_dir, tiny_benchmark, tmp_path
 ):
-    dataset = json.dumps(
-        {"source": {"kind": "local", "path": "esol.csv"}, "targets": [ESOL_TARGET], "task": "regression"}
-    )
+    dataset = ESOL_DATASET
     out_dir = tmp_path / "results/probe/semmol/esol/scaffold-0"
     main(
         [
@@ -65,6 +68,40 @@ def test_probe_refuses_a_multiclass_benchmark_in_one_line(multiclass_molecules, 
                 *("--split", str(split), "--shards-manifest", str(tmp_path / "manifest.json")),
                 *("--dataset", multiclass_molecules["dataset"].model_dump_json(), "--modalities", "graph2d"),
                 *("--name", "semmol", "--benchmark", "rings", "--seed", "0"),
+                *("--out-dir", str(tmp_path / "out")),
+            ]
+        )
+
+
+def test_fingerprints_alone_need_no_model_and_match_the_full_probe(pretrained_dir, tiny_benchmark, tmp_path):
+    dataset = ESOL_DATASET
+    common = [
+        *("--molecules", str(tiny_benchmark["molecules"]), "--shards-manifest", str(tiny_benchmark["manifest"])),
+        *("--split", str(tiny_benchmark["split"]), "--dataset", dataset, "--benchmark", "esol", "--seed", "0"),
+    ]
+    main(["probe", *common, "--features", "ecfp4", "rdkit2d", "--out-dir", str(tmp_path / "fingerprints")])
+    main(
+        [
+            "probe",
+            *common,
+            *("--model", str(pretrained_dir / "model.pt"), "--modalities", "graph2d", "--name", "semmol"),
+            *("--out-dir", str(tmp_path / "full")),
+        ]
+    )
+    alone = json.loads((tmp_path / "fingerprints/metrics.json").read_text())
+    full = json.loads((tmp_path / "full/metrics.json").read_text())
+    assert alone["run"] is None and alone["views"] == [] and alone["geometry"] == {}
+    assert alone["rows"] == [row for row in full["rows"] if row["features"] in ("ecfp4", "rdkit2d")]
+
+
+def test_encoder_feature_sets_without_a_model_are_refused_in_one_line(tiny_benchmark, tmp_path):
+    with pytest.raises(SystemExit, match=r"semmol probe: error: feature sets \['random_init'\] need --model"):
+        main(
+            [
+                "probe",
+                *("--molecules", str(tiny_benchmark["molecules"]), "--split", str(tiny_benchmark["split"])),
+                *("--shards-manifest", str(tiny_benchmark["manifest"]), "--dataset", ESOL_DATASET),
+                *("--benchmark", "esol", "--seed", "0", "--features", "random_init", "ecfp4"),
                 *("--out-dir", str(tmp_path / "out")),
             ]
         )

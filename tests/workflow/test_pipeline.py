@@ -132,6 +132,23 @@ def test_label_fractions_cut_train_and_make_the_label_efficiency_section(tiny_ru
     assert (results / "report/plots/label_curves.png").stat().st_size > 1000
 
 
+def test_probes_per_run_and_fingerprints_once_per_split_make_the_probe_sections(tiny_run):
+    results = tiny_run / "results"
+    run_probe = json.loads((results / "probe/semmol/bbbp/scaffold-0/metrics.json").read_text())
+    assert {row["features"] for row in run_probe["rows"]} == {"pretrained", "random_init"}
+    assert sorted(run_probe["geometry"]) == ["pretrained", "random_init"]
+    assert not (results / "probe/scratch").exists()  # nothing pretrained to probe
+    fingerprints = json.loads((results / "probe_fingerprints/bbbp/scaffold-0/metrics.json").read_text())
+    assert {row["features"] for row in fingerprints["rows"]} == {"ecfp4", "rdkit2d"}
+    summary = (results / "report/summary.md").read_text()
+    probes = summary.split("## Probes")[1].split("\n## ")[0]
+    cell = r"[\d.]+ ± [\d.]+ \(2\)"  # both split seeds
+    for row in ("semmol pretrained", "semmol random init", "ECFP4", "RDKit 2D"):
+        assert re.search(rf"\| {re.escape(row)} \| linear \| {cell} \| {cell} \|", probes), row
+    geometry = summary.split("## Embedding geometry")[1].split("\n## ")[0]
+    assert re.search(r"\| mmsa pretrained \| [\d.]+ / -?[\d.]+ \| [\d.]+ / -?[\d.]+ \|", geometry)
+
+
 def test_data_table_counts_every_dataset(tiny_run):
     data = (tiny_run / "results/report/summary.md").read_text().split("\n## Data\n")[1]
     lines = {line.split("|")[1].strip(): line for line in data.splitlines() if line.startswith("| ")}

@@ -37,7 +37,7 @@ STAGE_VERSION = {
     "finetune": 5,  # 5: weighted view fusion, fingerprint cross-attention (model format 3)  # 4: every encoder at encoder_lr, lr schedules, descriptors standardized on train
     "baseline": 2,  # 2: one rule for every baseline kind (rf_ecfp4, chemprop)
     "fewshot": 2,  # 2: meta-training leaves out tasks too small for an episode
-    "probe": 3,  # 3: embedding geometry in metrics.json  # 2: a label fraction keeps ceil(f * n) train molecules, as fine-tuning does
+    "probe": 3,  # 3: embedding geometry in metrics.json; fingerprints probed once per split  # 2: a label fraction keeps ceil(f * n) train molecules, as fine-tuning does
     "aggregate": 6,  # 6: the Embedding geometry section  # 5: the Label efficiency section  # 4: the Probes section  # 3: seed ensembles, baselines by name, the few-shot section  # 2: the data table over the datasets (summary.md, summary.html, data.csv)
 }
 
@@ -266,16 +266,16 @@ def baseline_metrics(splits=None):
 
 
 def probe_metrics():
-    """The probe results the config asks for: every run that fine-tunes a pretrained model."""
+    """The probe results the config asks for: every run that fine-tunes a pretrained model, and
+    the fingerprints of each benchmark split."""
     if not CFG.probe.enabled:
         return []
-    return expand(
-        "results/probe/{run}/{bench}/{split}-{seed}/metrics.json",
-        run=[name for name, run in RUNS.items() if run.finetune.init == "pretrained"],
-        bench=CFG.benchmarks,
-        split=CFG.split.kind,
-        seed=CFG.seeds,
-    )
+    runs = [name for name, run in RUNS.items() if run.finetune.init == "pretrained"]
+    splits = {"bench": CFG.benchmarks, "split": CFG.split.kind, "seed": CFG.seeds}
+    return [
+        *expand("results/probe/{run}/{bench}/{split}-{seed}/metrics.json", run=runs, **splits),
+        *expand("results/probe_fingerprints/{bench}/{split}-{seed}/metrics.json", **splits),
+    ]
 
 
 def all_targets():

@@ -1,6 +1,7 @@
 # Probes on frozen embeddings (probe.enabled): per pretrained run x benchmark x split x seed,
-# logistic/ridge and kNN probes on the run's pretrained encoders, the same encoders at random
-# initialisation, ECFP4 and RDKit 2D descriptors.
+# logistic/ridge and kNN probes on the run's pretrained encoders and the same encoders at random
+# initialisation; ECFP4 and RDKit 2D descriptors once per benchmark x split x seed (they do not
+# depend on the run).
 
 
 rule probe:
@@ -29,6 +30,33 @@ rule probe:
         " --molecules {input.molecules} --shards-manifest {input.manifest} --split {input.split}"
         " --dataset {params.dataset:q} --modalities {params.modalities} --name {wildcards.run}"
         " --benchmark {wildcards.bench} --seed {wildcards.seed} --label-fractions {params.label_fractions}"
-        " --batch-size {params.batch_size}"
+        " --batch-size {params.batch_size} --features pretrained random_init"
         " --threads $THREADS --out-dir results/probe/{wildcards.run}/{wildcards.bench}/{wildcards.split}-{wildcards.seed}"
+        " 2> {log}"
+
+
+rule probe_fingerprints:
+    input:
+        molecules="results/data/{bench}/molecules.parquet",
+        manifest="results/data/{bench}/shards/manifest.json",
+        split="results/benchmarks/{bench}/splits/{split}-{seed}.json",
+    output:
+        metrics="results/probe_fingerprints/{bench}/{split}-{seed}/metrics.json",
+    params:
+        dataset=dataset_json,
+        label_fractions=" ".join(map(str, CFG.probe.label_fractions)),
+        version=STAGE_VERSION["probe"],
+    threads: 2
+    conda:
+        "../../environment.yml"
+    log:
+        "logs/probe_fingerprints/{bench}/{split}-{seed}.log",
+    benchmark:
+        "benchmarks/probe_fingerprints/{bench}/{split}-{seed}.tsv"
+    shell:
+        "THREADS=${{SLURM_CPUS_PER_TASK:-{threads}}}; python -m semmol probe"
+        " --molecules {input.molecules} --shards-manifest {input.manifest} --split {input.split}"
+        " --dataset {params.dataset:q} --benchmark {wildcards.bench} --seed {wildcards.seed}"
+        " --label-fractions {params.label_fractions} --features ecfp4 rdkit2d"
+        " --threads $THREADS --out-dir results/probe_fingerprints/{wildcards.bench}/{wildcards.split}-{wildcards.seed}"
         " 2> {log}"
