@@ -67,19 +67,22 @@ def run(args: argparse.Namespace) -> None:
     if encoders and (args.model is None or not args.modalities or args.name is None):
         raise ValueError(f"feature sets {encoders} need --model, --modalities and --name")
 
+    from threadpoolctl import threadpool_limits
+
     torch.set_num_threads(max(1, args.threads))
-    run_probe(
-        args.model,
-        molecules=args.molecules,
-        shards_manifest=args.shards_manifest,
-        split=args.split,
-        dataset=args.dataset,
-        modalities=args.modalities,
-        run=args.name,
-        benchmark=args.benchmark,
-        seed=args.seed,
-        out_dir=args.out_dir,
-        label_fractions=args.label_fractions,
-        batch_size=args.batch_size,
-        feature_sets=features,
-    )
+    with threadpool_limits(limits=max(1, args.threads)):  # numpy's and scikit-learn's BLAS too
+        run_probe(
+            args.model,
+            molecules=args.molecules,
+            shards_manifest=args.shards_manifest,
+            split=args.split,
+            dataset=args.dataset,
+            modalities=args.modalities,
+            run=args.name,
+            benchmark=args.benchmark,
+            seed=args.seed,
+            out_dir=args.out_dir,
+            label_fractions=args.label_fractions,
+            batch_size=args.batch_size,
+            feature_sets=features,
+        )
