@@ -108,34 +108,15 @@ def _row(
     return {"label_fraction": fraction, **row}
 
 
-def _encoder_features(
-    model: str | Path,
-    shards_manifest: str | Path,
-    positions_of: Any,
-    *,
-    modalities: list[str],
-    seed: int,
-    batch_size: int,
-) -> tuple[list[str], ShardDataset, dict[str, dict[str, np.ndarray]]]:
-    """``(views, shards, features)``: the ``pretrained`` and ``random_init`` feature sets of
-    the model's fine-tuned views (those it lacks are left out: never pretrained)."""
-    pretrained, _ = MultiModalEncoder.load(model)
+def _probed_views(pretrained: MultiModalEncoder, modalities: list[str], model: str | Path) -> list[str]:
+    """The fine-tuned views the model holds (those it lacks were never pretrained: left out)."""
     views = [view for view in modalities if view in pretrained.modalities]
     if not views:
         raise ValueError(f"{model}: holds {pretrained.modalities}, none of the fine-tuned views {modalities}")
     if len(views) < len(modalities):
         absent = sorted(set(modalities) - set(views))
         log.warning("views %s are not in %s: probed without them", absent, model)
-    shards = ShardDataset(shard_paths(shards_manifest), conformers="all", seed=seed, images="image" in views)
-    positions = positions_of(shards)
-    torch.manual_seed(seed)
-    fresh = MultiModalEncoder.from_spec(pretrained.spec(), where=model)
-    fresh.fit_input_scaling(shards.columns, np.asarray(positions["train"]), modalities=views)
-    embed = {"modalities": views, "batch_size": batch_size}
-    return views, shards, {
-        "pretrained": encoder_features(pretrained, shards, positions, **embed),
-        "random_init": encoder_features(fresh, shards, positions, **embed),
-    }
+    return views
 
 
 def run_probe(
@@ -190,23 +171,25 @@ def run_probe(
     started = time.perf_counter()
     data = load_benchmark_split(molecules, split, targets=dataset.targets)
 
-    def positions_of(shards: ShardDataset) -> dict[str, list[int]]:
-        return {name: shards.positions(data[name].mol_index) for name in SUBSETS}
-
     features: dict[str, dict[str, np.ndarray]] = {}
     views: list[str] = []
-    shards = None
     if encoders:
-        views, shards, features = _encoder_features(
-            model, shards_manifest, positions_of, modalities=modalities, seed=seed, batch_size=batch_size
-        )
+        pretrained, _ = MultiModalEncoder.load(model)
+        views = _probed_views(pretrained, modalities, model)
+    shards = ShardDataset(shard_paths(shards_manifest), conformers="all", seed=seed, images="image" in views)
+    positions = {name: shards.positions(data[name].mol_index) for name in SUBSETS}
+    if encoders:
+        torch.manual_seed(seed)
+        fresh = MultiModalEncoder.from_spec(pretrained.spec(), where=model)
+        fresh.fit_input_scaling(shards.columns, np.asarray(positions["train"]), modalities=views)
+        embed = {"modalities": views, "batch_size": batch_size}
+        features["pretrained"] = encoder_features(pretrained, shards, positions, **embed)
+        features["random_init"] = encoder_features(fresh, shards, positions, **embed)
     if "ecfp4" in feature_sets:
         features["ecfp4"] = {
             name: ecfp_matrix(data[name].smiles, radius=2, n_bits=2048, source=molecules) for name in SUBSETS
         }
     if "rdkit2d" in feature_sets:
-        shards = shards or ShardDataset(shard_paths(shards_manifest), seed=seed)
-        positions = positions_of(shards)
         features["rdkit2d"] = standardized({name: shards.columns.descriptors[positions[name]] for name in SUBSETS})
     labels = {name: data[name].labels for name in SUBSETS}
     geometry = {  # label-free: over the whole benchmark
