@@ -59,6 +59,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     import torch
+    from threadpoolctl import threadpool_limits
 
     from semmol.evaluate.probe_stage import ENCODER_FEATURE_SETS, FEATURE_SETS, run_probe
 
@@ -66,8 +67,6 @@ def run(args: argparse.Namespace) -> None:
     encoders = [name for name in ENCODER_FEATURE_SETS if name in features]
     if encoders and (args.model is None or not args.modalities or args.name is None):
         raise ValueError(f"feature sets {encoders} need --model, --modalities and --name")
-
-    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(max(1, args.threads))
     with threadpool_limits(limits=max(1, args.threads)):  # numpy's and scikit-learn's BLAS too

@@ -88,10 +88,11 @@ def soft_match(
         candidates = min(n_centers, top_m + max_negatives)
         _, indices = top_k_inner_product(anchor, centers, candidates, faiss_min_size=faiss_min_size)
     else:
-        indices = _guided_candidates(anchor, guide.detach(), centers, top_m, max_negatives, faiss_min_size)
+        guide = guide.detach()
+        indices = _guided_candidates(anchor, guide, centers, top_m, max_negatives, faiss_min_size)
     vectors = centers[indices]  # [B, candidates, dim]
     sims = (anchor.unsqueeze(1) * vectors).sum(-1)
-    top_sims = sims[:, :top_m] if guide is None else (guide.detach().unsqueeze(1) * vectors[:, :top_m]).sum(-1)
+    top_sims = sims[:, :top_m] if guide is None else (guide.unsqueeze(1) * vectors[:, :top_m]).sum(-1)
     if weighting == "softmax":
         weights = torch.softmax(top_sims / tau, dim=1)
     elif weighting == "uniform":
