@@ -52,8 +52,9 @@ def expected_jobs(*config_files: Path) -> dict[str, int]:
     follow the configs: a dataset per data stage and shard, a split and fine-tuning per benchmark
     and seed, one pretraining per distinct pretraining configuration (runs that differ only in
     fine-tuning share it: the model, the ``pretrain`` section and the method's own section decide),
-    each label fraction below 1 a split and fine-tuning of its own, and a center library (k-means
-    of the corpus embeddings) of each pretrained model."""
+    each label fraction below 1 a split and fine-tuning of its own, a center library (k-means
+    of the corpus embeddings) of each pretrained model, and, where probes are enabled, a probe of
+    each run that fine-tunes a pretrained model per split and one of the fingerprints per split."""
     import json
 
     from semmol.config import resolve_run
@@ -75,6 +76,7 @@ def expected_jobs(*config_files: Path) -> dict[str, int]:
     per_seed = len(config.benchmarks) * len(config.seeds)
     baselines = int(config.baseline.enabled) + int(config.baseline.chemprop.enabled)
     shares = len({fraction for fraction in config.label_fractions if fraction < 1})  # each its own split
+    probed = [run for run in runs if run.finetune.init == "pretrained"] if config.probe.enabled else []
     counts = {
         "download": datasets,
         "standardize": datasets,
@@ -87,6 +89,8 @@ def expected_jobs(*config_files: Path) -> dict[str, int]:
         "finetune": len(runs) * per_seed * (1 + shares),
         "baseline": baselines * per_seed * (1 + shares),
         "fewshot": len(config.fewshot.rows) * len(config.seeds) if fewshot else 0,
+        "probe": len(probed) * per_seed,
+        "probe_fingerprints": per_seed if config.probe.enabled else 0,
         "aggregate": 1,
     }
     return {rule: count for rule, count in counts.items() if count}

@@ -358,14 +358,15 @@ def test_html_report_shows_tables_and_plots_in_a_browser(
     page.get_by_role("link", name="Results", exact=True).click()
     page.get_by_role("row").filter(has_text="summary.html").locator("a[iconname=eye]").click()
     summary = page.frame_locator("iframe")
-    # results (mean ± std), seed ensembles, label efficiency (one per benchmark), data; each found
-    # by the heading above it
-    expect(summary.locator("table")).to_have_count(5)
+    # results (mean ± std), seed ensembles, label efficiency (one per benchmark), probes, embedding
+    # geometry, data; each found by the heading above it
+    expect(summary.locator("table")).to_have_count(7)
     results_table = summary.locator("table").first
-    ensemble_table, data_table = (
+    ensemble_table, probe_table, data_table = (
         summary.locator(f"xpath=//h2[normalize-space()='{heading}']/following-sibling::table[1]")
-        for heading in ("Seed ensembles", "Data")
+        for heading in ("Seed ensembles", "Probes", "Data")
     )
+    expect(probe_table).to_contain_text("semmol")
     for table in (results_table, ensemble_table):
         for run in ("semmol", "semmol_head", "scratch", "rf_ecfp4 (baseline)"):
             expect(table.locator("th")).to_contain_text([run])
