@@ -170,6 +170,25 @@ def test_knn_predicts_what_scikit_learn_predicts_for_every_k(task):
         np.testing.assert_allclose(result.predictions[name][:, 0], predict(x), err_msg=name)
 
 
+@pytest.mark.parametrize("depth", [3, 12, 1000])
+def test_a_shallow_neighbour_ranking_equals_the_whole_stable_sort(depth):
+    """Ties everywhere (features of few distinct values, duplicated rows) and a sparse label
+    mask: the prefix, its fallbacks (ties across the cut, too few labelled) and the whole-row
+    path all give what a stable sort of each whole row gives."""
+    from semmol.evaluate.probe import NeighbourRanking
+
+    rng = np.random.default_rng(11)
+    train = rng.integers(0, 3, size=(60, 4)).astype(float)
+    query = np.concatenate([train[:10], rng.integers(0, 3, size=(15, 4)).astype(float)])
+    similarity = query @ train.T
+    labelled = rng.random(60) < 0.4
+    whole = np.argsort(-similarity, axis=1, kind="stable")
+    expected = whole[labelled[whole]].reshape(len(query), -1)
+    ranking = NeighbourRanking(similarity, depth=depth)
+    for count in (1, 5, int(labelled.sum())):
+        np.testing.assert_array_equal(ranking.nearest(labelled, count), expected[:, :count])
+
+
 def test_warm_started_logistic_fits_match_cold_ones():
     rng = np.random.default_rng(10)
     features, labels = _separable(rng)
