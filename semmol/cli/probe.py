@@ -54,6 +54,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-size", type=int, default=256, help="molecules per forward pass (default 256)"
     )
+    parser.add_argument(
+        "--random-init-store",
+        type=Path,
+        help="a directory where the random-init rows are kept for the other runs of the same "
+        "architecture, and read from where one has computed them (default: always computed)",
+    )
+    parser.add_argument(
+        "--stage-version", default="", help="the caller's probe-stage version, part of the store's key"
+    )
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (default: 1)")
 
 
@@ -84,4 +93,6 @@ def run(args: argparse.Namespace) -> None:
             label_fractions=args.label_fractions,
             batch_size=args.batch_size,
             feature_sets=features,
+            random_init_store=args.random_init_store,
+            stage_version=args.stage_version,
         )

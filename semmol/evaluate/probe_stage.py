@@ -45,6 +45,7 @@ from semmol.evaluate.baseline import ecfp_matrix
 from semmol.evaluate.embedding_geometry import embedding_geometry
 from semmol.evaluate.metrics import TASK_METRIC
 from semmol.evaluate.probe import PROBES, ProbeError, label_fraction, probe_row, standardized
+from semmol.evaluate.probe_cache import RandomInitStore, random_init_key
 from semmol.inference.embed import embed_dataset
 from semmol.models.multimodal import MultiModalEncoder
 from semmol.runtime.atomic import atomic_path
@@ -108,6 +109,15 @@ def _row(
     return {"label_fraction": fraction, **row}
 
 
+def _merged(rows: list[dict], stored: list[dict], label_fractions: Sequence[float]) -> list[dict]:
+    """``rows`` with the stored random-init rows in their place (per label fraction, after the
+    pretrained rows), as :func:`run_probe` orders a freshly computed file."""
+    order = {(fraction, name): i for i, (fraction, name) in enumerate(
+        (fraction, name) for fraction in label_fractions for name in FEATURE_SETS
+    )}
+    return sorted([*rows, *stored], key=lambda row: order[(row["label_fraction"], row["features"])])
+
+
 def _probed_views(pretrained: MultiModalEncoder, modalities: list[str], model: str | Path) -> list[str]:
     """The fine-tuned views the model holds (those it lacks were never pretrained: left out)."""
     views = [view for view in modalities if view in pretrained.modalities]
@@ -134,6 +144,8 @@ def run_probe(
     label_fractions: Sequence[float] = (1.0,),
     batch_size: int = 256,
     feature_sets: Sequence[str] = FEATURE_SETS,
+    random_init_store: str | Path | None = None,
+    stage_version: int | str = "",
 ) -> dict[str, Any]:
     """Probe the feature sets of one benchmark split; write ``out_dir/metrics.json``.
 
@@ -154,6 +166,10 @@ def run_probe(
         batch_size: molecules per forward pass (default 256).
         feature_sets: which of :data:`FEATURE_SETS` to probe (default: all). The workflow
             probes the fingerprints once per benchmark split, not once per run.
+        random_init_store: a directory of :class:`~semmol.evaluate.probe_cache.RandomInitStore`
+            entries: the random-init rows are read from it where another run of the same
+            architecture computed them, and written to it otherwise (default: none, computed).
+        stage_version: the caller's version of the probe stage, part of the store's key.
 
     Returns:
         The metrics as written.
@@ -178,12 +194,27 @@ def run_probe(
         views = _probed_views(pretrained, modalities, model)
     shards = ShardDataset(shard_paths(shards_manifest), conformers="all", seed=seed, images="image" in views)
     positions = {name: shards.positions(data[name].mol_index) for name in SUBSETS}
-    if encoders:
+    stored, store, key = None, None, None
+    if "random_init" in encoders and random_init_store is not None:
+        store = RandomInitStore(random_init_store)
+        settings = {
+            "dataset": dataset.model_dump(mode="json"),
+            "label_fractions": [float(f) for f in label_fractions],
+            "batch_size": batch_size,
+            "stage_version": stage_version,
+        }
+        inputs = [molecules, split, shards_manifest, *shard_paths(shards_manifest)]
+        key = random_init_key(spec=pretrained.spec(), views=views, seed=seed, files=inputs, settings=settings)
+        stored = store.get(key)
+        if stored is not None:
+            log.info("random-init rows from %s (another run of this architecture)", store.directory / f"{key}.json")
+    embed = {"modalities": views, "batch_size": batch_size}
+    if "pretrained" in encoders:
+        features["pretrained"] = encoder_features(pretrained, shards, positions, **embed)
+    if "random_init" in encoders and stored is None:
         torch.manual_seed(seed)
         fresh = MultiModalEncoder.from_spec(pretrained.spec(), where=model)
         fresh.fit_input_scaling(shards.columns, np.asarray(positions["train"]), modalities=views)
-        embed = {"modalities": views, "batch_size": batch_size}
-        features["pretrained"] = encoder_features(pretrained, shards, positions, **embed)
         features["random_init"] = encoder_features(fresh, shards, positions, **embed)
     if "ecfp4" in feature_sets:
         features["ecfp4"] = {
@@ -195,6 +226,7 @@ def run_probe(
     geometry = {  # label-free: over the whole benchmark
         name: embedding_geometry(np.concatenate([features[name][subset] for subset in SUBSETS]))
         for name in encoders
+        if name in features
     }
     rows = [
         _row(features[name], labels, name=name, probe=probe, fraction=fraction, dataset=dataset, seed=seed)
@@ -203,6 +235,14 @@ def run_probe(
         if name in features
         for probe in PROBES
     ]
+    if store is not None:
+        if stored is None:
+            stored = {"rows": [row for row in rows if row["features"] == "random_init"], "geometry": geometry["random_init"]}
+            store.put(key, stored)
+        else:
+            rows = _merged(rows, stored["rows"], label_fractions)
+            geometry["random_init"] = stored["geometry"]
+        geometry = {name: geometry[name] for name in encoders}
     metric, higher_is_better = TASK_METRIC[dataset.task]
     metrics = {
         "run": run,

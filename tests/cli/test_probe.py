@@ -105,3 +105,44 @@ def test_encoder_feature_sets_without_a_model_are_refused_in_one_line(tiny_bench
                 *("--out-dir", str(tmp_path / "out")),
             ]
         )
+
+
+def test_the_random_init_rows_are_stored_once_and_read_by_a_run_of_the_same_architecture(
+    pretrained_dir, tiny_benchmark, tmp_path
+):
+    store = tmp_path / "results/probe_random_init"
+
+    def probe(name: str, seed: str = "0", *, stored: bool = True) -> dict:
+        out_dir = tmp_path / name / seed / str(stored)
+        main(
+            [
+                "probe",
+                *("--model", str(pretrained_dir / "model.pt"), "--molecules", str(tiny_benchmark["molecules"])),
+                *("--shards-manifest", str(tiny_benchmark["manifest"]), "--split", str(tiny_benchmark["split"])),
+                *("--dataset", ESOL_DATASET, "--modalities", "graph2d", "--name", name, "--benchmark", "esol"),
+                *("--seed", seed, "--label-fractions", "0.5", "1", "--features", "pretrained", "random_init"),
+                *("--out-dir", str(out_dir), *(("--random-init-store", str(store)) if stored else ())),
+            ]
+        )
+        return json.loads((out_dir / "metrics.json").read_text())
+
+    first, computed = probe("semmol"), probe("semmol", stored=False)
+    assert first["rows"] == computed["rows"] and first["geometry"] == computed["geometry"]
+    (entry,) = store.glob("*.json")
+    # mark the stored rows, so that a run reading them shows it
+    kept = json.loads(entry.read_text())
+    for row in kept["rows"]:
+        row["test"] = 123.0
+    entry.write_text(json.dumps(kept))
+
+    second = probe("semmol_other_pretraining")
+    assert [(r["label_fraction"], r["features"], r["probe"]) for r in second["rows"]] == [
+        (r["label_fraction"], r["features"], r["probe"]) for r in first["rows"]
+    ]
+    assert [r for r in second["rows"] if r["features"] == "pretrained"] == [
+        r for r in first["rows"] if r["features"] == "pretrained"
+    ]
+    assert {r["test"] for r in second["rows"] if r["features"] == "random_init"} == {123.0}
+    assert second["geometry"] == first["geometry"]
+    probe("semmol", seed="1")  # another seed, other fresh weights: an entry of its own
+    assert len(list(store.glob("*.json"))) == 2

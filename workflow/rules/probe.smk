@@ -1,7 +1,8 @@
 # Probes on frozen embeddings (probe.enabled): per pretrained run x benchmark x split x seed,
 # logistic/ridge and kNN probes on the run's pretrained encoders and the same encoders at random
-# initialisation; ECFP4 and RDKit 2D descriptors once per benchmark x split x seed (they do not
-# depend on the run).
+# initialisation (kept in results/probe_random_init for the other runs of the same architecture,
+# which share that twin); ECFP4 and RDKit 2D descriptors once per benchmark x split x seed (they
+# do not depend on the run).
 
 
 rule probe:
@@ -31,6 +32,7 @@ rule probe:
         " --dataset {params.dataset:q} --modalities {params.modalities} --name {wildcards.run}"
         " --benchmark {wildcards.bench} --seed {wildcards.seed} --label-fractions {params.label_fractions}"
         " --batch-size {params.batch_size} --features pretrained random_init"
+        " --random-init-store results/probe_random_init --stage-version {params.version}"
         " --threads $THREADS --out-dir results/probe/{wildcards.run}/{wildcards.bench}/{wildcards.split}-{wildcards.seed}"
         " 2> {log}"
 
