@@ -138,6 +138,11 @@ def test_probes_per_run_and_fingerprints_once_per_split_make_the_probe_sections(
     assert {row["features"] for row in run_probe["rows"]} == {"pretrained", "random_init"}
     assert sorted(run_probe["geometry"]) == ["pretrained", "random_init"]
     assert not (results / "probe/scratch").exists()  # nothing pretrained to probe
+    # each random-init twin kept for the runs of its architecture (here every pretrained run's differs)
+    stored = [json.loads(path.read_text()) for path in (results / "probe_random_init").glob("*.json")]
+    assert len(stored) == len(list((results / "probe").glob("*/*/*/metrics.json")))
+    twin = [row for row in run_probe["rows"] if row["features"] == "random_init"]
+    assert {"rows": twin, "geometry": run_probe["geometry"]["random_init"]} in stored
     fingerprints = json.loads((results / "probe_fingerprints/bbbp/scaffold-0/metrics.json").read_text())
     assert {row["features"] for row in fingerprints["rows"]} == {"ecfp4", "rdkit2d"}
     summary = (results / "report/summary.md").read_text()
