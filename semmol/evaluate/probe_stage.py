@@ -112,10 +112,8 @@ def _row(
 def _merged(rows: list[dict], stored: list[dict], label_fractions: Sequence[float]) -> list[dict]:
     """``rows`` with the stored random-init rows in their place (per label fraction, after the
     pretrained rows), as :func:`run_probe` orders a freshly computed file."""
-    order = {(fraction, name): i for i, (fraction, name) in enumerate(
-        (fraction, name) for fraction in label_fractions for name in FEATURE_SETS
-    )}
-    return sorted([*rows, *stored], key=lambda row: order[(row["label_fraction"], row["features"])])
+    places = [(fraction, name) for fraction in label_fractions for name in FEATURE_SETS]
+    return sorted([*rows, *stored], key=lambda row: places.index((row["label_fraction"], row["features"])))
 
 
 def _probed_views(pretrained: MultiModalEncoder, modalities: list[str], model: str | Path) -> list[str]:
@@ -194,20 +192,24 @@ def run_probe(
         views = _probed_views(pretrained, modalities, model)
     shards = ShardDataset(shard_paths(shards_manifest), conformers="all", seed=seed, images="image" in views)
     positions = {name: shards.positions(data[name].mol_index) for name in SUBSETS}
-    stored, store, key = None, None, None
+    store = key = stored = None  # the random-init twin's entry, where a store keeps it
     if "random_init" in encoders and random_init_store is not None:
         store = RandomInitStore(random_init_store)
-        settings = {
-            "dataset": dataset.model_dump(mode="json"),
-            "label_fractions": [float(f) for f in label_fractions],
-            "batch_size": batch_size,
-            "stage_version": stage_version,
-        }
-        inputs = [molecules, split, shards_manifest, *shard_paths(shards_manifest)]
-        key = random_init_key(spec=pretrained.spec(), views=views, seed=seed, files=inputs, settings=settings)
+        key = random_init_key(
+            spec=pretrained.spec(),
+            views=views,
+            seed=seed,
+            files=[molecules, split, shards_manifest, *shard_paths(shards_manifest)],
+            settings={
+                "dataset": dataset.model_dump(mode="json"),
+                "label_fractions": [float(f) for f in label_fractions],
+                "batch_size": batch_size,
+                "stage_version": stage_version,
+            },
+        )
         stored = store.get(key)
         if stored is not None:
-            log.info("random-init rows from %s (another run of this architecture)", store.directory / f"{key}.json")
+            log.info("random-init rows read from the store: %s", key)
     embed = {"modalities": views, "batch_size": batch_size}
     if "pretrained" in encoders:
         features["pretrained"] = encoder_features(pretrained, shards, positions, **embed)
@@ -237,8 +239,8 @@ def run_probe(
     ]
     if store is not None:
         if stored is None:
-            stored = {"rows": [row for row in rows if row["features"] == "random_init"], "geometry": geometry["random_init"]}
-            store.put(key, stored)
+            twin_rows = [row for row in rows if row["features"] == "random_init"]
+            store.put(key, {"rows": twin_rows, "geometry": geometry["random_init"]})
         else:
             rows = _merged(rows, stored["rows"], label_fractions)
             geometry["random_init"] = stored["geometry"]
