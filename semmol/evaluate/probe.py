@@ -239,18 +239,17 @@ class NeighbourRanking:
     def __init__(self, similarity: np.ndarray, *, depth: int) -> None:
         self.similarity = similarity
         self._whole: dict[int, np.ndarray] = {}  # row -> its whole order, sorted once for every target
-        n_train = similarity.shape[1]
-        self.depth = min(depth, n_train)
-        if self.depth == n_train:
+        depth = min(depth, similarity.shape[1])
+        if depth == similarity.shape[1]:
             self.prefix = np.argsort(-similarity, axis=1, kind="stable")
             self.trusted = np.ones(len(similarity), dtype=bool)
             return
-        top = np.sort(np.argpartition(-similarity, self.depth - 1, axis=1)[:, : self.depth], axis=1)
+        top = np.sort(np.argpartition(-similarity, depth - 1, axis=1)[:, :depth], axis=1)
         values = np.take_along_axis(similarity, top, axis=1)
         order = np.argsort(-values, axis=1, kind="stable")  # equal values keep the train order
         self.prefix = np.take_along_axis(top, order, axis=1)
         cut = np.take_along_axis(values, order[:, -1:], axis=1)  # the last kept value
-        self.trusted = (similarity >= cut).sum(axis=1) == self.depth
+        self.trusted = (similarity >= cut).sum(axis=1) == depth
 
     def nearest(self, labelled: np.ndarray, count: int) -> np.ndarray:
         """``[n_query, count]`` train rows: per query row, its ``count`` most similar among the
@@ -261,16 +260,16 @@ class NeighbourRanking:
             count: how many to return; at most ``labelled.sum()``.
         """
         hits = labelled[self.prefix]
-        rows = ~self.trusted | (hits.sum(axis=1) < count)
+        whole_rows = ~self.trusted | (hits.sum(axis=1) < count)
         nearest = np.empty((len(self.prefix), count), dtype=np.int64)
-        good = ~rows
+        good = ~whole_rows
         if good.any():
             # a row's first ``count`` labelled entries: a stable sort of "not labelled"
             first = np.argsort(~hits[good], axis=1, kind="stable")[:, :count]
             nearest[good] = np.take_along_axis(self.prefix[good], first, axis=1)
-        if rows.any():  # ties across the cut, or too few labelled in the prefix: the whole row
-            whole = self._whole_orders(np.flatnonzero(rows))
-            nearest[rows] = whole[labelled[whole]].reshape(len(whole), -1)[:, :count]
+        if whole_rows.any():  # ties across the cut, or too few labelled in the prefix
+            whole = self._whole_orders(np.flatnonzero(whole_rows))
+            nearest[whole_rows] = whole[labelled[whole]].reshape(len(whole), -1)[:, :count]
         return nearest
 
     def _whole_orders(self, rows: np.ndarray) -> np.ndarray:
